@@ -1,0 +1,40 @@
+# Everything a person does with this repository has a target here.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8080
+HOST   ?= 127.0.0.1
+WORKERS ?= 2
+
+.PHONY: run test lint format bench docs sync clean
+
+# The venv is rebuilt only when pyproject.toml changes; the stamp makes the second run quick.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+run: $(VENV)/.installed
+	$(BIN)/catalog-server db upgrade
+	$(BIN)/catalog-server sync
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - 'catalog_server:create_app()'
+
+sync: $(VENV)/.installed
+	$(BIN)/catalog-server sync
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache build *.egg-info

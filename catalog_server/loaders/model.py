@@ -1,0 +1,80 @@
+"""Plain data produced by the loaders: what a template folder holds, before indexing.
+
+Loaders import nothing from Flask or the database; the indexer turns these objects into rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from catalog_server.problems import Problem
+
+Kind = Literal["compose", "helm"]
+
+
+@dataclass(slots=True)
+class FileEntry:
+    """A file of a version folder, path relative to that folder."""
+
+    path: str
+    size: int
+    content: bytes | None  # None when the file was too large or unsafe to keep
+    sha256: str = ""
+
+
+@dataclass(slots=True)
+class LoadedVersion:
+    version: str  # the version string (catalog metadata / Chart.yaml), folder name as fallback
+    folder: str  # the version folder's name ("0", "1.2.0", "v1.6.9"); "" for a plain chart
+    revision: int | None = None  # numbered compose folders: the folder number
+    name: str | None = None
+    description: str | None = None
+    app_version: str | None = None
+    minimum_rancher_version: str | None = None
+    maximum_rancher_version: str | None = None
+    upgrade_from: str | None = None
+    questions: list[dict[str, Any]] = field(default_factory=list)
+    # Everything else worth keeping: the parsed Chart.yaml or catalog block, labels, ...
+    metadata: dict[str, Any] = field(default_factory=dict)
+    readme: str | None = None
+    files: list[FileEntry] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def usable(self) -> bool:
+        return not any(p.blocking for p in self.problems)
+
+
+@dataclass(slots=True)
+class LoadedTemplate:
+    id: str  # unique in its catalog, see catalog_server.loaders.detect.template_id
+    folder: str  # path of the template folder relative to the catalog root
+    kind: Kind
+    base: str | None = None  # "infra" for infra-templates/, the container folder for charts
+    name: str | None = None  # display name
+    description: str | None = None
+    categories: list[str] = field(default_factory=list)
+    maintainer: str | None = None
+    license: str | None = None
+    project_url: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    icon_path: str | None = None  # relative to the template folder
+    icon: bytes | None = None
+    icon_media_type: str | None = None
+    default_version: str | None = None
+    readme: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    versions: list[LoadedVersion] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)  # template-level problems
+
+    @property
+    def usable(self) -> bool:
+        """False when the template itself could not be loaded (its versions say nothing)."""
+        return not any(p.blocking for p in self.problems)
+
+    def all_problems(self) -> list[Problem]:
+        out = [p.at(template=self.id) for p in self.problems]
+        for v in self.versions:
+            out.extend(p.at(template=self.id, version=v.version) for p in v.problems)
+        return out

@@ -1,0 +1,188 @@
+"""Catalog sources: where a catalog's files come from.
+
+A source yields a *snapshot*: the files of one catalog at one commit (or, for a plain
+folder, as they are now). Loaders read snapshots only, so they never touch git or the
+file system directly. Two implementations honour the `Snapshot` interface:
+
+- `GitSnapshot`: the tree of a commit, read from git's object store (no checkout, so no
+  hooks run and symlinks stay inert blobs);
+- `FolderSnapshot`: a plain folder on disk, with symlinks never followed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Protocol
+
+from catalog_server.problems import SourceError
+
+# Content larger than this is never read into memory; the loaders record a problem instead.
+MAX_FILE_BYTES = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotEntry:
+    path: str  # POSIX path relative to the catalog root
+    size: int
+    kind: str  # "file", "symlink" or "other" (submodules, devices, ...)
+
+
+class FileTooLarge(SourceError):
+    def __init__(self, path: str, size: int, limit: int):
+        super().__init__(f"{path} is {size} bytes; files over {limit} bytes are not read")
+        self.path, self.size, self.limit = path, size, limit
+
+
+class NotARegularFile(SourceError):
+    def __init__(self, path: str, kind: str):
+        super().__init__(f"{path} is a {kind}, not a regular file")
+        self.path, self.kind = path, kind
+
+
+class Snapshot(Protocol):
+    """The files of one catalog at one point in time.
+
+    `commit` is the git commit id, or None for a plain folder. `entries()` maps every path
+    (relative to the catalog root, POSIX separators) to its entry. `read(path)` returns the
+    bytes of a regular file and raises `FileTooLarge` above `limit`, `NotARegularFile` for a
+    symlink or anything else, and `SourceError` for a path that is not in the snapshot.
+    """
+
+    commit: str | None
+    commit_time: int | None
+
+    def entries(self) -> dict[str, SnapshotEntry]: ...
+
+    def read(self, path: str, limit: int = MAX_FILE_BYTES) -> bytes: ...
+
+
+def clean_relpath(path: str) -> str:
+    """Normalise a relative POSIX path; raise SourceError for absolute or `..` paths."""
+    p = PurePosixPath(path)
+    if p.is_absolute() or ".." in p.parts or "\\" in path or "\x00" in path:
+        raise SourceError(f"unsafe path: {path!r}")
+    return str(p) if str(p) != "." else ""
+
+
+class FolderSnapshot:
+    """A catalog in a plain folder. Symlinks are listed as such and never followed."""
+
+    commit: str | None = None
+    commit_time: int | None = None
+
+    def __init__(self, root: str | os.PathLike[str]):
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise SourceError(f"catalog folder {self.root} does not exist")
+        self._entries: dict[str, SnapshotEntry] | None = None
+
+    def entries(self) -> dict[str, SnapshotEntry]:
+        if self._entries is None:
+            self._entries = dict(self._walk())
+        return self._entries
+
+    def _walk(self) -> Iterable[tuple[str, SnapshotEntry]]:
+        for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
+            rel_dir = os.path.relpath(dirpath, self.root)
+            dirnames[:] = sorted(d for d in dirnames if d != ".git")
+            names = list(filenames) + [
+                d for d in dirnames if os.path.islink(os.path.join(dirpath, d))
+            ]
+            for name in sorted(names):
+                full = os.path.join(dirpath, name)
+                rel = name if rel_dir == "." else f"{rel_dir}/{name}".replace(os.sep, "/")
+                st = os.lstat(full)
+                if stat.S_ISLNK(st.st_mode):
+                    kind = "symlink"
+                elif stat.S_ISREG(st.st_mode):
+                    kind = "file"
+                else:
+                    kind = "other"
+                yield rel, SnapshotEntry(rel, st.st_size, kind)
+
+    def read(self, path: str, limit: int = MAX_FILE_BYTES) -> bytes:
+        rel = clean_relpath(path)
+        entry = self.entries().get(rel)
+        if entry is None:
+            raise SourceError(f"{path} is not in the catalog")
+        if entry.kind != "file":
+            raise NotARegularFile(path, entry.kind)
+        if entry.size > limit:
+            raise FileTooLarge(path, entry.size, limit)
+        # O_NOFOLLOW: the file may have been swapped for a link since it was listed.
+        fd = os.open(self.root / rel, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read(limit + 1)
+        if len(data) > limit:
+            raise FileTooLarge(path, len(data), limit)
+        return data
+
+
+class GitSnapshot:
+    """The tree of one commit (optionally below `subdir`), read from git's object store."""
+
+    def __init__(self, repo, commit: str, subdir: str = ""):  # repo: git.Repo
+        self.repo = repo
+        try:
+            obj = repo.commit(commit)
+        except Exception as exc:  # gitdb raises several unrelated types here
+            raise SourceError(f"commit {commit!r} not found: {exc}") from exc
+        self.commit = obj.hexsha
+        self.commit_time = int(obj.committed_date)
+        self.subdir = clean_relpath(subdir) if subdir else ""
+        self._entries: dict[str, SnapshotEntry] | None = None
+        self._shas: dict[str, str] = {}
+
+    def entries(self) -> dict[str, SnapshotEntry]:
+        if self._entries is None:
+            self._entries = self._list()
+        return self._entries
+
+    def _list(self) -> dict[str, SnapshotEntry]:
+        # One `git ls-tree` call lists every path with its mode, object id and size.
+        args = ["-r", "-l", "-z", "--full-tree", self.commit]
+        if self.subdir:
+            args += ["--", self.subdir]
+        out = self.repo.git.ls_tree(*args, stdout_as_string=False)
+        prefix = f"{self.subdir}/" if self.subdir else ""
+        entries: dict[str, SnapshotEntry] = {}
+        for record in out.split(b"\0"):
+            if not record:
+                continue
+            meta, _, raw_path = record.partition(b"\t")
+            mode, otype, sha, size = meta.split(None, 3)
+            path = raw_path.decode("utf-8", "surrogateescape")
+            if not path.startswith(prefix):
+                continue
+            rel = path[len(prefix) :]
+            if mode == b"120000":
+                kind = "symlink"
+            elif otype == b"blob":
+                kind = "file"
+            else:
+                kind = "other"
+            entries[rel] = SnapshotEntry(rel, int(size) if size.strip() != b"-" else 0, kind)
+            self._shas[rel] = sha.decode()
+        return entries
+
+    def read(self, path: str, limit: int = MAX_FILE_BYTES) -> bytes:
+        rel = clean_relpath(path)
+        entry = self.entries().get(rel)
+        if entry is None:
+            raise SourceError(f"{path} is not in the catalog")
+        if entry.kind != "file":
+            raise NotARegularFile(path, entry.kind)
+        if entry.size > limit:
+            raise FileTooLarge(path, entry.size, limit)
+        # The object database keeps one `git cat-file --batch` process for all reads.
+        stream = self.repo.odb.stream(bytes.fromhex(self._shas[rel]))
+        return stream.read()
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
