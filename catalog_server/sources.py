@@ -186,3 +186,123 @@ class GitSnapshot:
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+# --- opening a configured catalog source -------------------------------------------------
+
+# git runs with no prompt, no system or global config, and no transport helpers.
+GIT_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_ALLOW_PROTOCOL": "https:http:ssh:git:file",
+    "GIT_ASKPASS": "true",
+    "SSH_ASKPASS": "true",
+}
+
+
+class OpenedSource:
+    """A catalog source ready to read: a snapshot of its newest state, and what changed.
+
+    `changed_paths(old_commit)` returns the paths (relative to the catalog root) changed
+    between `old_commit` and this snapshot's commit, or None when that cannot be told
+    (a plain folder, or a commit that is no longer in the repository): then everything
+    is reloaded.
+    """
+
+    def __init__(self, snapshot: Snapshot, repo=None, subdir: str = ""):
+        self.snapshot = snapshot
+        self.repo = repo
+        self.subdir = subdir
+
+    @property
+    def commit(self) -> str | None:
+        return self.snapshot.commit
+
+    def changed_paths(self, old_commit: str | None) -> set[str] | None:
+        if self.repo is None or not old_commit or self.commit is None:
+            return None
+        try:
+            args = ["--name-only", "-z", "--no-renames", old_commit, self.commit]
+            if self.subdir:
+                args += ["--", self.subdir]
+            out = self.repo.git.diff(*args, stdout_as_string=False)
+        except Exception:  # the old commit is gone (force push, new clone): reload all
+            return None
+        prefix = f"{self.subdir}/" if self.subdir else ""
+        paths = set()
+        for raw in out.split(b"\0"):
+            path = raw.decode("utf-8", "surrogateescape")
+            if path.startswith(prefix):
+                paths.add(path[len(prefix) :])
+        return paths
+
+
+def open_source(source, cache_dir: Path, timeout: int = 120) -> OpenedSource:
+    """Open a `catalogs.CatalogSource`: clone or fetch a remote, find a local repository.
+
+    Raises SourceError with a message fit for the catalog's `last_error`.
+    """
+    import git  # GitPython: imported here so that pure readers of snapshots need not load it
+
+    if source.is_local:
+        folder = Path(source.url.removeprefix("file://"))
+        if not folder.is_dir():
+            raise SourceError(f"catalog folder {folder} does not exist")
+        try:
+            repo = git.Repo(folder, search_parent_directories=True)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            return OpenedSource(FolderSnapshot(folder / source.subdir))
+        top = Path(repo.working_tree_dir or folder).resolve()
+        subdir = str(PurePosixPath(*(folder.resolve() / source.subdir).relative_to(top).parts))
+        subdir = "" if subdir == "." else subdir
+        try:
+            rev = source.branch or "HEAD"
+            snapshot = GitSnapshot(repo, rev, subdir)
+        except SourceError:
+            # A repository with no commit yet: read the folder as it is.
+            return OpenedSource(FolderSnapshot(folder / source.subdir))
+        return OpenedSource(snapshot, repo, subdir)
+    return _open_remote(source, cache_dir, timeout)
+
+
+def _open_remote(source, cache_dir: Path, timeout: int) -> OpenedSource:
+    import git
+
+    target = cache_dir / f"{source.name}.git"
+    branch = source.branch or "HEAD"
+    env = dict(GIT_ENV)
+    try:
+        if not (target / "HEAD").exists():
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            tmp = cache_dir / f".{source.name}.git.tmp"
+            if tmp.exists():
+                import shutil
+
+                shutil.rmtree(tmp)
+            git.Repo.init(tmp, bare=True)
+            tmp.rename(target)
+        repo = git.Repo(target)
+        refspec = f"+{branch if branch != 'HEAD' else 'HEAD'}:refs/catalog/head"
+        repo.git.execute(
+            ["git", "-c", "protocol.ext.allow=never", "-c", "core.hooksPath=/dev/null",
+             "fetch", "--no-tags", "--depth=50", "--", source.url, refspec],
+            env=env,
+            kill_after_timeout=timeout,
+        )
+    except git.GitCommandError as exc:
+        message = (exc.stderr or str(exc)).strip().replace(source.url, source.public_url)
+        raise SourceError(f"git fetch of {source.public_url} failed: {message}") from None
+    return OpenedSource(GitSnapshot(repo, "refs/catalog/head", source.subdir), repo, source.subdir)
+
+
+def snapshot_revision(snapshot: Snapshot) -> str:
+    """The commit, or for a plain folder a fingerprint of its file list and sizes."""
+    if snapshot.commit:
+        return snapshot.commit
+    digest = hashlib.sha256()
+    for path, entry in sorted(snapshot.entries().items()):
+        digest.update(f"{path}\0{entry.size}\0{entry.kind}\n".encode("utf-8", "surrogateescape"))
+        if entry.kind == "file" and entry.size <= MAX_FILE_BYTES:
+            digest.update(hashlib.sha256(snapshot.read(path)).digest())
+    return "folder:" + digest.hexdigest()[:40]

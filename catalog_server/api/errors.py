@@ -1,0 +1,60 @@
+"""One JSON error shape for the whole API: {"error": {"code", "message", "details"}}.
+
+Domain exceptions are raised inside and translated here, once, at the edge.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from catalog_server.problems import TemplateNotFound
+
+
+class ApiError(Exception):
+    """An error answered as JSON with `status`; `code` is a stable machine-readable id."""
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+
+class BadParameter(ApiError):
+    def __init__(self, name: str, message: str):
+        super().__init__(400, "bad_parameter", f"{name}: {message}", {"parameter": name})
+
+
+def error_response(status: int, code: str, message: str, details: Any = None):
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    response = jsonify({"error": body})
+    response.status_code = status
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(TemplateNotFound)
+    def _not_found(exc: TemplateNotFound):
+        return error_response(404, "not_found", str(exc))
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        if not request.path.startswith("/api/") and exc.code == 404:
+            return exc  # the web site's own 404 page
+        code = (exc.name or "error").lower().replace(" ", "_")
+        response = error_response(exc.code or 500, code, exc.description or exc.name)
+        if exc.code == 405 and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "internal server error")

@@ -1,0 +1,333 @@
+"""The OpenAPI 3.1 document of /api/v1. A test checks that every route is described here."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+
+def _nullable(type_: str) -> dict[str, Any]:
+    return {"type": [type_, "null"]}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(_ref("Error"), description)
+
+
+def _raw(media_types: list[str], description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {m: {"schema": {"type": "string"}} for m in media_types},
+    }
+
+
+def _param(name: str, where: str, description: str, schema: dict | None = None) -> dict:
+    return {
+        "name": name,
+        "in": where,
+        "required": where == "path",
+        "description": description,
+        "schema": schema or {"type": "string"},
+    }
+
+
+CATALOG = _param("catalog", "path", "Catalog name.")
+TEMPLATE = _param("template", "path", "Template id (`neuvector`, `infra*ipsec`, `charts*grafana`).")
+VERSION = _param("version", "path", "Version string, or the version folder's name.")
+PAGE = _param("page", "query", "Page number, from 1.", {"type": "integer", "minimum": 1})
+PER_PAGE = _param(
+    "per_page", "query", "Items per page.", {"type": "integer", "minimum": 1, "maximum": 100}
+)
+NOT_FOUND = _error("No such catalog, template, version or file.")
+BAD_PARAMETER = _error("A parameter is malformed.")
+NOT_MODIFIED = {"description": "Not modified: the ETag sent in If-None-Match still holds."}
+
+LINKS = {"type": "object", "additionalProperties": _nullable("string")}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "details": {},
+                },
+            }
+        },
+    },
+    "Catalog": {
+        "type": "object",
+        "required": ["name", "url", "commit", "indexed_at", "templates", "problems"],
+        "properties": {
+            "name": {"type": "string"},
+            "url": {"type": "string", "description": "Source URL, credentials removed."},
+            "branch": _nullable("string"),
+            "subdir": _nullable("string"),
+            "commit": _nullable("string"),
+            "indexed_at": _nullable("string"),
+            "last_attempt_at": _nullable("string"),
+            "last_error": _nullable("string"),
+            "templates": {"type": "integer"},
+            "problems": {"type": "integer"},
+            "links": LINKS,
+        },
+    },
+    "TemplateSummary": {
+        "type": "object",
+        "required": ["catalog", "id", "kind", "name", "categories", "version_count", "links"],
+        "properties": {
+            "catalog": {"type": "string"},
+            "id": {"type": "string"},
+            "kind": {"type": "string", "enum": ["compose", "helm"]},
+            "name": {"type": "string"},
+            "description": _nullable("string"),
+            "categories": {"type": "array", "items": {"type": "string"}},
+            "base": _nullable("string"),
+            "folder": {"type": "string"},
+            "default_version": _nullable("string"),
+            "latest_version": _nullable("string"),
+            "version_count": {"type": "integer"},
+            "links": LINKS,
+        },
+    },
+    "Problem": {
+        "type": "object",
+        "required": ["rule", "severity", "message"],
+        "properties": {
+            "catalog": {"type": "string"},
+            "template": _nullable("string"),
+            "version": _nullable("string"),
+            "file": _nullable("string"),
+            "line": _nullable("integer"),
+            "column": _nullable("integer"),
+            "rule": {"type": "string"},
+            "severity": {"type": "string", "enum": ["error", "warning", "info"]},
+            "message": {"type": "string"},
+            "blocking": {
+                "type": "boolean",
+                "description": "True when the problem keeps the version (or template) from "
+                "being served; its last good state is served instead.",
+            },
+        },
+    },
+    "VersionSummary": {
+        "type": "object",
+        "required": ["version", "folder", "links"],
+        "properties": {
+            "version": {"type": "string"},
+            "folder": {"type": "string"},
+            "revision": _nullable("integer"),
+            "app_version": _nullable("string"),
+            "upgrade_from": _nullable("string"),
+            "minimum_rancher_version": _nullable("string"),
+            "maximum_rancher_version": _nullable("string"),
+            "created": _nullable("string"),
+            "links": LINKS,
+        },
+    },
+}
+SCHEMAS["Template"] = {
+    "allOf": [
+        _ref("TemplateSummary"),
+        {
+            "type": "object",
+            "required": ["versions", "problems"],
+            "properties": {
+                "maintainer": _nullable("string"),
+                "license": _nullable("string"),
+                "project_url": _nullable("string"),
+                "labels": {"type": "object"},
+                "versions": {"type": "array", "items": _ref("VersionSummary")},
+                "problems": {"type": "array", "items": _ref("Problem")},
+            },
+        },
+    ]
+}
+SCHEMAS["Version"] = {
+    "type": "object",
+    "required": ["catalog", "template", "version", "questions", "files", "links", "problems"],
+    "properties": {
+        "catalog": {"type": "string"},
+        "template": {"type": "string"},
+        "version": {"type": "string"},
+        "folder": {"type": "string"},
+        "revision": _nullable("integer"),
+        "name": _nullable("string"),
+        "description": _nullable("string"),
+        "app_version": _nullable("string"),
+        "minimum_rancher_version": _nullable("string"),
+        "maximum_rancher_version": _nullable("string"),
+        "upgrade_from": _nullable("string"),
+        "created": _nullable("string"),
+        "questions": {"type": "array", "items": {"type": "object"}},
+        "chart": {"type": ["object", "null"], "description": "Chart.yaml, for Helm charts."},
+        "files": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["path", "size", "url"],
+                "properties": {
+                    "path": {"type": "string"},
+                    "size": {"type": "integer"},
+                    "sha256": _nullable("string"),
+                    "url": {"type": "string"},
+                },
+            },
+        },
+        "links": LINKS,
+        "problems": {"type": "array", "items": _ref("Problem")},
+    },
+}
+
+
+def _list_of(item: dict[str, Any], paged: bool = False, extra: dict | None = None) -> dict:
+    props: dict[str, Any] = {"items": {"type": "array", "items": item}, "total": {"type": "integer"}}
+    required = ["items", "total"]
+    if paged:
+        props |= {"page": {"type": "integer"}, "per_page": {"type": "integer"}}
+        required += ["page", "per_page"]
+    props |= extra or {}
+    return {"type": "object", "required": required + list(extra or {}), "properties": props}
+
+
+def _get(summary: str, ok: dict, params: list | None = None, errors: dict | None = None):
+    responses = {"200": ok, "304": NOT_MODIFIED}
+    responses |= errors or {}
+    return {"get": {"summary": summary, "parameters": params or [], "responses": responses}}
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    text_query = [
+        _param("q", "query", "Words that must all appear in the id, name, description, "
+               "categories or keywords.", {"type": "string", "maxLength": 200}),
+        _param("catalog", "query", "Only this catalog.", {"type": "string", "maxLength": 200}),
+        _param("kind", "query", "compose or helm.", {"type": "string", "enum": ["compose", "helm"]}),
+        _param("category", "query", "Only this category.", {"type": "string", "maxLength": 200}),
+        PAGE,
+        PER_PAGE,
+    ]
+    facets = {
+        "facets": {
+            "type": "object",
+            "properties": {
+                "category": {"type": "object", "additionalProperties": {"type": "integer"}},
+                "kind": {"type": "object", "additionalProperties": {"type": "integer"}},
+            },
+        }
+    }
+    markdown = _raw(["text/markdown"], "The README, as Markdown.")
+    paths = {
+        "/api/v1/healthz": {
+            "get": {
+                "summary": "The process is up.",
+                "responses": {"200": _json({"type": "object"}, "Up.")},
+            }
+        },
+        "/api/v1/readyz": {
+            "get": {
+                "summary": "The database is reachable and at least one catalog is indexed.",
+                "responses": {"200": _json({"type": "object"}, "Ready."), "503": _error("Not ready.")},
+            }
+        },
+        "/api/v1/catalogs": _get(
+            "List catalogs.", _json(_list_of(_ref("Catalog")), "The catalogs.")
+        ),
+        "/api/v1/catalogs/{catalog}": _get(
+            "One catalog.", _json(_ref("Catalog"), "The catalog."), [CATALOG], {"404": NOT_FOUND}
+        ),
+        "/api/v1/templates": _get(
+            "Search and browse templates.",
+            _json(_list_of(_ref("TemplateSummary"), True, facets), "A page of templates."),
+            text_query,
+            {"400": BAD_PARAMETER},
+        ),
+        "/api/v1/templates/{catalog}/{template}": _get(
+            "A template with its versions (newest first) and problems.",
+            _json(_ref("Template"), "The template."),
+            [CATALOG, TEMPLATE],
+            {"404": NOT_FOUND},
+        ),
+        "/api/v1/templates/{catalog}/{template}/icon": _get(
+            "The template's icon (served sandboxed).",
+            _raw(["image/svg+xml", "image/png", "image/jpeg"], "The icon."),
+            [CATALOG, TEMPLATE],
+            {"404": NOT_FOUND},
+        ),
+        "/api/v1/templates/{catalog}/{template}/readme": _get(
+            "The template's README.", markdown, [CATALOG, TEMPLATE], {"404": NOT_FOUND}
+        ),
+        "/api/v1/templates/{catalog}/{template}/versions/{version}": _get(
+            "A version: questions, files, upgrade range, Rancher version range.",
+            _json(_ref("Version"), "The version."),
+            [CATALOG, TEMPLATE, VERSION],
+            {"404": NOT_FOUND},
+        ),
+        "/api/v1/templates/{catalog}/{template}/versions/{version}/readme": _get(
+            "The version's README.", markdown, [CATALOG, TEMPLATE, VERSION], {"404": NOT_FOUND}
+        ),
+        "/api/v1/templates/{catalog}/{template}/versions/{version}/files/{path}": _get(
+            "A file of the version folder, raw, with a fitting content type (sandboxed).",
+            _raw(["application/yaml", "text/plain", "application/octet-stream"], "The file."),
+            [CATALOG, TEMPLATE, VERSION, _param("path", "path", "Path inside the version folder.")],
+            {"404": NOT_FOUND},
+        ),
+        "/api/v1/categories": _get(
+            "Categories with their template counts.",
+            _json(
+                _list_of(
+                    {
+                        "type": "object",
+                        "required": ["name", "templates"],
+                        "properties": {"name": {"type": "string"}, "templates": {"type": "integer"}},
+                    }
+                ),
+                "The categories.",
+            ),
+            [text_query[1]],
+            {"400": BAD_PARAMETER},
+        ),
+        "/api/v1/problems": _get(
+            "Problems found at the last sync.",
+            _json(_list_of(_ref("Problem"), True), "A page of problems."),
+            [
+                text_query[1],
+                _param("template", "query", "Only this template id.", {"type": "string", "maxLength": 200}),
+                _param("severity", "query", "error, warning or info.",
+                       {"type": "string", "enum": ["error", "warning", "info"]}),
+                PAGE,
+                PER_PAGE,
+            ],
+            {"400": BAD_PARAMETER},
+        ),
+        "/api/v1/openapi.json": {
+            "get": {
+                "summary": "This document.",
+                "responses": {"200": _json({"type": "object"}, "The OpenAPI document."), "304": NOT_MODIFIED},
+            }
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Catalog server API",
+            "version": "1",
+            "description": "Browse, search and fetch templates indexed from git catalogs. "
+            "Every error answers {\"error\": {\"code\", \"message\", \"details\"}}.",
+        },
+        "paths": paths,
+        "components": {"schemas": SCHEMAS},
+    }

@@ -1,0 +1,356 @@
+"""Read endpoints of /api/v1. Views parse parameters, call queries, and shape JSON."""
+
+from __future__ import annotations
+
+import mimetypes
+from datetime import UTC
+from urllib.parse import quote
+from typing import Any
+
+from flask import Response, jsonify, request, url_for
+from sqlalchemy import text
+
+from catalog_server import queries
+from catalog_server.api import api
+from catalog_server.api.errors import BadParameter, error_response
+from catalog_server.db import db
+from catalog_server.models import Catalog, ProblemRow, Template, TemplateVersion
+from catalog_server.problems import SEVERITIES, TemplateNotFound
+
+KINDS = ("compose", "helm")
+MAX_PER_PAGE = 100
+MAX_TEXT_PARAM = 200
+
+# Files from catalogs are untrusted: nothing served from them may run in a browser.
+SANDBOX_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
+
+
+# --- parameters ----------------------------------------------------------------------
+
+
+def _text_arg(name: str, choices: tuple[str, ...] | None = None) -> str | None:
+    value = request.args.get(name)
+    if value is None or value == "":
+        return None
+    if len(value) > MAX_TEXT_PARAM or any(ord(c) < 32 for c in value):
+        raise BadParameter(name, f"must be at most {MAX_TEXT_PARAM} printable characters")
+    if choices and value not in choices:
+        raise BadParameter(name, f"must be one of {', '.join(choices)}")
+    return value
+
+
+def _int_arg(name: str, default: int, low: int, high: int | None = None) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadParameter(name, f"must be a whole number, not {raw[:40]!r}") from None
+    if value < low or (high is not None and value > high):
+        bound = f"from {low} to {high}" if high is not None else f"at least {low}"
+        raise BadParameter(name, f"must be {bound}")
+    return value
+
+
+def _paging() -> tuple[int, int]:
+    return _int_arg("page", 1, 1, 1_000_000), _int_arg("per_page", 20, 1, MAX_PER_PAGE)
+
+
+# --- shaping ---------------------------------------------------------------------------
+
+
+def _iso(value) -> str | None:
+    """RFC 3339 in UTC. SQLite hands back naive datetimes; they were written in UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+
+
+def catalog_json(catalog: Catalog, templates: int, problems: int) -> dict[str, Any]:
+    return {
+        "name": catalog.name,
+        "url": catalog.url,
+        "branch": catalog.branch,
+        "subdir": catalog.subdir,
+        "commit": catalog.commit,
+        "indexed_at": _iso(catalog.indexed_at),
+        "last_attempt_at": _iso(catalog.last_attempt_at),
+        "last_error": catalog.last_error,
+        "templates": templates,
+        "problems": problems,
+        "links": {"self": url_for("api.get_catalog", catalog=catalog.name)},
+    }
+
+
+def template_links(catalog: str, t: Template) -> dict[str, str | None]:
+    return {
+        "self": url_for("api.get_template", catalog=catalog, template=t.slug),
+        "icon": url_for("api.get_icon", catalog=catalog, template=t.slug)
+        if t.icon_media_type
+        else None,
+        "readme": url_for("api.get_template_readme", catalog=catalog, template=t.slug),
+    }
+
+
+def template_summary(catalog: str, t: Template) -> dict[str, Any]:
+    return {
+        "catalog": catalog,
+        "id": t.slug,
+        "kind": t.kind,
+        "name": t.name,
+        "description": t.description,
+        "categories": t.categories or [],
+        "base": t.base,
+        "folder": t.folder,
+        "default_version": t.default_version,
+        "latest_version": t.latest_version,
+        "version_count": t.version_count,
+        "links": template_links(catalog, t),
+    }
+
+
+def version_link(catalog: str, slug: str, version: str) -> str:
+    return url_for("api.get_version", catalog=catalog, template=slug, version=version)
+
+
+def problem_json(p: ProblemRow, catalog: str) -> dict[str, Any]:
+    return {
+        "catalog": catalog,
+        "template": p.template,
+        "version": p.version,
+        "file": p.file,
+        "line": p.line,
+        "column": p.column,
+        "rule": p.rule,
+        "severity": p.severity,
+        "message": p.message,
+        "blocking": p.blocking,
+    }
+
+
+# --- endpoints ---------------------------------------------------------------------------
+
+
+@api.get("/healthz")
+def healthz():
+    return jsonify({"status": "ok"})
+
+
+@api.get("/readyz")
+def readyz():
+    try:
+        indexed = db.session.scalar(
+            text("SELECT count(*) FROM catalogs WHERE indexed_at IS NOT NULL")
+        )
+    except Exception as exc:  # the database is unreachable or not migrated
+        db.session.rollback()
+        return error_response(503, "not_ready", f"database not reachable: {type(exc).__name__}")
+    if not indexed:
+        return error_response(503, "not_ready", "no catalog has been indexed yet")
+    return jsonify({"status": "ready", "catalogs_indexed": indexed})
+
+
+@api.get("/catalogs")
+def list_catalogs():
+    items = [catalog_json(*row) for row in queries.list_catalogs(db.session)]
+    return jsonify({"items": items, "total": len(items)})
+
+
+@api.get("/catalogs/<catalog>")
+def get_catalog(catalog: str):
+    return jsonify(catalog_json(*queries.get_catalog(db.session, catalog)))
+
+
+@api.get("/templates")
+def list_templates():
+    f = queries.TemplateFilter(
+        q=_text_arg("q"),
+        catalog=_text_arg("catalog"),
+        kind=_text_arg("kind", KINDS),
+        category=_text_arg("category"),
+    )
+    page, per_page = _paging()
+    result = queries.search_templates(db.session, f, page, per_page)
+    return jsonify(
+        {
+            "items": [template_summary(c, t) for t, c in result.items],
+            "total": result.total,
+            "page": page,
+            "per_page": per_page,
+            "facets": queries.template_facets(db.session, f),
+        }
+    )
+
+
+@api.get("/templates/<catalog>/<template>")
+def get_template(catalog: str, template: str):
+    t = queries.get_template(db.session, catalog, template)
+    found = queries.problems(db.session, catalog=catalog, template=template, per_page=1000)
+    body = template_summary(catalog, t)
+    body.update(
+        {
+            "maintainer": t.maintainer,
+            "license": t.license,
+            "project_url": t.project_url,
+            "labels": t.labels or {},
+            "versions": [
+                {
+                    "version": v.version,
+                    "folder": v.folder,
+                    "revision": v.revision,
+                    "app_version": v.app_version,
+                    "upgrade_from": v.upgrade_from,
+                    "minimum_rancher_version": v.minimum_rancher_version,
+                    "maximum_rancher_version": v.maximum_rancher_version,
+                    "created": _iso(v.created),
+                    "links": {"self": version_link(catalog, template, v.version)},
+                }
+                for v in t.versions
+            ],
+            "problems": [problem_json(p, catalog) for p, _ in found.items],
+        }
+    )
+    return jsonify(body)
+
+
+@api.get("/templates/<catalog>/<template>/versions/<version>")
+def get_version(catalog: str, template: str, version: str):
+    v: TemplateVersion = queries.get_version(db.session, catalog, template, version)
+    found = queries.problems(
+        db.session, catalog=catalog, template=template, version=v.version, per_page=1000
+    )
+    files_url = url_for(
+        "api.get_version", catalog=catalog, template=template, version=v.version
+    )
+    meta = v.meta or {}
+    return jsonify(
+        {
+            "catalog": catalog,
+            "template": template,
+            "version": v.version,
+            "folder": v.folder,
+            "revision": v.revision,
+            "name": v.name,
+            "description": v.description,
+            "app_version": v.app_version,
+            "minimum_rancher_version": v.minimum_rancher_version,
+            "maximum_rancher_version": v.maximum_rancher_version,
+            "upgrade_from": v.upgrade_from,
+            "created": _iso(v.created),
+            "questions": v.questions or [],
+            "chart": meta.get("chart"),
+            "files": [
+                {
+                    "path": f.path,
+                    "size": f.size,
+                    "sha256": f.sha256,
+                    "url": f"{files_url}/files/{quote(f.path)}",
+                }
+                for f in v.files
+            ],
+            "links": {
+                "self": files_url,
+                "template": url_for("api.get_template", catalog=catalog, template=template),
+                "readme": url_for(
+                    "api.get_version_readme", catalog=catalog, template=template, version=v.version
+                )
+                if v.readme
+                else None,
+            },
+            "problems": [problem_json(p, catalog) for p, _ in found.items],
+        }
+    )
+
+
+def _media_type(path: str, data: bytes) -> str:
+    lower = path.lower()
+    if lower.endswith((".yml", ".yaml")):
+        return "application/yaml; charset=utf-8"
+    if lower.endswith(".md"):
+        return "text/markdown; charset=utf-8"
+    if lower.endswith(".json"):
+        return "application/json"
+    guessed, _ = mimetypes.guess_type(lower)
+    if guessed in ("image/svg+xml", "image/png", "image/jpeg", "image/gif", "application/gzip"):
+        return guessed
+    if lower.endswith(".tgz"):
+        return "application/gzip"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "application/octet-stream"
+    # HTML, JS and anything else textual is shown as text, never run.
+    return "text/plain; charset=utf-8"
+
+
+def _raw(data: bytes, media_type: str) -> Response:
+    response = Response(data, mimetype=None, content_type=media_type)
+    response.headers["Content-Security-Policy"] = SANDBOX_CSP
+    return response
+
+
+@api.get("/templates/<catalog>/<template>/versions/<version>/files/<path:path>")
+def get_file(catalog: str, template: str, version: str, path: str):
+    v = queries.get_version(db.session, catalog, template, version)
+    f = queries.version_file(db.session, v, path)
+    return _raw(f.content, _media_type(f.path, f.content))
+
+
+@api.get("/templates/<catalog>/<template>/icon")
+def get_icon(catalog: str, template: str):
+    data, media_type = queries.template_icon(db.session, catalog, template)
+    return _raw(data, media_type)
+
+
+@api.get("/templates/<catalog>/<template>/readme")
+def get_template_readme(catalog: str, template: str):
+    t = queries.get_template(db.session, catalog, template, with_versions=False)
+    if not t.readme:
+        raise TemplateNotFound(f"template {template!r} has no README")
+    return _raw(t.readme.encode(), "text/markdown; charset=utf-8")
+
+
+@api.get("/templates/<catalog>/<template>/versions/<version>/readme")
+def get_version_readme(catalog: str, template: str, version: str):
+    v = queries.get_version(db.session, catalog, template, version)
+    if not v.readme:
+        raise TemplateNotFound(f"version {version!r} of {template!r} has no README")
+    return _raw(v.readme.encode(), "text/markdown; charset=utf-8")
+
+
+@api.get("/categories")
+def list_categories():
+    rows = queries.categories(db.session, _text_arg("catalog"))
+    items = [{"name": name, "templates": count} for name, count in rows]
+    return jsonify({"items": items, "total": len(items)})
+
+
+@api.get("/problems")
+def list_problems():
+    page, per_page = _paging()
+    result = queries.problems(
+        db.session,
+        catalog=_text_arg("catalog"),
+        template=_text_arg("template"),
+        severity=_text_arg("severity", SEVERITIES),
+        page=page,
+        per_page=per_page,
+    )
+    return jsonify(
+        {
+            "items": [problem_json(p, c) for p, c in result.items],
+            "total": result.total,
+            "page": page,
+            "per_page": per_page,
+        }
+    )
+
+
+@api.get("/openapi.json")
+def openapi():
+    from catalog_server.api.openapi import openapi_document
+
+    return jsonify(openapi_document())

@@ -1,0 +1,84 @@
+"""Settings: every `CATALOG_*` environment variable is read and coerced here, and only here.
+
+Nothing reads configuration at import time; `Settings.from_env()` is called by the app
+factory and the CLI. Every variable is documented in the README's configuration table.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# The repository this package was installed from (an editable install), which holds the
+# bundled catalog in `catalog/`. None when the package is installed elsewhere.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_CATALOG = PROJECT_ROOT / "catalog"
+
+
+class ConfigError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    instance_dir: Path
+    database_url: str
+    sources_file: Path | None
+    cache_dir: Path
+    site_dir: Path
+    log_format: str = "text"
+    git_timeout: int = 120
+    allow_local_urls: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        instance = Path(env.get("CATALOG_INSTANCE_DIR") or PROJECT_ROOT / "instance").absolute()
+        database_url = env.get("CATALOG_DATABASE_URL") or f"sqlite:///{instance / 'catalog.db'}"
+        sources = env.get("CATALOG_SOURCES")
+        log_format = env.get("CATALOG_LOG_FORMAT", "text")
+        if log_format not in ("text", "json"):
+            raise ConfigError(f"CATALOG_LOG_FORMAT must be text or json, not {log_format!r}")
+        return cls(
+            instance_dir=instance,
+            database_url=_normalise_database_url(database_url),
+            sources_file=Path(sources).absolute() if sources else None,
+            cache_dir=Path(env.get("CATALOG_CACHE_DIR") or instance / "cache").absolute(),
+            site_dir=Path(env.get("CATALOG_SITE_DIR") or instance / "site").absolute(),
+            log_format=log_format,
+            git_timeout=_int(env, "CATALOG_GIT_TIMEOUT", 120),
+            allow_local_urls=_bool(env, "CATALOG_ALLOW_LOCAL_URLS", False),
+        )
+
+
+def _normalise_database_url(url: str) -> str:
+    # `postgresql://` means psycopg2 to SQLAlchemy; we ship psycopg 3.
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://") :]
+    if url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url[len("postgres://") :]
+    return url

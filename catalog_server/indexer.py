@@ -1,0 +1,391 @@
+"""The indexer: the only writer of catalog content to the database.
+
+`sync_catalog` brings one catalog up to its source's newest commit. It loads only the
+templates with files changed since the last indexed commit (all of them the first time,
+or when that cannot be told), and swaps the catalog's new state in one transaction: a
+reader sees the old catalog or the new one, never a mix.
+
+What is served: a template whose folder cannot be loaded at all keeps its last good state
+(if any) and gets its problems recorded; a version that cannot be read, parsed or loaded
+keeps its last good state too, and the template's other versions are served as usual.
+Problems of every other kind are recorded and hide nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from catalog_server.catalogs import CatalogSource
+from catalog_server.loaders import load_template
+from catalog_server.loaders.detect import TemplateRoot, find_templates
+from catalog_server.loaders.model import LoadedTemplate, LoadedVersion
+from catalog_server.loaders.versions import sort_versions
+from catalog_server.locks import catalog_lock
+from catalog_server.models import (
+    Catalog,
+    ProblemRow,
+    Template,
+    TemplateCategory,
+    TemplateVersion,
+    VersionFile,
+)
+from catalog_server.problems import Problem, SourceError
+from catalog_server.sources import OpenedSource, Snapshot, open_source, snapshot_revision
+
+# A validator adds problems to a loaded template: (template, snapshot) -> problems.
+Validator = Callable[[LoadedTemplate, Snapshot], Iterable[Problem]]
+Progress = Callable[[int, int, str], None]  # (done, total, template id)
+
+
+@dataclass
+class SyncSummary:
+    catalog: str
+    status: str  # "updated", "up to date" or "failed"
+    from_commit: str | None = None
+    to_commit: str | None = None
+    templates_total: int = 0
+    templates_failed: int = 0
+    templates_reloaded: int = 0
+    templates_removed: int = 0
+    errors: int = 0
+    warnings: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    reloaded: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("reloaded")
+        data["seconds"] = round(self.seconds, 3)
+        return data
+
+
+def sync_catalog(
+    session: Session,
+    source: CatalogSource,
+    *,
+    cache_dir,
+    git_timeout: int = 120,
+    force: bool = False,
+    validators: Sequence[Validator] = (),
+    progress: Progress | None = None,
+) -> SyncSummary:
+    """Index `source` into the database. Never raises for bad catalog content or a source
+    that cannot be fetched: the summary's status is "failed" and the catalog keeps serving
+    its last good state, with `last_error` recorded."""
+    started = time.monotonic()
+    with catalog_lock(session, source.name, cache_dir):
+        catalog = _catalog_row(session, source)
+        summary = SyncSummary(source.name, "updated", from_commit=catalog.commit)
+        try:
+            opened = open_source(source, cache_dir, git_timeout)
+            revision = snapshot_revision(opened.snapshot)
+        except SourceError as exc:
+            _record_failure(session, catalog, str(exc))
+            summary.status, summary.error = "failed", str(exc)
+            summary.seconds = time.monotonic() - started
+            _fill_counts(session, catalog, summary)
+            return summary
+        summary.to_commit = opened.commit
+        if catalog.revision == revision and not force:
+            session.rollback()  # nothing to write: not even the attempt time changes
+            summary.status = "up to date"
+        else:
+            _index(session, catalog, opened, revision, summary, validators, progress)
+        _fill_counts(session, catalog, summary)
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _catalog_row(session: Session, source: CatalogSource) -> Catalog:
+    catalog = session.scalar(select(Catalog).where(Catalog.name == source.name))
+    if catalog is None:
+        catalog = Catalog(name=source.name, url=source.public_url, generation=0)
+        session.add(catalog)
+        session.flush()
+    catalog.url = source.public_url
+    catalog.branch = source.branch
+    catalog.subdir = source.subdir or None
+    return catalog
+
+
+def _record_failure(session: Session, catalog: Catalog, message: str) -> None:
+    catalog.last_error = message
+    catalog.last_attempt_at = datetime.now(UTC)
+    session.commit()
+
+
+def _fill_counts(session: Session, catalog: Catalog, summary: SyncSummary) -> None:
+    summary.templates_total = session.scalar(
+        select(func.count()).select_from(Template).where(Template.catalog_id == catalog.id)
+    )
+    rows = session.execute(
+        select(ProblemRow.severity, func.count())
+        .where(ProblemRow.catalog_id == catalog.id)
+        .group_by(ProblemRow.severity)
+    ).all()
+    counts = dict(rows)
+    summary.errors, summary.warnings = counts.get("error", 0), counts.get("warning", 0)
+
+
+def _index(
+    session: Session,
+    catalog: Catalog,
+    opened: OpenedSource,
+    revision: str,
+    summary: SyncSummary,
+    validators: Sequence[Validator],
+    progress: Progress | None,
+) -> None:
+    snapshot = opened.snapshot
+    roots, catalog_problems = find_templates(snapshot.entries())
+    existing = dict(
+        session.execute(
+            select(Template.slug, Template.id).where(Template.catalog_id == catalog.id)
+        ).all()
+    )
+    failed_before = set(
+        session.scalars(
+            select(ProblemRow.template)
+            .where(ProblemRow.catalog_id == catalog.id, ProblemRow.blocking.is_(True))
+            .distinct()
+        )
+    )
+    changed = opened.changed_paths(catalog.commit) if catalog.revision else None
+    to_load = [
+        r
+        for r in roots
+        if changed is None
+        or r.id not in existing
+        or r.id in failed_before
+        or _touches(r, changed)
+    ]
+    root_ids = {r.id for r in roots}
+    removed = [slug for slug in existing if slug not in root_ids]
+
+    loaded: list[LoadedTemplate] = []
+    for done, root in enumerate(to_load, 1):
+        template = _load(snapshot, root, validators)
+        loaded.append(template)
+        if progress:
+            progress(done, len(to_load), root.id)
+
+    # Everything below is one transaction; the commit at the end is the swap.
+    created = datetime.fromtimestamp(snapshot.commit_time, UTC) if snapshot.commit_time else None
+    for template in loaded:
+        failed = _write_template(
+            session, catalog, template, existing.get(template.id), (created, opened.commit)
+        )
+        summary.templates_failed += failed
+    if removed:
+        session.execute(
+            delete(Template).where(Template.catalog_id == catalog.id, Template.slug.in_(removed))
+        )
+    reloaded_or_removed = [t.id for t in loaded] + removed
+    session.execute(
+        delete(ProblemRow).where(
+            ProblemRow.catalog_id == catalog.id,
+            (ProblemRow.template.in_(reloaded_or_removed)) | ProblemRow.template.is_(None),
+        )
+    )
+    rows = [_problem_row(catalog.id, p) for p in catalog_problems]
+    for template in loaded:
+        rows.extend(_problem_row(catalog.id, p) for p in template.all_problems())
+    if rows:
+        session.execute(insert(ProblemRow), rows)
+    catalog.commit = opened.commit
+    catalog.revision = revision
+    catalog.commit_time = created
+    catalog.indexed_at = catalog.last_attempt_at = datetime.now(UTC)
+    catalog.last_error = None
+    catalog.generation = (catalog.generation or 0) + 1
+    session.commit()
+    summary.templates_reloaded = len(loaded)
+    summary.templates_removed = len(removed)
+    summary.reloaded = [t.id for t in loaded]
+
+
+def _touches(root: TemplateRoot, changed: set[str]) -> bool:
+    prefix = f"{root.folder}/" if root.folder else ""
+    return any(path.startswith(prefix) for path in changed)
+
+
+def _load(snapshot: Snapshot, root: TemplateRoot, validators: Sequence[Validator]):
+    template = load_template(snapshot, root)
+    for validate in validators:
+        try:
+            template.problems.extend(validate(template, snapshot))
+        except Exception as exc:  # a validator bug must not stop the catalog
+            template.problems.append(
+                Problem("internal.validator", "error", f"validation failed: {exc!r}")
+            )
+    return template
+
+
+def _problem_row(catalog_id: int, p: Problem) -> dict[str, Any]:
+    return {
+        "catalog_id": catalog_id,
+        "template": p.template,
+        "version": p.version,
+        "file": p.file,
+        "line": p.line,
+        "column": p.column,
+        "rule": p.rule,
+        "severity": p.severity,
+        "message": p.message,
+        "blocking": p.blocking,
+    }
+
+
+def _write_template(
+    session: Session,
+    catalog: Catalog,
+    loaded: LoadedTemplate,
+    template_id: int | None,
+    written: tuple[datetime | None, str | None],
+) -> int:
+    """Write one loaded template; return 1 when it could not be loaded at all, else 0."""
+    if not loaded.usable:
+        return 1  # its last good rows (if any) stay as they are
+    kept = []  # (version, folder, revision) of last good versions that stay
+    if template_id is not None:
+        old = session.execute(
+            select(
+                TemplateVersion.id,
+                TemplateVersion.folder,
+                TemplateVersion.version,
+                TemplateVersion.revision,
+            ).where(TemplateVersion.template_id == template_id)
+        ).all()
+        broken = {v.folder for v in loaded.versions if not v.usable}
+        keep_ids = [row.id for row in old if row.folder in broken]
+        kept = [row for row in old if row.folder in broken]
+        session.execute(
+            delete(TemplateVersion).where(
+                TemplateVersion.template_id == template_id, TemplateVersion.id.not_in(keep_ids)
+            )
+        )
+    new_versions = [v for v in loaded.versions if v.usable]
+    if not new_versions and not kept:
+        if template_id is not None:
+            session.execute(delete(Template).where(Template.id == template_id))
+        return 0
+    order = _positions(new_versions, kept)
+    values = _template_values(catalog.id, loaded, new_versions, kept, order)
+    if template_id is None:
+        template_id = session.execute(insert(Template).returning(Template.id), values).scalar_one()
+    else:
+        session.execute(update(Template).where(Template.id == template_id).values(**values))
+        session.execute(
+            delete(TemplateCategory).where(TemplateCategory.template_id == template_id)
+        )
+    if loaded.categories:
+        session.execute(
+            insert(TemplateCategory),
+            [{"template_id": template_id, "name": c} for c in dict.fromkeys(loaded.categories)],
+        )
+    for row in kept:
+        session.execute(
+            update(TemplateVersion)
+            .where(TemplateVersion.id == row.id)
+            .values(position=order[("kept", row.id)])
+        )
+    if new_versions:
+        version_rows = [
+            _version_values(template_id, v, order[("new", i)], written)
+            for i, v in enumerate(new_versions)
+        ]
+        ids = session.scalars(
+            insert(TemplateVersion).returning(TemplateVersion.id, sort_by_parameter_order=True),
+            version_rows,
+        ).all()
+        file_rows = [
+            {
+                "version_id": vid,
+                "path": f.path,
+                "size": f.size,
+                "sha256": f.sha256 or None,
+                "content": f.content,
+            }
+            for vid, v in zip(ids, new_versions, strict=True)
+            for f in v.files
+        ]
+        if file_rows:
+            session.execute(insert(VersionFile), file_rows)
+    return 0
+
+
+def _positions(new_versions: list[LoadedVersion], kept: list) -> dict[tuple[str, int], int]:
+    """Newest-first positions for the new and the kept versions together."""
+    items = [(("new", i), v.version, v.revision) for i, v in enumerate(new_versions)]
+    items += [(("kept", row.id), row.version, row.revision) for row in kept]
+    ordered = sort_versions(items, version=lambda it: it[1], revision=lambda it: it[2])
+    return {item[0]: pos for pos, item in enumerate(ordered)}
+
+
+def _template_values(catalog_id, loaded: LoadedTemplate, new_versions, kept, order):
+    newest = min(
+        [(order[("new", i)], v.version) for i, v in enumerate(new_versions)]
+        + [(order[("kept", row.id)], row.version) for row in kept]
+    )[1]
+    versions = {v.version for v in new_versions} | {row.version for row in kept}
+    default = loaded.default_version if loaded.default_version in versions else newest
+    keywords = []
+    for v in new_versions:
+        chart = v.metadata.get("chart") if isinstance(v.metadata, dict) else None
+        if isinstance(chart, dict) and isinstance(chart.get("keywords"), list):
+            keywords.extend(str(k) for k in chart["keywords"])
+    search = " ".join(
+        [loaded.id, loaded.name or "", loaded.description or "", *loaded.categories, *keywords]
+    ).lower()
+    return {
+        "catalog_id": catalog_id,
+        "slug": loaded.id,
+        "folder": loaded.folder,
+        "kind": loaded.kind,
+        "base": loaded.base,
+        "name": loaded.name or loaded.id,
+        "description": loaded.description,
+        "categories": list(dict.fromkeys(loaded.categories)),
+        "maintainer": loaded.maintainer,
+        "license": loaded.license,
+        "project_url": loaded.project_url,
+        "labels": loaded.labels,
+        "icon": loaded.icon,
+        "icon_media_type": loaded.icon_media_type,
+        "default_version": default,
+        "latest_version": newest,
+        "version_count": len(new_versions) + len(kept),
+        "readme": loaded.readme,
+        "meta": loaded.metadata,
+        "search_text": search,
+    }
+
+
+def _version_values(template_id: int, v: LoadedVersion, position: int, written):
+    created, commit = written
+    return {
+        "template_id": template_id,
+        "version": v.version,
+        "folder": v.folder,
+        "revision": v.revision,
+        "position": position,
+        "name": v.name,
+        "description": v.description,
+        "app_version": v.app_version,
+        "minimum_rancher_version": v.minimum_rancher_version,
+        "maximum_rancher_version": v.maximum_rancher_version,
+        "upgrade_from": v.upgrade_from,
+        "questions": v.questions,
+        "meta": v.metadata,
+        "readme": v.readme,
+        "created": created,
+        "commit": commit,
+    }

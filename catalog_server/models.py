@@ -1,0 +1,161 @@
+"""Database models: what the indexer writes and the readers query.
+
+Templates, versions and files are stored whole (file contents included), so readers never
+touch git. The indexer is the only writer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from catalog_server.db import db
+
+
+class Catalog(db.Model):
+    __tablename__ = "catalogs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    url: Mapped[str] = mapped_column(String(2000))  # credentials removed
+    branch: Mapped[str | None] = mapped_column(String(255))
+    subdir: Mapped[str | None] = mapped_column(String(1000))
+    commit: Mapped[str | None] = mapped_column(String(64))  # None for a plain folder
+    # What was indexed: the commit, or a fingerprint of a plain folder's files.
+    revision: Mapped[str | None] = mapped_column(String(100))
+    commit_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    indexed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # Bumped on every change of what is served; part of every ETag.
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+
+    templates: Mapped[list[Template]] = relationship(
+        back_populates="catalog", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Template(db.Model):
+    __tablename__ = "templates"
+    __table_args__ = (UniqueConstraint("catalog_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    catalog_id: Mapped[int] = mapped_column(ForeignKey("catalogs.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(255))  # the template id in URLs
+    folder: Mapped[str] = mapped_column(String(1000))
+    kind: Mapped[str] = mapped_column(String(20))
+    base: Mapped[str | None] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    maintainer: Mapped[str | None] = mapped_column(String(500))
+    license: Mapped[str | None] = mapped_column(String(255))
+    project_url: Mapped[str | None] = mapped_column(String(2000))
+    labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    icon: Mapped[bytes | None] = mapped_column(LargeBinary)
+    icon_media_type: Mapped[str | None] = mapped_column(String(100))
+    default_version: Mapped[str | None] = mapped_column(String(255))
+    latest_version: Mapped[str | None] = mapped_column(String(255))
+    version_count: Mapped[int] = mapped_column(Integer, default=0)
+    readme: Mapped[str | None] = mapped_column(Text)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    # Lower-cased text that `q=` searches: id, name, description, categories, keywords.
+    search_text: Mapped[str] = mapped_column(Text, default="")
+
+    catalog: Mapped[Catalog] = relationship(back_populates="templates")
+    versions: Mapped[list[TemplateVersion]] = relationship(
+        back_populates="template",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="TemplateVersion.position",
+    )
+    category_rows: Mapped[list[TemplateCategory]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class TemplateCategory(db.Model):
+    """One row per (template, category): what the category filter and facets query."""
+
+    __tablename__ = "template_categories"
+
+    template_id: Mapped[int] = mapped_column(
+        ForeignKey("templates.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
+class TemplateVersion(db.Model):
+    __tablename__ = "template_versions"
+    __table_args__ = (Index("ix_template_versions_template_position", "template_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    template_id: Mapped[int] = mapped_column(ForeignKey("templates.id", ondelete="CASCADE"))
+    version: Mapped[str] = mapped_column(String(255))
+    folder: Mapped[str] = mapped_column(String(1000))
+    revision: Mapped[int | None] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer, default=0)  # 0 is the newest
+    name: Mapped[str | None] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    app_version: Mapped[str | None] = mapped_column(String(255))
+    minimum_rancher_version: Mapped[str | None] = mapped_column(String(100))
+    maximum_rancher_version: Mapped[str | None] = mapped_column(String(100))
+    upgrade_from: Mapped[str | None] = mapped_column(String(500))
+    questions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    readme: Mapped[str | None] = mapped_column(Text)
+    # The commit that last wrote this version, and its time ("created" in a Helm index).
+    commit: Mapped[str | None] = mapped_column(String(64))
+    created: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    template: Mapped[Template] = relationship(back_populates="versions")
+    files: Mapped[list[VersionFile]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="VersionFile.path"
+    )
+
+
+class VersionFile(db.Model):
+    __tablename__ = "version_files"
+    __table_args__ = (UniqueConstraint("version_id", "path"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("template_versions.id", ondelete="CASCADE")
+    )
+    path: Mapped[str] = mapped_column(String(1000))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class ProblemRow(db.Model):
+    """A problem recorded for a catalog, template or version at the last sync."""
+
+    __tablename__ = "problems"
+    __table_args__ = (Index("ix_problems_catalog_template", "catalog_id", "template"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    catalog_id: Mapped[int] = mapped_column(ForeignKey("catalogs.id", ondelete="CASCADE"))
+    template: Mapped[str | None] = mapped_column(String(255))
+    version: Mapped[str | None] = mapped_column(String(255))
+    file: Mapped[str | None] = mapped_column(String(1000))
+    line: Mapped[int | None] = mapped_column(Integer)
+    column: Mapped[int | None] = mapped_column(Integer)
+    rule: Mapped[str] = mapped_column(String(100))
+    severity: Mapped[str] = mapped_column(String(10))
+    message: Mapped[str] = mapped_column(Text)
+    blocking: Mapped[bool] = mapped_column(Boolean, default=False)

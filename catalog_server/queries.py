@@ -1,0 +1,266 @@
+"""Read-side queries over the index. Readers never touch git; the indexer alone writes.
+
+Each function runs a small, fixed number of queries whatever the size of the answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, defer, load_only, selectinload
+
+from catalog_server.models import (
+    Catalog,
+    ProblemRow,
+    Template,
+    TemplateCategory,
+    TemplateVersion,
+    VersionFile,
+)
+from catalog_server.problems import TemplateNotFound
+
+
+@dataclass
+class TemplateFilter:
+    q: str | None = None
+    catalog: str | None = None
+    kind: str | None = None
+    category: str | None = None
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    total: int
+    page: int
+    per_page: int
+
+
+def catalog_state(session: Session) -> list[tuple[str, str | None, int]]:
+    """(name, revision, generation) of every catalog: what every cached answer depends on."""
+    return [
+        tuple(row)
+        for row in session.execute(
+            select(Catalog.name, Catalog.revision, Catalog.generation).order_by(Catalog.name)
+        )
+    ]
+
+
+def list_catalogs(session: Session) -> list[tuple[Catalog, int, int]]:
+    """Every catalog with its count of templates and of problems."""
+    templates = (
+        select(func.count())
+        .where(Template.catalog_id == Catalog.id)
+        .correlate(Catalog)
+        .scalar_subquery()
+    )
+    problems = (
+        select(func.count())
+        .where(ProblemRow.catalog_id == Catalog.id)
+        .correlate(Catalog)
+        .scalar_subquery()
+    )
+    return [
+        (c, t, p)
+        for c, t, p in session.execute(select(Catalog, templates, problems).order_by(Catalog.name))
+    ]
+
+
+def get_catalog(session: Session, name: str) -> tuple[Catalog, int, int]:
+    for row in list_catalogs(session):
+        if row[0].name == name:
+            return row
+    raise TemplateNotFound(f"catalog {name!r} not found")
+
+
+def _filtered(stmt: Select, f: TemplateFilter, skip: str | None = None) -> Select:
+    if f.catalog and skip != "catalog":
+        stmt = stmt.where(Catalog.name == f.catalog)
+    if f.kind and skip != "kind":
+        stmt = stmt.where(Template.kind == f.kind)
+    if f.category and skip != "category":
+        stmt = stmt.where(
+            Template.id.in_(
+                select(TemplateCategory.template_id).where(TemplateCategory.name == f.category)
+            )
+        )
+    if f.q:
+        for word in f.q.lower().split():
+            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            stmt = stmt.where(Template.search_text.like(f"%{escaped}%", escape="\\"))
+    return stmt
+
+
+# The list never loads READMEs, icons or metadata: only what a card shows.
+_SUMMARY_COLUMNS = load_only(
+    Template.slug,
+    Template.kind,
+    Template.base,
+    Template.folder,
+    Template.name,
+    Template.description,
+    Template.categories,
+    Template.default_version,
+    Template.latest_version,
+    Template.version_count,
+    Template.icon_media_type,
+)
+
+
+def search_templates(session: Session, f: TemplateFilter, page: int, per_page: int) -> Page:
+    base = select(Template, Catalog.name).join(Catalog, Template.catalog_id == Catalog.id)
+    stmt = _filtered(base, f).options(_SUMMARY_COLUMNS)
+    total = session.scalar(
+        _filtered(
+            select(func.count(Template.id)).join(Catalog, Template.catalog_id == Catalog.id), f
+        )
+    )
+    rows = session.execute(
+        stmt.order_by(func.lower(Template.name), Catalog.name, Template.slug)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return Page([(t, c) for t, c in rows], total or 0, page, per_page)
+
+
+def template_facets(session: Session, f: TemplateFilter) -> dict[str, dict[str, int]]:
+    """Counts per category and per kind, each under all the other filters."""
+    by_category = session.execute(
+        _filtered(
+            select(TemplateCategory.name, func.count())
+            .join(Template, TemplateCategory.template_id == Template.id)
+            .join(Catalog, Template.catalog_id == Catalog.id),
+            f,
+            skip="category",
+        )
+        .group_by(TemplateCategory.name)
+        .order_by(TemplateCategory.name)
+    ).all()
+    by_kind = session.execute(
+        _filtered(
+            select(Template.kind, func.count()).join(Catalog, Template.catalog_id == Catalog.id),
+            f,
+            skip="kind",
+        )
+        .group_by(Template.kind)
+        .order_by(Template.kind)
+    ).all()
+    return {"category": dict(by_category), "kind": dict(by_kind)}
+
+
+def categories(session: Session, catalog: str | None = None) -> list[tuple[str, int]]:
+    stmt = (
+        select(TemplateCategory.name, func.count())
+        .join(Template, TemplateCategory.template_id == Template.id)
+        .join(Catalog, Template.catalog_id == Catalog.id)
+    )
+    if catalog:
+        stmt = stmt.where(Catalog.name == catalog)
+    return list(session.execute(stmt.group_by(TemplateCategory.name).order_by(TemplateCategory.name)))
+
+
+def get_template(session: Session, catalog: str, slug: str, *, with_versions: bool = True):
+    """The template with its versions (newest first). Raises TemplateNotFound."""
+    stmt = (
+        select(Template)
+        .join(Catalog, Template.catalog_id == Catalog.id)
+        .where(Catalog.name == catalog, Template.slug == slug)
+        .options(defer(Template.icon))
+    )
+    if with_versions:
+        stmt = stmt.options(
+            selectinload(Template.versions).options(
+                load_only(
+                    TemplateVersion.version,
+                    TemplateVersion.folder,
+                    TemplateVersion.revision,
+                    TemplateVersion.position,
+                    TemplateVersion.app_version,
+                    TemplateVersion.upgrade_from,
+                    TemplateVersion.minimum_rancher_version,
+                    TemplateVersion.maximum_rancher_version,
+                    TemplateVersion.created,
+                )
+            )
+        )
+    template = session.scalar(stmt)
+    if template is None:
+        raise TemplateNotFound(f"template {slug!r} not found in catalog {catalog!r}")
+    return template
+
+
+def template_icon(session: Session, catalog: str, slug: str) -> tuple[bytes, str]:
+    row = session.execute(
+        select(Template.icon, Template.icon_media_type)
+        .join(Catalog, Template.catalog_id == Catalog.id)
+        .where(Catalog.name == catalog, Template.slug == slug)
+    ).first()
+    if row is None:
+        raise TemplateNotFound(f"template {slug!r} not found in catalog {catalog!r}")
+    if row.icon is None:
+        raise TemplateNotFound(f"template {slug!r} has no icon")
+    return row.icon, row.icon_media_type or "application/octet-stream"
+
+
+def get_version(session: Session, catalog: str, slug: str, version: str) -> TemplateVersion:
+    """A version by its version string, else by its folder name. Raises TemplateNotFound."""
+    rows = session.scalars(
+        select(TemplateVersion)
+        .join(Template, TemplateVersion.template_id == Template.id)
+        .join(Catalog, Template.catalog_id == Catalog.id)
+        .where(
+            Catalog.name == catalog,
+            Template.slug == slug,
+            (TemplateVersion.version == version) | (TemplateVersion.folder == version),
+        )
+        .options(
+            selectinload(TemplateVersion.files).options(defer(VersionFile.content)),
+        )
+        .order_by(TemplateVersion.position)
+    ).all()
+    if not rows:
+        get_template(session, catalog, slug, with_versions=False)  # 404 for the template first
+        raise TemplateNotFound(f"version {version!r} of {slug!r} not found")
+    exact = [v for v in rows if v.version == version]
+    return (exact or rows)[0]
+
+
+def version_file(session: Session, version: TemplateVersion, path: str) -> VersionFile:
+    row = session.scalar(
+        select(VersionFile).where(VersionFile.version_id == version.id, VersionFile.path == path)
+    )
+    if row is None or row.content is None:
+        raise TemplateNotFound(f"{path!r} is not a file of version {version.version!r}")
+    return row
+
+
+def problems(
+    session: Session,
+    *,
+    catalog: str | None = None,
+    template: str | None = None,
+    version: str | None = None,
+    severity: str | None = None,
+    page: int = 1,
+    per_page: int = 100,
+) -> Page:
+    stmt = select(ProblemRow, Catalog.name).join(Catalog, ProblemRow.catalog_id == Catalog.id)
+    count = select(func.count(ProblemRow.id)).join(Catalog, ProblemRow.catalog_id == Catalog.id)
+    conditions = []
+    if catalog:
+        conditions.append(Catalog.name == catalog)
+    if template:
+        conditions.append(ProblemRow.template == template)
+    if version:
+        conditions.append(ProblemRow.version == version)
+    if severity:
+        conditions.append(ProblemRow.severity == severity)
+    stmt, count = stmt.where(*conditions), count.where(*conditions)
+    rows = session.execute(
+        stmt.order_by(Catalog.name, ProblemRow.template, ProblemRow.file, ProblemRow.line, ProblemRow.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return Page([(p, c) for p, c in rows], session.scalar(count) or 0, page, per_page)
