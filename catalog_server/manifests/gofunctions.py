@@ -1,0 +1,421 @@
+"""Go values and the template functions for the catalog template renderer (gotemplate).
+
+Values follow Go's text/template rules as far as templates can see them: ``None`` is a
+missing value (printed ``<no value>``), truth is Go's (empty text, 0, false, nil, empty list
+or map are false), ``eq`` refuses to compare different kinds, ``printf`` prints ``%!d(...)``
+for a bad argument instead of failing. Functions raise GoError for what Go reports as an
+error calling a function; the renderer adds file and line.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+MAX_UNTIL = 10_000  # same bound as range iterations: until builds the list up front
+MAX_WIDTH = 100_000  # printf width and precision
+
+
+class GoError(Exception):
+    """What Go reports as "error calling FUNC: ..."."""
+
+
+class StringMap(dict):
+    """``.Values``: a Go map[string]string, whose missing keys ``index`` reads as ""."""
+
+
+def go_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float64"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, StringMap):
+        return "map[string]string"
+    if isinstance(value, Mapping):
+        return "map[string]interface {}"
+    if isinstance(value, list | tuple):
+        return "[]interface {}"
+    return "<nil>" if value is None else type(value).__name__
+
+
+def truth(value: Any) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, bool | int | float | str | list | tuple | Mapping):
+        return bool(value)
+    return True
+
+
+def go_float(number: float) -> str:
+    """Format like Go's %v for float64 (strconv 'g', shortest digits, exponent at 1e+06)."""
+    if number != number:
+        return "NaN"
+    if number in (float("inf"), float("-inf")):
+        return "+Inf" if number > 0 else "-Inf"
+    sign, digits, exponent = Decimal(repr(number)).normalize().as_tuple()
+    text = "".join(map(str, digits)).rstrip("0") or "0"
+    point = len(digits) + exponent  # position of the decimal point in ``digits``
+    minus = "-" if sign else ""
+    if number == 0:
+        return minus + "0"
+    exp = point - 1
+    if exp < -4 or exp >= 6:
+        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
+        return f"{minus}{mantissa}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if point <= 0:
+        return f"{minus}0.{'0' * -point}{text}"
+    if point >= len(text):
+        return minus + text + "0" * (point - len(text))
+    return f"{minus}{text[:point]}.{text[point:]}"
+
+
+def go_text(value: Any) -> str:
+    """Print a value as text/template does (fmt's %v)."""
+    if value is None:
+        return "<no value>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return go_float(value)
+    if isinstance(value, Mapping):
+        items = " ".join(f"{go_text(k)}:{go_text(value[k])}" for k in sorted(value, key=str))
+        return f"map[{items}]"
+    if isinstance(value, list | tuple):
+        return "[" + " ".join(go_text(item) for item in value) + "]"
+    return str(value)
+
+
+def go_quote(text: str) -> str:
+    """strconv.Quote: Go string literal syntax."""
+    out = ['"']
+    for char in text:
+        code = ord(char)
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char in "\a\b\f\n\r\t\v":
+            out.append("\\" + "abfnrtv"["\a\b\f\n\r\t\v".index(char)])
+        elif char.isprintable() or char == " ":
+            out.append(char)
+        elif code < 0x80:
+            out.append(f"\\x{code:02x}")
+        else:
+            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+    return "".join(out) + '"'
+
+
+def literal(kind: str, token: str) -> Any:
+    """The value of a string, raw string, char or number token; ValueError when malformed."""
+    if kind == "raw":
+        return token[1:-1]
+    if kind in ("string", "char"):
+        # Go and Python escapes agree on the forms a template uses (\n \t \" \\ \x \u).
+        value = ast.literal_eval(token if kind == "string" else '"' + token[1:-1] + '"')
+        if kind == "char":
+            if len(value) != 1:
+                raise ValueError(f"malformed character constant: {token}")
+            return ord(value)
+        return value
+    clean = token.replace("_", "")
+    try:
+        if re.fullmatch(r"[+-]?0[xX][0-9a-fA-F]+", clean):
+            return int(clean, 16)
+        if re.fullmatch(r"[+-]?\d+", clean):
+            return int(clean, 10)
+        return float(clean)
+    except ValueError:
+        raise ValueError(f"bad number syntax: {token!r}") from None
+
+
+# --- Comparison ------------------------------------------------------------------------------
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nil"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "string"
+    raise GoError(f"uncomparable type {go_type(value)}: {go_text(value)}")
+
+
+def eq(first: Any, *others: Any) -> bool:
+    if not others:
+        raise GoError("missing argument for comparison")
+    kind = _kind(first)
+    for other in others:
+        other_kind = _kind(other)
+        if kind != other_kind:
+            if "nil" in (kind, other_kind):
+                continue  # Go: a missing value equals nothing that is present.
+            raise GoError("incompatible types for comparison")
+        if first == other:
+            return True
+    return False
+
+
+def ne(first: Any, second: Any) -> bool:
+    return not eq(first, second)
+
+
+def _ordered(first: Any, second: Any) -> tuple[Any, Any]:
+    kind = _kind(first)
+    if kind != _kind(second):
+        raise GoError("incompatible types for comparison")
+    if kind in ("nil", "bool"):
+        raise GoError(f"invalid type for comparison: {kind}")
+    return first, second
+
+
+def lt(a: Any, b: Any) -> bool:
+    a, b = _ordered(a, b)
+    return a < b
+
+
+def le(a: Any, b: Any) -> bool:
+    a, b = _ordered(a, b)
+    return a <= b
+
+
+def gt(a: Any, b: Any) -> bool:
+    return not le(a, b)
+
+
+def ge(a: Any, b: Any) -> bool:
+    return not lt(a, b)
+
+
+def and_(*thunks: Callable[[], Any]) -> Any:
+    """Go's and: the first false argument, else the last; later ones are not evaluated."""
+    value = None
+    for thunk in thunks:
+        value = thunk()
+        if not truth(value):
+            return value
+    return value
+
+
+def or_(*thunks: Callable[[], Any]) -> Any:
+    """Go's or: the first true argument, else the last; later ones are not evaluated."""
+    value = None
+    for thunk in thunks:
+        value = thunk()
+        if truth(value):
+            return value
+    return value
+
+
+# --- Builtins and sprig ------------------------------------------------------------------------
+
+
+def length(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value.encode("utf-8"))  # Go's len counts bytes
+    if isinstance(value, list | tuple | Mapping):
+        return len(value)
+    raise GoError(f"len of type {go_type(value)}")
+
+
+def index(item: Any, *keys: Any) -> Any:
+    for key in keys:
+        if isinstance(item, list | tuple | str):
+            if not isinstance(key, int) or isinstance(key, bool):
+                raise GoError(f"cannot index slice/array with type {go_type(key)}")
+            if not 0 <= key < len(item):
+                raise GoError(f"index out of range: {key}")
+            item = item[key] if not isinstance(item, str) else item.encode("utf-8")[key]
+        elif isinstance(item, Mapping):
+            if not isinstance(key, str):
+                raise GoError(f"value has type {go_type(key)}; should be string")
+            item = item.get(key, "" if isinstance(item, StringMap) else None)
+        elif item is None:
+            raise GoError("index of untyped nil")
+        else:
+            raise GoError(f"can't index item of type {go_type(item)}")
+    return item
+
+
+def _text(value: Any, function: str) -> str:
+    if not isinstance(value, str):
+        raise GoError(f"{function} expects a string, got {go_type(value)}")
+    return value
+
+
+def _int(value: Any) -> int:
+    """sprig's toInt64: numbers truncate, text parses (0 when it does not), nil is 0."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int | float):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(float(value)) if "." in value else int(value, 0)
+        except ValueError:
+            return 0
+    return 0
+
+
+def atoi(value: Any) -> int:
+    """sprig atoi: strconv.Atoi, and 0 when the text is not a whole number."""
+    text = _text(value, "atoi")
+    return int(text) if re.fullmatch(r"[+-]?\d{1,18}", text) else 0
+
+
+def until(count: Any) -> list[int]:
+    if not isinstance(count, int) or isinstance(count, bool):
+        raise GoError(f"until expects an int, got {go_type(count)}")
+    if abs(count) > MAX_UNTIL:
+        raise GoError(f"until {count} is larger than the limit of {MAX_UNTIL}")
+    return list(range(0, count, 1 if count >= 0 else -1))
+
+
+def split_preserve_quotes(value: Any) -> list[str]:
+    """Rancher's splitPreserveQuotes: split on spaces outside quotes, keeping the quotes."""
+    text = _text(value, "splitPreserveQuotes")
+    pieces: list[str] = []
+    buffer: list[str] = []
+    in_quotes = False
+    for i, char in enumerate(text):
+        if char in "\"'\u201c\u201d\u2018\u2019":
+            in_quotes = not in_quotes
+        last = i == len(text) - 1
+        if (char.isspace() and not in_quotes) or last:
+            if last:
+                buffer.append(char)
+            pieces.append("".join(buffer))
+            buffer = []
+        else:
+            buffer.append(char)
+    return pieces
+
+
+def contains(substring: Any, text: Any) -> bool:
+    return _text(substring, "contains") in _text(text, "contains")
+
+
+def default(fallback: Any, *given: Any) -> Any:
+    return given[0] if given and truth(given[0]) else fallback
+
+
+def go_print(*args: Any) -> str:
+    """fmt.Sprint: a space between operands when neither is a string."""
+    out = []
+    for i, arg in enumerate(args):
+        if i and not isinstance(arg, str) and not isinstance(args[i - 1], str):
+            out.append(" ")
+        out.append(go_text(arg))
+    return "".join(out)
+
+
+_VERB = re.compile(r"%([-+# 0]*)(\d+)?(?:\.(\d*))?(.?)", re.DOTALL)
+
+
+def printf(fmt: Any, *args: Any) -> str:
+    """fmt.Sprintf for the verbs catalog templates use: %s %d %v %q %t %f %x %c %%."""
+    pattern = _text(fmt, "printf")
+    out: list[str] = []
+    pos = used = 0
+    for match in _VERB.finditer(pattern):
+        out.append(pattern[pos : match.start()])
+        pos = match.end()
+        flags, width, precision, verb = match.groups()
+        if verb == "%":
+            out.append("%")
+            continue
+        if not verb:
+            out.append("%!(NOVERB)")
+            continue
+        if used >= len(args):
+            out.append(f"%!{verb}(MISSING)")
+            continue
+        arg = args[used]
+        used += 1
+        if int(width or 0) > MAX_WIDTH or int(precision or 0) > MAX_WIDTH:
+            raise GoError(f"printf width or precision over {MAX_WIDTH}")
+        out.append(_format_one(verb, flags, width, precision, arg))
+    out.append(pattern[pos:])
+    if used < len(args):
+        extra = ", ".join(f"{go_type(a)}={go_text(a)}" for a in args[used:])
+        out.append(f"%!(EXTRA {extra})")
+    return "".join(out)
+
+
+def _format_one(verb: str, flags: str, width: str | None, precision: str | None, arg: Any) -> str:
+    is_int = isinstance(arg, int) and not isinstance(arg, bool)
+    if verb in "sv" and (verb == "v" or isinstance(arg, str | list | tuple | Mapping)):
+        body = go_text(arg)
+        if precision is not None and isinstance(arg, str):
+            body = body[: int(precision or 0)]
+    elif verb == "q" and isinstance(arg, str):
+        body = go_quote(arg)
+    elif verb == "t" and isinstance(arg, bool):
+        body = go_text(arg)
+    elif verb == "d" and is_int:
+        body = f"{arg:+d}" if "+" in flags else str(arg)
+    elif verb in "xX" and (is_int or isinstance(arg, str)):
+        body = format(arg, "x") if is_int else arg.encode("utf-8").hex()
+        body = body.upper() if verb == "X" else body
+    elif verb in "fF" and isinstance(arg, float):
+        digits = 6 if precision is None else int(precision or 0)
+        body = format(arg, f"{'+' if '+' in flags else ''}.{digits}f")
+    elif verb == "c" and is_int and 0 <= arg <= 0x10FFFF:
+        body = chr(arg)
+    else:
+        shown = "<nil>" if arg is None else f"{go_type(arg)}={go_text(arg)}"
+        return f"%!{verb}({shown})"
+    if width:
+        size = int(width)
+        if "-" in flags:
+            body = body.ljust(size)
+        elif "0" in flags and verb in "dxXfF":
+            sign = body[0] if body[:1] in "+-" else ""
+            body = sign + body[len(sign) :].rjust(size - len(sign), "0")
+        else:
+            body = body.rjust(size)
+    return body
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    # text/template builtins
+    "and": and_, "or": or_, "not": lambda value: not truth(value),
+    "eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge,
+    "len": length, "index": index, "printf": printf, "print": go_print,
+    "println": lambda *args: " ".join(go_text(a) for a in args) + "\n",
+    # sprig functions seen in catalog templates, and Rancher's own
+    "contains": contains, "atoi": atoi, "until": until, "default": default,
+    "splitPreserveQuotes": split_preserve_quotes,
+    "add1": lambda v: _int(v) + 1, "add": lambda *v: sum(_int(x) for x in v),
+    "sub": lambda a, b: _int(a) - _int(b), "int": _int,
+    "toString": lambda v: v if isinstance(v, str) else go_text(v),
+    "quote": lambda *v: " ".join(go_quote(go_text(x)) for x in v if x is not None),
+    "upper": lambda v: _text(v, "upper").upper(), "lower": lambda v: _text(v, "lower").lower(),
+    "trim": lambda v: _text(v, "trim").strip(),
+    "replace": lambda old, new, s: _text(s, "replace").replace(
+        _text(old, "replace"), _text(new, "replace")
+    ),
+    "hasPrefix": lambda p, s: _text(s, "hasPrefix").startswith(_text(p, "hasPrefix")),
+    "hasSuffix": lambda p, s: _text(s, "hasSuffix").endswith(_text(p, "hasSuffix")),
+}  # fmt: skip
+
+SIGNATURES = {name: inspect.signature(function) for name, function in FUNCTIONS.items()}
+
+
+def call(name: str, args: list[Any]) -> Any:
+    """Call a template function; GoError for a wrong argument count or a failing call."""
+    try:
+        SIGNATURES[name].bind(*args)
+    except TypeError:
+        raise GoError(f"wrong number of args for {name}") from None
+    return FUNCTIONS[name](*args)
