@@ -199,7 +199,7 @@ def _check_text(question: Mapping[str, Any], qtype: str, text: str) -> list[str]
         if pattern is None:
             errors.append(f"question's {key} {body!r} is not a character class body")
             continue
-        bad = sorted(set(pattern.findall(text)))
+        bad = list(dict.fromkeys(pattern.findall(text)))  # in order of appearance
         if bad:
             shown = " ".join("[space]" if char == " " else char for char in bad)
             errors.append(f"contains characters that are not allowed: {shown}")
