@@ -20,7 +20,7 @@ venv: $(VENV)/.installed
 run: $(VENV)/.installed
 	$(BIN)/catalog-server db upgrade
 	$(BIN)/catalog-server sync
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - 'catalog_server:create_app()'
+	$(BIN)/catalog-server run --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 sync: $(VENV)/.installed
 	$(BIN)/catalog-server sync

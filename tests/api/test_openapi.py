@@ -1,0 +1,56 @@
+"""The OpenAPI document describes every route, and the API keeps to it under fuzzing."""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from catalog_server.api.openapi import openapi_document
+
+
+def _route_to_openapi(rule: str) -> str:
+    return rule.replace("<path:", "{").replace("<", "{").replace(">", "}")
+
+
+def test_every_api_route_is_in_the_document(app):
+    paths = openapi_document()["paths"]
+    routes = {
+        (_route_to_openapi(rule.rule), method.lower())
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/")
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert routes, "no API routes registered"
+    documented = {(path, method) for path, ops in paths.items() for method in ops}
+    assert routes - documented == set()
+    assert documented - routes == set()
+
+
+def test_the_document_is_served_and_valid(client):
+    from jsonschema import Draft202012Validator
+
+    body = client.get("/api/v1/openapi.json").json
+    assert body["openapi"].startswith("3.1")
+    for schema in body["components"]["schemas"].values():
+        Draft202012Validator.check_schema(schema)
+
+
+@pytest.fixture
+def api_schema(app, make_catalog_repo, sync):
+    sync(make_catalog_repo(fixture="api-catalog").source("lib"))
+    return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_api_conforms_to_its_document(case):
+    """No 5xx, and every response matches the document (status, content type, schema)."""
+    case.call_and_validate()

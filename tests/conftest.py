@@ -1,0 +1,174 @@
+"""Shared fixtures: an app on its own database per test, and throwaway git catalogs.
+
+Database-backed tests run twice: on SQLite, and on PostgreSQL when
+CATALOG_TEST_DATABASE_URL names a database the tests may wipe (`.ci/run` creates a fresh
+one). Without it the PostgreSQL runs skip, saying why.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from catalog_server.app import create_app
+from catalog_server.catalogs import CatalogSource
+from catalog_server.config import Settings
+from catalog_server.db import db
+
+DATA = Path(__file__).parent / "data"
+PG_URL_VAR = "CATALOG_TEST_DATABASE_URL"
+
+
+def _postgres_url() -> str:
+    url = os.environ.get(PG_URL_VAR)
+    if not url:
+        pytest.skip(f"PostgreSQL tests need {PG_URL_VAR} (a database they may wipe); not set")
+    from catalog_server.config import _normalise_database_url
+
+    url = _normalise_database_url(url)
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # the server is down or the database is missing
+        pytest.skip(f"PostgreSQL at {PG_URL_VAR} is not reachable: {exc.__class__.__name__}")
+    finally:
+        engine.dispose()
+    return url
+
+
+def _wipe_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for table in inspect(conn).get_table_names():
+            conn.execute(text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalog.db'}"
+    url = _postgres_url()
+    _wipe_postgres(url)
+    return url
+
+
+@pytest.fixture
+def settings(tmp_path, database_url) -> Settings:
+    env = {
+        "CATALOG_INSTANCE_DIR": str(tmp_path / "instance"),
+        "CATALOG_DATABASE_URL": database_url,
+        "CATALOG_CACHE_DIR": str(tmp_path / "cache"),
+    }
+    return Settings.from_env(env)
+
+
+@pytest.fixture
+def app(settings):
+    from flask_migrate import upgrade
+
+    app = create_app({"TESTING": True}, settings=settings)
+    with app.app_context():
+        upgrade()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def cli_env(settings) -> dict[str, str]:
+    """Environment for running `catalog-server` against the test's database."""
+    return {
+        "CATALOG_INSTANCE_DIR": str(settings.instance_dir),
+        "CATALOG_DATABASE_URL": settings.database_url,
+        "CATALOG_CACHE_DIR": str(settings.cache_dir),
+    }
+
+
+@dataclass
+class CatalogRepo:
+    """A real git repository in a temp folder, holding a catalog."""
+
+    path: Path
+    repo: git.Repo
+
+    def write(self, files: Mapping[str, str | bytes]) -> None:
+        for rel, content in files.items():
+            target = self.path / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                target.write_bytes(content)
+            else:
+                target.write_text(content, encoding="utf-8", newline="")
+
+    def copy(self, fixture: str, dest: str = "") -> None:
+        """Copy a fixture folder from tests/data into the repository (at `dest`)."""
+        shutil.copytree(DATA / fixture, self.path / dest, dirs_exist_ok=True, symlinks=True)
+
+    def remove(self, *paths: str) -> None:
+        for rel in paths:
+            target = self.path / rel
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            else:
+                target.unlink()
+
+    def commit(self, message: str = "change") -> str:
+        self.repo.git.add("-A")
+        self.repo.git.commit("-m", message, "--allow-empty")
+        return self.repo.head.commit.hexsha
+
+    def source(self, name: str = "test", **kw) -> CatalogSource:
+        return CatalogSource(name=name, url=str(self.path), **kw)
+
+
+@pytest.fixture
+def make_catalog_repo(tmp_path) -> Iterator:
+    """Factory: `make_catalog_repo(files={...}, fixture="catalogs/x")` -> CatalogRepo."""
+    count = 0
+
+    def make(files: Mapping[str, str | bytes] | None = None, fixture: str | None = None):
+        nonlocal count
+        count += 1
+        path = tmp_path / f"catalog-repo-{count}"
+        path.mkdir()
+        repo = git.Repo.init(path, initial_branch="main")
+        with repo.config_writer() as cfg:
+            cfg.set_value("user", "name", "Catalog Tests")
+            cfg.set_value("user", "email", "tests@example.com")
+            cfg.set_value("commit", "gpgsign", "false")
+        catalog = CatalogRepo(path, repo)
+        if fixture:
+            catalog.copy(fixture)
+        if files:
+            catalog.write(files)
+        catalog.commit("initial catalog")
+        return catalog
+
+    return make
+
+
+@pytest.fixture
+def sync(app, settings):
+    """`sync(source, **kw)` indexes a catalog source into the test database."""
+    from catalog_server.indexer import sync_catalog
+
+    def run(source: CatalogSource, **kw):
+        with app.app_context():
+            return sync_catalog(db.session, source, cache_dir=settings.cache_dir, **kw)
+
+    return run

@@ -1,0 +1,165 @@
+"""Syncing real git catalogs: what is served, what changes, what stays."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+from sqlalchemy import MetaData, select
+
+from catalog_server.cli import main
+from catalog_server.db import db
+from catalog_server.models import Template, TemplateVersion
+
+COMPOSE = "services:\n  app:\n    image: busybox:1.36\n"
+
+
+def compose_template(name: str, versions: dict[str, str], default: str | None = None) -> dict:
+    files = {f"templates/{name}/config.yml": f"name: {name}\nversion: {default or '1.0.0'}\n"}
+    for folder, version in versions.items():
+        files[f"templates/{name}/{folder}/docker-compose.yml"] = COMPOSE
+        files[f"templates/{name}/{folder}/rancher-compose.yml"] = (
+            f".catalog:\n  version: {version}\n"
+        )
+    return files
+
+
+def dump_tables(app) -> dict[str, list[tuple]]:
+    """Every row of every table, to compare database states."""
+    with app.app_context():
+        meta = MetaData()
+        meta.reflect(bind=db.engine)
+        with db.engine.connect() as conn:
+            return {
+                name: sorted(map(tuple, conn.execute(table.select()).all()), key=repr)
+                for name, table in meta.tables.items()
+            }
+
+
+def served(app) -> dict[str, list[str]]:
+    with app.app_context():
+        rows = db.session.execute(
+            select(Template.slug, TemplateVersion.version)
+            .join(TemplateVersion, TemplateVersion.template_id == Template.id)
+            .order_by(Template.slug, TemplateVersion.position)
+        ).all()
+    out: dict[str, list[str]] = {}
+    for slug, version in rows:
+        out.setdefault(slug, []).append(version)
+    return out
+
+
+def test_second_sync_of_the_same_commit_is_up_to_date_and_changes_no_row(
+    app, make_catalog_repo, sync
+):
+    repo = make_catalog_repo(fixture="api-catalog")
+    assert sync(repo.source()).status == "updated"
+    before = dump_tables(app)
+    summary = sync(repo.source())
+    assert summary.status == "up to date"
+    assert summary.templates_reloaded == 0
+    assert summary.templates_total == 5
+    assert dump_tables(app) == before
+
+
+def test_only_changed_templates_are_reloaded(app, make_catalog_repo, sync):
+    repo = make_catalog_repo(
+        files=compose_template("a", {"0": "1.0.0"})
+        | compose_template("b", {"0": "1.0.0"})
+        | compose_template("c", {"0": "1.0.0"})
+    )
+    assert sync(repo.source()).templates_reloaded == 3
+    repo.write(compose_template("b", {"0": "1.0.0", "1": "1.1.0"}, default="1.1.0"))
+    repo.commit("b 1.1.0")
+    summary = sync(repo.source())
+    assert summary.templates_reloaded == 1
+    assert summary.reloaded == ["b"]
+    assert served(app)["b"] == ["1.1.0", "1.0.0"]
+
+
+def test_deleted_and_renamed_templates(app, make_catalog_repo, sync):
+    repo = make_catalog_repo(
+        files=compose_template("a", {"0": "1.0.0"}) | compose_template("b", {"0": "1.0.0"})
+    )
+    sync(repo.source())
+    repo.remove("templates/a")
+    (repo.path / "templates/b").rename(repo.path / "templates/bee")
+    repo.commit("delete a, rename b")
+    summary = sync(repo.source())
+    assert summary.templates_removed == 2
+    assert sorted(served(app)) == ["bee"]
+
+
+def test_a_broken_version_keeps_its_last_good_state(app, client, make_catalog_repo, sync):
+    repo = make_catalog_repo(files=compose_template("a", {"0": "1.0.0", "1": "1.1.0"}))
+    sync(repo.source())
+    repo.write({"templates/a/1/rancher-compose.yml": ".catalog:\n  version: [1.2.0\n"})
+    repo.commit("break version 1")
+    summary = sync(repo.source())
+    assert summary.status == "updated"
+    assert served(app)["a"] == ["1.1.0", "1.0.0"]  # the last good 1.1.0 is still served
+    problems = client.get("/api/v1/problems?template=a").json["items"]
+    assert any(p["file"] == "templates/a/1/rancher-compose.yml" and p["blocking"] for p in problems)
+
+
+def test_a_template_that_breaks_keeps_its_last_good_state(app, make_catalog_repo, sync):
+    repo = make_catalog_repo(
+        files=compose_template("a", {"0": "1.0.0"}) | compose_template("b", {"0": "1.0.0"})
+    )
+    sync(repo.source())
+    repo.write({"templates/a/config.yml": "name: a\nversion: 1.0.0\n  bad: indent\n"})
+    repo.commit("break config.yml")
+    summary = sync(repo.source())
+    assert summary.templates_failed == 1
+    assert served(app) == {"a": ["1.0.0"], "b": ["1.0.0"]}
+    # fixing it brings the template back to normal
+    repo.write(compose_template("a", {"0": "1.0.0"}))
+    repo.commit("fix")
+    assert sync(repo.source()).templates_failed == 0
+
+
+def test_a_source_that_cannot_be_read_keeps_the_index(app, client, make_catalog_repo, sync, tmp_path):
+    repo = make_catalog_repo(files=compose_template("a", {"0": "1.0.0"}))
+    sync(repo.source())
+    from catalog_server.catalogs import CatalogSource
+
+    gone = CatalogSource(name="test", url=str(tmp_path / "missing"))
+    summary = sync(gone)
+    assert summary.status == "failed"
+    assert "does not exist" in summary.error
+    assert served(app) == {"a": ["1.0.0"]}
+    catalog = client.get("/api/v1/catalogs/test").json
+    assert "does not exist" in catalog["last_error"]
+    assert catalog["last_attempt_at"]
+
+
+def test_cli_sync_json_and_up_to_date(app, make_catalog_repo, cli_env, tmp_path):
+    repo = make_catalog_repo(fixture="api-catalog")
+    sources = tmp_path / "catalogs.yml"
+    sources.write_text(f"catalogs:\n  - name: lib\n    url: {repo.path}\n")
+    env = cli_env | {"CATALOG_SOURCES": str(sources)}
+    runner = CliRunner()
+    first = runner.invoke(main, ["sync", "--json"], env=env)
+    assert first.exit_code == 0, first.output
+    summary = json.loads(first.output.strip().splitlines()[-1])
+    assert set(summary) >= {
+        "catalog", "from_commit", "to_commit", "templates_total", "templates_failed",
+        "templates_reloaded", "templates_removed", "errors", "warnings", "seconds",
+    }
+    assert summary["catalog"] == "lib"
+    assert summary["to_commit"] == repo.repo.head.commit.hexsha
+    assert summary["templates_total"] == 5
+    assert summary["templates_failed"] == 1
+    second = runner.invoke(main, ["sync"], env=env)
+    assert second.exit_code == 0
+    assert "up to date" in second.output
+    assert "Traceback" not in first.output + second.output
+
+
+def test_cli_sync_reports_a_bad_catalogs_file(app, cli_env, tmp_path):
+    sources = tmp_path / "catalogs.yml"
+    sources.write_text("catalogs:\n  - name: Bad Name\n    url: ext::sh -c touch% /tmp/pwned\n")
+    result = CliRunner().invoke(main, ["sync"], env=cli_env | {"CATALOG_SOURCES": str(sources)})
+    assert result.exit_code == 1
+    assert "catalogs[0]" in result.output
+    assert "Traceback" not in result.output
