@@ -225,6 +225,8 @@ class _Parser:
             if rest:
                 raise self.fail("unexpected tokens after else", stop_line)
             node.otherwise, stop, stop_line = self.parse_list(depth + 1)
+        if stop == "else":
+            raise self.fail("unexpected {{else}}: expected {{end}}", stop_line)
         if stop != "end":
             raise self.fail(f"unexpected EOF: {{{{{word}}}}} has no {{{{end}}}}", line)
         if self.rest:

@@ -1,0 +1,3 @@
+{{ define "name" }}web{{ end }}
+services:
+  {{ template "name" }}: {}

@@ -1,0 +1,5 @@
+{{ if eq .Values.A "1" }}
+one
+{{ end }}
+two
+{{ end }}
