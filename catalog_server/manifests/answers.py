@@ -44,6 +44,7 @@ KNOWN_TYPES = frozenset(
         "service", "certificate", "secret", "storageclass", "hostname", "pvc",
     }
 )  # fmt: skip
+MAX_SUBQUESTION_DEPTH = 8
 _INT = re.compile(r"[+-]?\d+")
 _TRUE = frozenset({"true", "1"})
 _FALSE = frozenset({"false", "0"})
@@ -124,18 +125,19 @@ class _Question:
     parent: _Question | None
 
 
-def _flatten(questions: Iterable[Any], parent: _Question | None = None) -> list[_Question]:
+def _flatten(questions: Iterable[Any], parent: _Question | None = None, depth=0) -> list[_Question]:
     flat: list[_Question] = []
+    if depth > MAX_SUBQUESTION_DEPTH:
+        return flat  # Hostile nesting: deeper subquestions are not followed.
     for spec in questions or ():
         if not isinstance(spec, Mapping) or not isinstance(spec.get("variable"), str):
             continue  # Malformed question definitions are validation's to report.
         question = _Question(spec, spec["variable"], parent)
         flat.append(question)
         subquestions = spec.get("subquestions")
-        # Subquestions do not nest in Rancher; one level is followed, deeper ones too, but
-        # only while they are lists of mappings.
+        # Subquestions do not nest in Rancher; a few levels are followed anyway.
         if isinstance(subquestions, list):
-            flat.extend(_flatten(subquestions, question))
+            flat.extend(_flatten(subquestions, question, depth + 1))
     return flat
 
 

@@ -41,6 +41,8 @@ __all__ = [
 _NAME = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
 # Longest operators first so ":-" is not read as ":" followed by "-".
 _OPERATORS = (":-", ":?", ":+", "-", "?", "+")
+# Nesting of ${...} inside defaults; hostile text must not exhaust the Python stack.
+MAX_NESTING = 32
 # Forms that never warn or fail when the variable is unset.
 _FALLBACK_OPERATORS = frozenset({":-", "-", ":+", "+"})
 
@@ -126,8 +128,12 @@ def _invalid(text: str, pos: int, detail: str) -> InterpolationError:
     )
 
 
-def _parse(text: str, start: int, end: int, base: str) -> list[str | _Expr]:
+def _parse(text: str, start: int, end: int, base: str, depth: int = 0) -> list[str | _Expr]:
     """Parse ``base[start:end]`` into plain strings and expressions (line numbers from base)."""
+    if depth > MAX_NESTING:
+        raise InterpolationError(
+            f"expressions nested deeper than {MAX_NESTING}", line=_line_at(base, start)
+        )
     parts: list[str | _Expr] = []
     plain: list[str] = []
     i = start
@@ -146,7 +152,7 @@ def _parse(text: str, start: int, end: int, base: str) -> list[str | _Expr]:
             close = _closing_brace(text, dollar + 2)
             if close < 0 or close >= end:
                 raise _invalid(base, dollar, f"in {text[dollar:end]!r}: no closing }}")
-            expr = _parse_braced(text, dollar + 2, close, base)
+            expr = _parse_braced(text, dollar + 2, close, base, depth)
             i = close + 1
         else:
             match = _NAME.match(text, dollar + 1, end)
@@ -163,7 +169,7 @@ def _parse(text: str, start: int, end: int, base: str) -> list[str | _Expr]:
     return parts
 
 
-def _parse_braced(text: str, start: int, close: int, base: str) -> _Expr:
+def _parse_braced(text: str, start: int, close: int, base: str, depth: int) -> _Expr:
     match = _NAME.match(text, start, close)
     content = text[start:close]
     if not match:
@@ -175,7 +181,7 @@ def _parse_braced(text: str, start: int, close: int, base: str) -> _Expr:
     operator = next((op for op in _OPERATORS if text.startswith(op, rest)), None)
     if operator is None:
         raise _invalid(base, start - 2, f"in '${{{content}}}'")
-    argument = _parse(text, rest + len(operator), close, base)
+    argument = _parse(text, rest + len(operator), close, base, depth + 1)
     return _Expr(match.group(), operator, tuple(argument), line)
 
 

@@ -317,3 +317,11 @@ def test_answer_text_matches_rancher():
     assert [answer_text(v) for v in (None, True, False, 3, 3.0, 1.5, "x")] == [
         "", "true", "false", "3", "3", "1.5", "x",
     ]  # fmt: skip
+
+
+def test_hostile_subquestion_nesting_is_cut_off():
+    question = {"variable": "leaf"}
+    for level in range(5000):
+        question = {"variable": f"q{level}", "subquestions": [question]}
+    result = check_answers([question], {})
+    assert "q4999" in result.values and "leaf" not in result.values

@@ -147,3 +147,10 @@ def test_variable_uses_report_operator_and_line():
 def test_variables_used_raises_on_malformed_text():
     with pytest.raises(InterpolationError):
         variables_used("${")
+
+
+def test_deep_nesting_is_refused_not_a_recursion_error():
+    text = "${A:-" * 5000 + "x" + "}" * 5000
+    with pytest.raises(InterpolationError, match="nested deeper"):
+        interpolate(text, {})
+    assert interpolate("${A:-" * 10 + "x" + "}" * 10, {}) == ("x", [])
