@@ -1,0 +1,182 @@
+"""Finding the template folders of a catalog snapshot, and naming them.
+
+Three layouts are recognised from paths alone (no file is read):
+
+- `rancher`: Rancher compose templates, `templates/<name>/` and `<base>-templates/<name>/`
+  where the container is a top-level folder (`infra-templates`, `kubernetes-templates`, ...).
+- `helm-versioned`: Rancher 2.x chart catalogs, `<container>/<name>/<version>/Chart.yaml` where
+  `<container>/<name>/` has no Chart.yaml and at least one of its chart folders is named like
+  a version (`v1.6.9`, `104.1.2+up57.0.3`, `0.1`); the template is `<container>/<name>/`.
+- `helm-plain`: any other folder holding a Chart.yaml that is not inside another chart (a
+  chart's `charts/` subcharts belong to it), including the catalog root itself. A chart at
+  the catalog root makes the whole catalog that one chart (its `templates/` folder is Helm's).
+
+Template ids follow Rancher's: the folder with `/` written as `*`, except that the compose
+container `templates/` is dropped and `<base>-templates/` becomes `<base>`
+(`templates/neuvector` -> `neuvector`, `infra-templates/ipsec` -> `infra*ipsec`,
+`charts/neuvector` -> `charts*neuvector`). A chart at the catalog root has the id `chart`
+(`ROOT_CHART_ID`): ids come from paths so that detection and loading always agree, and the
+indexer can tell a template that moved from one that changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from catalog_server.loaders.model import Kind
+from catalog_server.loaders.versions import version_key
+from catalog_server.problems import Problem
+from catalog_server.sources import SnapshotEntry
+
+Layout = Literal["rancher", "helm-versioned", "helm-plain"]
+ROOT_CHART_ID = "chart"
+COMPOSE_CONTAINER = "templates"
+COMPOSE_SUFFIX = "-templates"
+CHART_FILE = "Chart.yaml"
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateRoot:
+    """A template folder found in a snapshot (`folder` relative to the catalog root)."""
+
+    id: str
+    folder: str
+    kind: Kind
+    layout: Layout
+    base: str | None
+
+
+def compose_base(container: str) -> str | None:
+    """"infra" for `infra-templates`; None for `templates` and for non-compose folders."""
+    if container.endswith(COMPOSE_SUFFIX) and len(container) > len(COMPOSE_SUFFIX):
+        return container[: -len(COMPOSE_SUFFIX)]
+    return None
+
+
+def is_compose_container(name: str) -> bool:
+    return name == COMPOSE_CONTAINER or compose_base(name) is not None
+
+
+def template_id(folder: str) -> str:
+    """The template id of a template folder (see the module docstring)."""
+    if not folder:
+        return ROOT_CHART_ID
+    parts = folder.split("/")
+    if len(parts) == 2 and parts[0] == COMPOSE_CONTAINER:
+        return parts[1]
+    if len(parts) == 2 and compose_base(parts[0]) is not None:
+        return f"{compose_base(parts[0])}*{parts[1]}"
+    return "*".join(parts)
+
+
+def _parent(path: str) -> str:
+    return path.rpartition("/")[0]
+
+
+def _is_within(path: str, folder: str) -> bool:
+    return not folder or path == folder or path.startswith(folder + "/")
+
+
+def find_templates(
+    entries: Mapping[str, SnapshotEntry],
+) -> tuple[list[TemplateRoot], list[Problem]]:
+    """Every template folder of a snapshot, sorted by folder, and catalog-level problems.
+
+    Problems: `catalog.duplicate-id` (error, blocking for the later folder, which is left
+    out) when two folders map to one id, e.g. `infra-templates/x` and a chart at `infra/x`.
+    """
+    chart_folders = {_parent(p) for p in entries if p.rpartition("/")[2] == CHART_FILE}
+    if "" in chart_folders:
+        return [TemplateRoot(ROOT_CHART_ID, "", "helm", "helm-plain", None)], []
+
+    roots: list[TemplateRoot] = []
+    compose_folders: set[str] = set()
+    for path in entries:
+        parts = path.split("/")
+        if len(parts) >= 3 and is_compose_container(parts[0]):
+            compose_folders.add(f"{parts[0]}/{parts[1]}")
+    for folder in compose_folders:
+        container = folder.split("/")[0]
+        roots.append(TemplateRoot(template_id(folder), folder, "compose", "rancher",
+                                  compose_base(container)))
+
+    # Charts inside a compose template belong to it; charts inside charts are subcharts.
+    top = [
+        f for f in chart_folders
+        if not ("/" in f and is_compose_container(f.split("/")[0]))
+        and not any(_is_within(f, a) for a in _ancestors(f) if a in chart_folders)
+    ]
+    by_parent: dict[str, list[str]] = {}
+    for folder in top:
+        if folder.count("/") == 2:
+            by_parent.setdefault(_parent(folder), []).append(folder)
+    versioned = {
+        parent for parent, children in by_parent.items()
+        if any(version_key(c.rpartition("/")[2]) is not None for c in children)
+    }
+    for parent in versioned:
+        roots.append(TemplateRoot(template_id(parent), parent, "helm", "helm-versioned",
+                                  parent.split("/")[0]))
+    for folder in top:
+        if _parent(folder) in versioned:
+            continue
+        base = folder.split("/")[0] if "/" in folder else None
+        roots.append(TemplateRoot(template_id(folder), folder, "helm", "helm-plain", base))
+    return _unique(sorted(roots, key=lambda r: (r.kind != "compose", r.folder)))
+
+
+def _ancestors(folder: str) -> Iterable[str]:
+    parts = folder.split("/")
+    for i in range(1, len(parts)):
+        yield "/".join(parts[:i])
+
+
+def _unique(roots: list[TemplateRoot]) -> tuple[list[TemplateRoot], list[Problem]]:
+    seen: dict[str, TemplateRoot] = {}
+    problems: list[Problem] = []
+    for root in roots:
+        first = seen.get(root.id)
+        if first is None:
+            seen[root.id] = root
+            continue
+        problems.append(Problem(
+            "catalog.duplicate-id", "error",
+            f"folder {root.folder}/ has the template id {root.id!r}, already taken by "
+            f"{first.folder}/; it is not loaded: rename one of the two folders",
+            file=root.folder, blocking=True))
+    return sorted(seen.values(), key=lambda r: r.folder), problems
+
+
+def template_folder_for(path: str, roots: Iterable[TemplateRoot]) -> TemplateRoot | None:
+    """The template root owning `path` (the deepest folder containing it), or None.
+
+    For incremental sync: a changed path under no root may still create a template (a new
+    Chart.yaml, a new `templates/<name>/`), so callers run `find_templates` again as well.
+    """
+    best: TemplateRoot | None = None
+    for root in roots:
+        if _is_within(path, root.folder) and (best is None or len(root.folder) > len(best.folder)):
+            best = root
+    return best
+
+
+def entries_by_template(
+    entries: Mapping[str, SnapshotEntry], roots: Iterable[TemplateRoot]
+) -> dict[str, dict[str, SnapshotEntry]]:
+    """Split `entries` by owning template folder, in one pass (template folder -> entries)."""
+    by_folder = {root.folder: root for root in roots}
+    out: dict[str, dict[str, SnapshotEntry]] = {folder: {} for folder in by_folder}
+    root_chart = "" in by_folder
+    for path, entry in entries.items():
+        if root_chart:
+            out[""][path] = entry
+            continue
+        folder = _parent(path)
+        while folder:
+            if folder in by_folder:
+                out[folder][path] = entry
+                break
+            folder = _parent(folder)
+    return out
