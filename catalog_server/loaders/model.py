@@ -40,6 +40,9 @@ class LoadedVersion:
     readme: str | None = None
     files: list[FileEntry] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # The YAML files the loader parsed (yamlfile.YamlResult, by path relative to the version
+    # folder), so validation can name lines without parsing again. Not stored.
+    parsed: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def usable(self) -> bool:
@@ -67,6 +70,8 @@ class LoadedTemplate:
     metadata: dict[str, Any] = field(default_factory=dict)
     versions: list[LoadedVersion] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)  # template-level problems
+    # Parsed YAML files of the template folder itself (config.yml), as on LoadedVersion.
+    parsed: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def usable(self) -> bool:
