@@ -23,6 +23,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from catalog_server.catalogs import CatalogSource
+from catalog_server.charts import ChartNotPackable, archive_digest
 from catalog_server.loaders import load_template
 from catalog_server.loaders.detect import TemplateRoot, find_templates
 from catalog_server.loaders.model import LoadedTemplate, LoadedVersion
@@ -177,11 +178,11 @@ def _index(
         if progress:
             progress(done, len(to_load), root.id)
 
+    stamps = _version_stamps(opened, loaded)
     # Everything below is one transaction; the commit at the end is the swap.
-    created = datetime.fromtimestamp(snapshot.commit_time, UTC) if snapshot.commit_time else None
     for template in loaded:
         failed = _write_template(
-            session, catalog, template, existing.get(template.id), (created, opened.commit)
+            session, catalog, template, existing.get(template.id), stamps, opened.commit
         )
         summary.templates_failed += failed
     if removed:
@@ -202,7 +203,7 @@ def _index(
         session.execute(insert(ProblemRow), rows)
     catalog.commit = opened.commit
     catalog.revision = revision
-    catalog.commit_time = created
+    catalog.commit_time = _time(snapshot.commit_time)
     catalog.indexed_at = catalog.last_attempt_at = datetime.now(UTC)
     catalog.last_error = None
     catalog.generation = (catalog.generation or 0) + 1
@@ -210,6 +211,54 @@ def _index(
     summary.templates_reloaded = len(loaded)
     summary.templates_removed = len(removed)
     summary.reloaded = [t.id for t in loaded]
+
+
+def _time(epoch: int | None) -> datetime | None:
+    return datetime.fromtimestamp(epoch, UTC) if epoch else None
+
+
+def version_folder(template: LoadedTemplate, version: LoadedVersion) -> str:
+    return "/".join(p for p in (template.folder, version.folder) if p)
+
+
+Stamp = tuple[datetime | None, str | None]  # (created, chart digest)
+
+
+def _version_stamps(opened: OpenedSource, loaded: list[LoadedTemplate]) -> dict[int, Stamp]:
+    """created time and chart digest of every loaded version, by id(version).
+
+    created is the time of the last commit that changed the version's folder, so it does
+    not move when other templates change, and the chart archive (whose mtimes it pins) is
+    the same whichever sync, incremental or cold, built it.
+    """
+    folders = [version_folder(t, v) for t in loaded for v in t.versions]
+    times = opened.last_change_times(folders)
+    fallback = opened.snapshot.commit_time
+    stamps: dict[int, Stamp] = {}
+    for template in loaded:
+        for version in template.versions:
+            created = _time(times.get(version_folder(template, version), fallback))
+            digest = None
+            if template.kind == "helm" and version.usable:
+                chart = version.metadata.get("chart") or {}
+                try:
+                    digest = archive_digest(
+                        str(chart.get("name") or template.id),
+                        [(f.path, f.content) for f in version.files],
+                        created,
+                    )
+                except ChartNotPackable as exc:
+                    version.problems.append(
+                        Problem(
+                            "helm.package",
+                            "error",
+                            f"the chart cannot be packaged, so it is left out of the Helm "
+                            f"repository: {exc}",
+                            file=version_folder(template, version),
+                        )
+                    )
+            stamps[id(version)] = (created, digest)
+    return stamps
 
 
 def _touches(root: TemplateRoot, changed: set[str]) -> bool:
@@ -249,7 +298,8 @@ def _write_template(
     catalog: Catalog,
     loaded: LoadedTemplate,
     template_id: int | None,
-    written: tuple[datetime | None, str | None],
+    stamps: dict[int, Stamp],
+    commit: str | None,
 ) -> int:
     """Write one loaded template; return 1 when it could not be loaded at all, else 0."""
     if not loaded.usable:
@@ -299,7 +349,7 @@ def _write_template(
         )
     if new_versions:
         version_rows = [
-            _version_values(template_id, v, order[("new", i)], written)
+            _version_values(template_id, v, order[("new", i)], stamps[id(v)], commit)
             for i, v in enumerate(new_versions)
         ]
         ids = session.scalars(
@@ -369,8 +419,8 @@ def _template_values(catalog_id, loaded: LoadedTemplate, new_versions, kept, ord
     }
 
 
-def _version_values(template_id: int, v: LoadedVersion, position: int, written):
-    created, commit = written
+def _version_values(template_id: int, v: LoadedVersion, position: int, stamp: Stamp, commit):
+    created, digest = stamp
     return {
         "template_id": template_id,
         "version": v.version,
@@ -388,4 +438,5 @@ def _version_values(template_id: int, v: LoadedVersion, position: int, written):
         "readme": v.readme,
         "created": created,
         "commit": commit,
+        "chart_digest": digest,
     }

@@ -121,6 +121,9 @@ class TemplateVersion(db.Model):
     # The commit that last wrote this version, and its time ("created" in a Helm index).
     commit: Mapped[str | None] = mapped_column(String(64))
     created: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Helm charts: sha256 of the chart archive, which is rebuilt byte for byte from the
+    # stored files with every mtime pinned to `created`. None when it cannot be packaged.
+    chart_digest: Mapped[str | None] = mapped_column(String(64))
 
     template: Mapped[Template] = relationship(back_populates="versions")
     files: Mapped[list[VersionFile]] = relationship(

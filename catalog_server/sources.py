@@ -238,6 +238,42 @@ class OpenedSource:
         return paths
 
 
+    def last_change_times(self, folders: Iterable[str]) -> dict[str, int]:
+        """For each folder (relative to the catalog root), the commit time of the newest
+        commit at or before this snapshot that changed a file in it. Folders with no such
+        commit, and plain folder sources, are left out. One `git log` walk serves all."""
+        wanted = {f.rstrip("/") for f in folders}
+        if self.repo is None or self.commit is None or not wanted:
+            return {}
+        prefix = f"{self.subdir}/" if self.subdir else ""
+        args = ["git", "log", "--format=%x01%ct", "--name-only", "-z", self.commit]
+        if self.subdir:
+            args += ["--", self.subdir]
+        process = self.repo.git.execute(args, as_process=True)
+        found: dict[str, int] = {}
+        try:
+            for chunk in process.proc.stdout.read().split(b"\x01"):
+                if not chunk:
+                    continue
+                stamp, _, names = chunk.partition(b"\n")
+                when = int(stamp.strip() or 0)
+                for raw in names.split(b"\0"):
+                    path = raw.decode("utf-8", "surrogateescape").strip("\n")
+                    if not path.startswith(prefix):
+                        continue
+                    folder = path[len(prefix) :]
+                    while folder:
+                        folder = folder.rpartition("/")[0]
+                        if folder in wanted and folder not in found:
+                            found[folder] = when
+                if len(found) == len(wanted):
+                    break
+        finally:
+            process.proc.stdout.close()
+            process.proc.wait()
+        return found
+
+
 def open_source(source, cache_dir: Path, timeout: int = 120) -> OpenedSource:
     """Open a `catalogs.CatalogSource`: clone or fetch a remote, find a local repository.
 
