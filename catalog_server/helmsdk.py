@@ -192,8 +192,8 @@ def repo_index(url: str) -> dict[str, Any]:
 def pull(name: str, repo_url: str, version: str | None, dest: StrPath) -> Path:
     """``helm pull NAME --repo URL --version V -d DEST``: download a chart archive.
 
-    ``version`` None means the newest stable version. Returns the path of the archive
-    written into ``dest`` (``<name>-<version>.tgz``).
+    ``version`` None means the newest stable version. ``dest`` is created if need be.
+    Returns the path of the archive written into it (``<name>-<version>.tgz``).
 
     Raises:
         HelmSDKMissing, HelmError: the SDK is absent; the repository or version could not
@@ -201,6 +201,7 @@ def pull(name: str, repo_url: str, version: str | None, dest: StrPath) -> Path:
     """
     sdk = _sdk()
     destination = Path(dest)
+    destination.mkdir(parents=True, exist_ok=True)  # Helm would fail on a missing folder
     before = set(destination.glob("*.tgz"))
     _call(sdk.pull, name, repo_url=repo_url, version=version, destination=os.fspath(dest))
     if version is not None and (exact := destination / f"{name}-{version}.tgz").is_file():
