@@ -27,8 +27,8 @@ from typing import Literal
 
 from catalog_server.loaders.model import Kind
 from catalog_server.loaders.versions import version_key
-from catalog_server.problems import Problem
-from catalog_server.sources import SnapshotEntry
+from catalog_server.problems import Problem, SourceError
+from catalog_server.sources import SnapshotEntry, clean_relpath
 
 Layout = Literal["rancher", "helm-versioned", "helm-plain"]
 ROOT_CHART_ID = "chart"
@@ -85,8 +85,16 @@ def find_templates(
     """Every template folder of a snapshot, sorted by folder, and catalog-level problems.
 
     Problems: `catalog.duplicate-id` (error, blocking for the later folder, which is left
-    out) when two folders map to one id, e.g. `infra-templates/x` and a chart at `infra/x`.
+    out) when two folders map to one id, e.g. `infra-templates/x` and a chart at `infra/x`;
+    `file.unsafe-path` (error, not blocking: the path is ignored) for a path that is not a
+    plain relative path (absolute, `..`, backslash, NUL), which a crafted git tree can hold.
     """
+    entries, unsafe = safe_entries(entries)
+    roots, problems = _find(entries)
+    return roots, unsafe + problems
+
+
+def _find(entries: Mapping[str, SnapshotEntry]) -> tuple[list[TemplateRoot], list[Problem]]:
     chart_folders = {_parent(p) for p in entries if p.rpartition("/")[2] == CHART_FILE}
     if "" in chart_folders:
         return [TemplateRoot(ROOT_CHART_ID, "", "helm", "helm-plain", None)], []
@@ -162,21 +170,26 @@ def template_folder_for(path: str, roots: Iterable[TemplateRoot]) -> TemplateRoo
     return best
 
 
-def entries_by_template(
-    entries: Mapping[str, SnapshotEntry], roots: Iterable[TemplateRoot]
-) -> dict[str, dict[str, SnapshotEntry]]:
-    """Split `entries` by owning template folder, in one pass (template folder -> entries)."""
-    by_folder = {root.folder: root for root in roots}
-    out: dict[str, dict[str, SnapshotEntry]] = {folder: {} for folder in by_folder}
-    root_chart = "" in by_folder
+
+def is_safe_path(path: str) -> bool:
+    try:
+        return clean_relpath(path) == path
+    except SourceError:
+        return False
+
+
+def safe_entries(
+    entries: Mapping[str, SnapshotEntry],
+) -> tuple[dict[str, SnapshotEntry], list[Problem]]:
+    """The entries with safe paths, and a `file.unsafe-path` problem for each other one."""
+    safe: dict[str, SnapshotEntry] = {}
+    problems: list[Problem] = []
     for path, entry in entries.items():
-        if root_chart:
-            out[""][path] = entry
+        if is_safe_path(path):
+            safe[path] = entry
             continue
-        folder = _parent(path)
-        while folder:
-            if folder in by_folder:
-                out[folder][path] = entry
-                break
-            folder = _parent(folder)
-    return out
+        problems.append(Problem(
+            "file.unsafe-path", "error", f"path {path!r} is not a plain relative path "
+            "(absolute, `..`, backslash or NUL) and is ignored",
+            file=path.encode("unicode_escape").decode("ascii")))
+    return safe, problems
