@@ -1,0 +1,302 @@
+"""Rules for questions, in compose catalog blocks and Helm questions.yml files.
+
+The shape of questions is the JSON Schema in `catalog_server/schemas/questions.schema.json`;
+the rules here add what a schema cannot say (known types, defaults that fit their type and
+bounds, enum options, show_if, unique variables) and, for compose templates, how questions
+and the compose files' `${VAR}` uses match up. Defaults are checked with the install
+form's own `check_answers`, so a default lint accepts is one the form accepts.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import jsonschema
+
+from catalog_server.loaders.model import LoadedTemplate
+from catalog_server.loaders.yamlfile import YamlResult
+from catalog_server.manifests.answers import KNOWN_TYPES, check_answers, parse_show_if
+from catalog_server.manifests.interpolate import InterpolationError, variable_uses
+from catalog_server.problems import Problem
+from catalog_server.validation.config import COMPOSE_FILES, catalog_block
+from catalog_server.validation.content import VersionFiles, line_of, strings, suggestion
+
+HELM_QUESTIONS = ("questions.yml", "questions.yaml")
+SECRET_TYPES = frozenset({"password", "secret"})
+# `.Values.NAME` and `index .Values "NAME"` in a Go template compose file.
+_TEMPLATE_VALUES = re.compile(r"\.Values\.([A-Za-z_][A-Za-z0-9_]*)|index\s+\.Values\s+\"([^\"]+)\"")
+
+
+@functools.cache
+def questions_schema() -> dict[str, Any]:
+    """The questions JSON Schema (catalog_server/schemas/questions.schema.json)."""
+    text = resources.files("catalog_server").joinpath("schemas/questions.schema.json")
+    return json.loads(text.read_text(encoding="utf-8"))
+
+
+@functools.cache
+def _validator(definition: str | None) -> jsonschema.protocols.Validator:
+    schema = questions_schema()
+    if definition:  # validate against one $defs entry, keeping $defs for its $refs
+        schema = {"$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"}
+    cls = jsonschema.validators.validator_for(questions_schema())
+    return cls(schema)
+
+
+QUESTION_KEYS = frozenset(questions_schema()["$defs"]["question"]["properties"])
+
+
+@dataclass
+class QuestionEntry:
+    spec: dict[str, Any]
+    path: tuple[Any, ...]  # key path in the parsed file
+    parent: QuestionEntry | None = None
+
+    @property
+    def variable(self) -> str | None:
+        v = self.spec.get("variable")
+        return v if isinstance(v, str) and v else None
+
+
+@dataclass
+class VersionQuestions:
+    """A version's questions: the file they are in, and each question (subquestions too)."""
+
+    file: str | None = None
+    parsed: YamlResult | None = None
+    prefix: tuple[Any, ...] = ()  # key path of the questions list
+    document: Any = None  # what the schema validates
+    definition: str | None = None  # the schema $defs entry for `document`, None for the root
+    entries: list[QuestionEntry] = field(default_factory=list)
+
+    def line(self, entry: QuestionEntry, key: str | None = None) -> int | None:
+        return line_of(self.parsed, (*entry.path, key) if key else entry.path)
+
+    @property
+    def variables(self) -> set[str]:
+        return {e.variable for e in self.entries if e.variable}
+
+
+def version_questions(template: LoadedTemplate, files: VersionFiles) -> VersionQuestions:
+    """Find a version's questions (compose: the catalog block; Helm: questions.yml)."""
+    found = VersionQuestions()
+    if template.kind == "compose":
+        rel, prefix, block = catalog_block(files)
+        if block is None:
+            return found
+        found.file, found.parsed, found.prefix = rel, files.yaml(rel), (*prefix, "questions")
+        found.document, found.definition = block.get("questions"), "questions"
+    else:
+        rel = files.first(*HELM_QUESTIONS)
+        parsed = files.yaml(rel) if rel else None
+        if parsed is None:
+            return found
+        found.file, found.parsed, found.prefix = rel, parsed, ("questions",)
+        found.document = parsed.value
+        if not isinstance(parsed.value, dict):
+            return found
+    questions = found.document if found.definition else found.document.get("questions")
+    if isinstance(questions, list):
+        stack = [(found.prefix, questions, None)]
+        while stack:
+            prefix, items, parent = stack.pop(0)
+            for i, spec in enumerate(items):
+                if isinstance(spec, dict):
+                    entry = QuestionEntry(spec, (*prefix, i), parent)
+                    found.entries.append(entry)
+                    if isinstance(spec.get("subquestions"), list):
+                        stack.append(((*prefix, i, "subquestions"), spec["subquestions"], entry))
+    return found
+
+
+def validate_questions(files: VersionFiles, found: VersionQuestions) -> Iterator[Problem]:
+    """Every question problem of one version (`found` = version_questions(files))."""
+    if found.file is None:
+        return
+    yield from _schema(files, found)
+    yield from _each_question(files.template, files, found)
+    if files.template.kind == "compose":
+        yield from _compose_variables(files, found)
+
+
+def _schema(files: VersionFiles, found: VersionQuestions) -> Iterator[Problem]:
+    base = found.prefix if found.definition else ()
+    errors = sorted(_validator(found.definition).iter_errors(found.document),
+                    key=lambda e: list(map(str, e.absolute_path)))
+    for error in errors[:50]:
+        if error.validator == "required" and "'variable'" in error.message:
+            continue  # question.missing-variable says it better
+        where = (*base, *error.absolute_path)
+        shown = ".".join(str(p) for p in where) or "the file"
+        yield files.report("question.schema", f"{shown}: {error.message}", found.file,
+                           line_of(found.parsed, where))
+
+
+def _each_question(template: LoadedTemplate, files: VersionFiles,
+                   found: VersionQuestions) -> Iterator[Problem]:
+    known = found.variables
+    seen: dict[str, int | None] = {}
+    for entry in found.entries:
+        spec, name = entry.spec, entry.variable
+
+        def at(rule: str, message: str, key: str | None = None, entry=entry, **kw) -> Problem:
+            name = entry.variable
+            label = f"question {name!r}" if name else "a question"
+            return files.report(rule, f"{label}: {message}", found.file,
+                                found.line(entry, key), **kw)
+
+        for key in spec:
+            if key not in QUESTION_KEYS:
+                yield at("question.unknown-key", f"unknown key `{key}`"
+                         f"{suggestion(key, QUESTION_KEYS)}; Rancher ignores it", key)
+        if name is None:
+            yield at("question.missing-variable", "has no `variable`; name the answer it sets")
+        elif name in seen:
+            yield at("question.duplicate-variable", f"variable is already set by the question "
+                     f"at line {seen[name]}; each variable needs one question", "variable")
+        else:
+            seen[name] = found.line(entry, "variable")
+        qtype = spec.get("type")
+        if qtype is None:
+            helm = template.kind == "helm"
+            yield at("question.missing-type", "has no `type`; " + (
+                "Rancher assumes string, write `type: string` to say so" if helm else
+                "add one (string, int, boolean, enum, password, ...)"),
+                severity="info" if helm else None)
+        elif isinstance(qtype, str) and qtype not in KNOWN_TYPES:
+            yield at("question.unknown-type", f"type {qtype!r} is not a Rancher question type"
+                     f"{suggestion(qtype, KNOWN_TYPES)}; it is shown as a text field", "type")
+        yield from _bounds(spec, at)
+        yield from _default(spec, qtype, at)
+        yield from _visibility(entry, known, at)
+
+
+def _bounds(spec: dict, at) -> Iterator[Problem]:
+    if qtype_is(spec, "enum") and not (isinstance(spec.get("options"), list) and spec["options"]):
+        yield at("question.enum-options", "is an enum with no `options`; list the choices",
+                 "options" if "options" in spec else "type")
+    for low, high in (("min", "max"), ("min_length", "max_length")):
+        a, b = spec.get(low), spec.get(high)
+        if _number(a) and _number(b) and a > b:
+            yield at("question.min-max", f"`{low}: {a}` is above `{high}: {b}`", low)
+    for key in ("valid_chars", "invalid_chars"):
+        body = spec.get(key)
+        if isinstance(body, str) and body and not character_class_ok(body):
+            yield at("question.regex", f"`{key}` {body!r} is not the body of a regular-"
+                     "expression character class (e.g. `a-z0-9-`); escape `[` and `]`", key)
+
+
+def _default(spec: dict, qtype: Any, at) -> Iterator[Problem]:
+    default = spec.get("default")
+    if default is None or default == "" or isinstance(default, dict | list):
+        return  # empty defaults are fine; a list or mapping is the schema's to report
+    if qtype_is(spec, "enum"):
+        options = spec.get("options")
+        if isinstance(options, list) and options and str(default) not in map(str, options):
+            yield at("question.enum-default", f"default {default!r} is not one of the options "
+                     f"({', '.join(map(str, options))})", "default")
+        return
+    # Check the default as an answer to this question alone, as the install form would.
+    probe = {k: spec[k] for k in ("variable", "type", "min", "max", "min_length",
+                                  "max_length", "valid_chars", "invalid_chars") if k in spec}
+    for key in ("valid_chars", "invalid_chars"):
+        if not (isinstance(probe.get(key), str) and character_class_ok(probe[key])):
+            probe.pop(key, None)  # reported by question.regex
+    probe["variable"] = "default"
+    errors = check_answers([probe], {"default": default}).errors.get("default", [])
+    for message in errors:
+        yield at("question.default-type", f"default {default!r} {message}", "default")
+
+
+def _visibility(entry: QuestionEntry, known: set[str], at) -> Iterator[Problem]:
+    spec = entry.spec
+    show_if = spec.get("show_if")
+    if isinstance(show_if, str):
+        try:
+            terms = parse_show_if(show_if)
+        except ValueError as exc:
+            yield at("question.show-if", str(exc), "show_if")
+        else:
+            for variable in dict.fromkeys(v for alt in terms for v, _ in alt):
+                if variable not in known:
+                    yield at("question.show-if-variable", f"show_if names {variable!r}, which "
+                             f"no question sets{suggestion(variable, known)}", "show_if")
+    if entry.parent is not None and spec.get("subquestions"):
+        yield at("question.nested-subquestions", "is a subquestion with subquestions of its "
+                 "own; Rancher shows one level only, move them up", "subquestions")
+
+
+def _compose_variables(files: VersionFiles, found: VersionQuestions) -> Iterator[Problem]:
+    declared = found.variables
+    used: set[str] = set()
+    reported: set[str] = set()
+    for rel in files.paths():
+        if rel in COMPOSE_FILES and rel.endswith(".tpl"):
+            text = (files.data(rel) or b"").decode("utf-8", "replace")
+            for m in _TEMPLATE_VALUES.finditer(text):
+                name = m.group(1) or m.group(2)
+                used.add(name)
+                if name not in declared and name not in reported:
+                    reported.add(name)
+                    line = text.count("\n", 0, m.start()) + 1
+                    yield files.report("question.undeclared-variable", f".Values.{name} is "
+                                       "used but no question sets it; add a question for it",
+                                       rel, line)
+            continue
+        if rel not in COMPOSE_FILES and not rel.startswith("rancher-compose."):
+            continue
+        parsed = files.yaml(rel)
+        if parsed is None:
+            continue
+        for path, text in strings(parsed.value):
+            if path[:1] in ((".catalog",), ("catalog",)):
+                continue  # question texts, not interpolated content
+            try:
+                uses = variable_uses(text)
+            except InterpolationError:
+                continue  # compose.interpolation reports it
+            for use in uses:
+                used.add(use.name)
+                if (rel in COMPOSE_FILES and not use.has_fallback and use.name not in declared
+                        and use.name not in reported):
+                    reported.add(use.name)
+                    yield files.report(
+                        "question.undeclared-variable", f"${{{use.name}}} has no question and "
+                        f"no default; add a question or write ${{{use.name}:-default}}",
+                        rel, line_of(parsed, path))
+    for entry in found.entries:
+        if entry.variable and entry.variable not in used:
+            yield files.report("question.unused", f"question {entry.variable!r} is used by no "
+                               "compose file; use ${" + entry.variable + "} or remove it",
+                               found.file, found.line(entry, "variable"))
+
+
+def qtype_is(spec: dict, name: str) -> bool:
+    return spec.get("type") == name
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def character_class_ok(body: str) -> bool:
+    """True when `body` works as `[body]`, with `[` and `]` escaped (the install form's rule)."""
+    i = 0
+    while i < len(body):
+        if body[i] == "\\":
+            i += 2
+            continue
+        if body[i] in "[]":
+            return False
+        i += 1
+    try:
+        re.compile(f"[{body}]")
+    except re.error:
+        return False
+    return True
