@@ -171,9 +171,10 @@ def _versions(versions: list[VersionFiles]) -> Iterator[Problem]:
             yield from _catalog_block(files, rel, prefix, block)
         text = version.version
         if text and not is_semver(text) and not text.isdigit():
+            line = files.yaml(rel).line(*prefix, "version") if block is not None else None
             yield files.report("config.version-format", f"version {text!r} is neither semver "
                                "(1.2.3) nor a revision number; it cannot be ordered reliably",
-                               rel)
+                               rel, line)
 
 
 def _catalog_block(files: VersionFiles, rel: str, prefix: tuple, block: dict):
