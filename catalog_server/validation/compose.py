@@ -168,8 +168,8 @@ def _interpolate(value: Any, variables: dict[str, str], files: VersionFiles,
         except InterpolationError as exc:
             if exc.variable and "required" in exc.message.lower():
                 return ""  # an undeclared `${X:?}`: question.undeclared-variable says so
-            doc.problems.append(files.report("compose.interpolation", f"{exc.message}; write "
-                                             "$$ for a literal $", doc.file, doc.line(path)))
+            doc.problems.append(files.report("compose.interpolation", exc.message, doc.file,
+                                             doc.line(path)))
             return value
     if isinstance(value, dict):
         return {k: _interpolate(v, variables, files, doc, (*path, k)) for k, v in value.items()}

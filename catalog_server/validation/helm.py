@@ -125,10 +125,8 @@ def is_url(value: Any) -> bool:
 def _values(files: VersionFiles) -> Iterator[Problem]:
     rel = files.first("values.yaml", "values.yml")
     parsed = files.yaml(rel) if rel else None
-    if parsed is not None and parsed.value is not None and not isinstance(parsed.value, dict):
-        yield files.report("helm.values", "values.yaml must be a mapping of values", rel, 1)
-        return
-    values = parsed.value if parsed is not None and parsed.value is not None else {}
+    # A values.yaml that is not a mapping is the loader's `yaml.not-mapping` (blocking).
+    values = parsed.value if parsed is not None and isinstance(parsed.value, dict) else {}
     if not files.has("values.schema.json"):
         return
     schema_rel = "values.schema.json"

@@ -59,6 +59,8 @@ def _read(snapshot: Snapshot) -> tuple[Overrides, list[Problem]]:
     problems: list[Problem] = []
     allowed = [r for r in RULES if r.startswith(OVERRIDABLE_PREFIX)]
     for rule, severity in (rules or {}).items():
+        if severity is False:  # YAML 1.1 reads a bare `off` as false
+            severity = OFF
         line = parsed.line("rules", rule)
         if rule not in allowed:
             why = ("only policy.* rules can be changed" if rule in RULES

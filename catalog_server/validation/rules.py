@@ -100,7 +100,6 @@ _VALIDATION = [
     ("helm.chart-field", "error", "a Chart.yaml field is invalid (type, v2-only fields)"),
     ("helm.maintainer", "error", "a Chart.yaml maintainer has no name"),
     ("helm.url", "error", "a Chart.yaml home, sources or icon entry is not a URL"),
-    ("helm.values", "error", "values.yaml is not a mapping"),
     ("helm.values-schema", "error", "values.yaml does not validate against values.schema.json"),
     ("helm.schema-file", "error", "values.schema.json is not a valid JSON Schema"),
     ("helm.template-extension", "error", "a file in templates/ has an extension Helm refuses"),
