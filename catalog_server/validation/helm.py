@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -132,7 +133,10 @@ def _values(files: VersionFiles) -> Iterator[Problem]:
     schema_rel = "values.schema.json"
     try:
         schema = json.loads(files.data(schema_rel) or b"")
-        validator_class = jsonschema.validators.validator_for(schema)
+        with warnings.catch_warnings():
+            # An unknown `$schema` warns and falls back to the newest draft, as Helm's does.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            validator_class = jsonschema.validators.validator_for(schema)
         validator_class.check_schema(schema)
         validator = validator_class(schema)
         errors = sorted(validator.iter_errors(values), key=lambda e: list(map(str, e.path)))
