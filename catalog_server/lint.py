@@ -47,9 +47,12 @@ def lint_catalog(root: Path, changed_since: str | None = None) -> list[Problem]:
     selected = {t.id for t in templates}
     old_templates = {}
     if changed_since is not None:
-        old_snapshot, changed = _git_state(root, changed_since)
+        repo, old_snapshot, changed = _git_state(root, changed_since)
+        try:
+            old_templates = {t.id: t for t in load_catalog(old_snapshot)[0]}
+        finally:
+            repo.close()  # its `git cat-file` processes
         selected = changed_templates(templates, changed)
-        old_templates = {t.id: t for t in load_catalog(old_snapshot)[0]}
         problems = [p for p in problems if p.file is None or p.file in changed]
     for template in templates:
         if template.id not in selected:
@@ -62,8 +65,9 @@ def lint_catalog(root: Path, changed_since: str | None = None) -> list[Problem]:
     return sorted(problems, key=_order)
 
 
-def _git_state(root: Path, ref: str) -> tuple[GitSnapshot, set[str]]:
-    """REF's tree of the catalog, and the paths changed since (relative to the root)."""
+def _git_state(root: Path, ref: str):
+    """The repository, REF's tree of the catalog, and the paths changed since (relative
+    to the root). The caller closes the repository."""
     import git
 
     try:
@@ -73,14 +77,18 @@ def _git_state(root: Path, ref: str) -> tuple[GitSnapshot, set[str]]:
     top = Path(repo.working_tree_dir or root).resolve()
     subdir = PurePosixPath(*Path(root).resolve().relative_to(top).parts).as_posix()
     subdir = "" if subdir == "." else subdir
-    snapshot = GitSnapshot(repo, ref, subdir)
-    scope = ["--", subdir or "."]
-    diff = repo.git.diff("--name-only", "-z", "--no-renames", snapshot.commit, *scope)
-    untracked = repo.git.ls_files("--others", "--exclude-standard", "-z", *scope)
+    try:
+        snapshot = GitSnapshot(repo, ref, subdir)
+        scope = ["--", subdir or "."]
+        diff = repo.git.diff("--name-only", "-z", "--no-renames", snapshot.commit, *scope)
+        untracked = repo.git.ls_files("--others", "--exclude-standard", "-z", *scope)
+    except Exception:
+        repo.close()
+        raise
     prefix = f"{subdir}/" if subdir else ""
     changed = {p[len(prefix):] for p in (diff + "\0" + untracked).split("\0")
                if p and p.startswith(prefix)}
-    return snapshot, changed
+    return repo, snapshot, changed
 
 
 def _order(p: Problem) -> tuple:
