@@ -169,5 +169,10 @@ def run(host: str, port: int, workers: int) -> None:
     Server().run()
 
 
+from catalog_server.render import render  # noqa: E402
+
+main.add_command(render)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

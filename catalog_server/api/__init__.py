@@ -49,4 +49,4 @@ def _add_etag(response: Response) -> Response:
     return response
 
 
-from catalog_server.api import views  # noqa: E402,F401  (registers the routes)
+from catalog_server.api import manifests, views  # noqa: E402,F401  (registers the routes)

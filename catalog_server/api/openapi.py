@@ -209,6 +209,126 @@ def _get(summary: str, ok: dict, params: list | None = None, errors: dict | None
     return {"get": {"summary": summary, "parameters": params or [], "responses": responses}}
 
 
+MANIFEST_FILE = {
+    "type": "object",
+    "required": ["path", "content"],
+    "properties": {"path": {"type": "string"}, "content": {"type": "string"}},
+}
+SCHEMAS["Manifest"] = {
+    "type": "object",
+    "required": ["files", "commands", "warnings"],
+    "properties": {
+        "files": {"type": "array", "items": MANIFEST_FILE},
+        "commands": {"type": "array", "items": {"type": "string"}},
+        "warnings": {"type": "array", "items": {"type": "string"}},
+    },
+}
+SCHEMAS["ManifestRequest"] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "answers": {
+            "type": "object",
+            "description": "Answers by question variable; Helm variables may be dotted "
+            "(`ingress.tls.enabled`). Unanswered questions take their defaults.",
+        },
+        "release": {
+            "type": "string",
+            "description": "Release (stack) name: a DNS label of at most 53 characters.",
+            "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+            "maxLength": 53,
+        },
+        "namespace": {
+            "type": "string",
+            "description": "Kubernetes namespace (Helm charts).",
+            "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+            "maxLength": 63,
+        },
+        "format": {"type": "string", "enum": ["json", "yaml", "tar"], "default": "json"},
+    },
+}
+SCHEMAS["Upgrades"] = {
+    "type": "object",
+    "required": ["version", "items", "total", "warnings"],
+    "properties": {
+        "version": {"type": "string"},
+        "items": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["version", "links"],
+                "properties": {
+                    "version": {"type": "string"},
+                    "folder": {"type": "string"},
+                    "app_version": _nullable("string"),
+                    "upgrade_from": _nullable("string"),
+                    "minimum_rancher_version": _nullable("string"),
+                    "maximum_rancher_version": _nullable("string"),
+                    "links": LINKS,
+                },
+            },
+        },
+        "total": {"type": "integer"},
+        "warnings": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+
+def _manifest_paths(template: dict, version: dict) -> dict[str, Any]:
+    """The install-manifest, upgrade and diff endpoints (catalog_server.api.manifests)."""
+    base = "/api/v1/templates/{catalog}/{template}/versions/{version}"
+    params = [CATALOG, template, version]
+    return {
+        f"{base}/manifest": {
+            "post": {
+                "summary": "Install manifest of a version for the given answers: the resolved "
+                "compose file, rancher-compose.yml and .env, or a Helm values file with the "
+                "rendered Kubernetes manifests, plus the commands to install.",
+                "parameters": params,
+                "requestBody": {
+                    "required": False,
+                    "content": {"application/json": {"schema": _ref("ManifestRequest")}},
+                },
+                "responses": {
+                    "200": {
+                        "description": "The files (json), the same as a YAML map (yaml), or a "
+                        ".tar.gz of the files (tar).",
+                        "content": {
+                            "application/json": {"schema": _ref("Manifest")},
+                            "application/yaml": {"schema": {"type": "string"}},
+                            "application/gzip": {"schema": {"type": "string"}},
+                        },
+                    },
+                    "400": _error("The body is malformed (bad_request, bad_parameter)."),
+                    "404": NOT_FOUND,
+                    "422": _error(
+                        "invalid_answers (details: {VAR: [message]}), render_error (details: "
+                        "file, line) or invalid_compose (details: file, errors)."
+                    ),
+                    "501": _error("Helm charts need the optional Helm SDK (helm_sdk_missing)."),
+                },
+            }
+        },
+        f"{base}/upgrades": _get(
+            "Versions this version can upgrade to, newest first: newer, accepting this "
+            "version in their upgrade_from range, and (with rancher_version) fitting Rancher.",
+            _json(_ref("Upgrades"), "The upgrade targets."),
+            [
+                *params,
+                _param("rancher_version", "query", "Only targets supporting this Rancher version.",
+                       {"type": "string", "maxLength": 100}),
+            ],  # fmt: skip
+            {"400": BAD_PARAMETER, "404": NOT_FOUND},
+        ),
+        f"{base}/diff/{{other}}": _get(
+            "Unified diff of this version's files against another version's.",
+            _raw(["text/x-diff"], "The diff (empty when the files are the same)."),
+            [*params, _param("other", "path", "The other version (string or folder).")],
+            {"404": NOT_FOUND},
+        ),
+    }
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
     text_query = [
@@ -320,6 +440,7 @@ def openapi_document() -> dict[str, Any]:
             }
         },
     }
+    paths |= _manifest_paths(TEMPLATE, VERSION)
     return {
         "openapi": "3.1.0",
         "info": {

@@ -1,0 +1,260 @@
+"""Install manifests of indexed versions, for the API and the `catalog-server render` command.
+
+Both read the version from the database (never git) and go through :func:`render_version`,
+so the CLI writes exactly the files the API returns. The pure rendering lives in
+:mod:`catalog_server.manifests.compose` and :mod:`catalog_server.manifests.helm`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+import tarfile
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from catalog_server import queries
+from catalog_server.manifests.compose import Manifest, compose_manifest
+from catalog_server.manifests.helm import helm_manifest
+from catalog_server.models import TemplateVersion, VersionFile
+
+__all__ = [
+    "manifest_archive",
+    "render",
+    "render_version",
+    "version_files",
+]
+
+# Helm release names are DNS labels of at most 53 characters, namespaces of at most 63;
+# compose project names are a subset of that here, so the commands we print are shell-safe.
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
+MAX_RELEASE = 53
+MAX_NAMESPACE = 63
+
+
+def check_label(what: str, value: str, limit: int) -> None:
+    """Raise ValueError unless ``value`` is a lower-case DNS label of at most ``limit``."""
+    if not isinstance(value, str) or len(value) > limit or not _LABEL.match(value):
+        raise ValueError(
+            f"{what} must be lower-case letters, digits and '-', starting and ending with a "
+            f"letter or digit, at most {limit} characters"
+        )
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; they were written in UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def version_files(session: Session, version: TemplateVersion) -> dict[str, bytes | None]:
+    """Every file of ``version`` with its content, in one query."""
+    rows = session.execute(
+        select(VersionFile.path, VersionFile.content).where(VersionFile.version_id == version.id)
+    )
+    return {path: content for path, content in rows}
+
+
+def _default_release(slug: str, chart: Mapping[str, Any]) -> str:
+    annotations = chart.get("annotations") or {}
+    name = str(annotations.get("catalog.cattle.io/release-name") or chart.get("name") or "")
+    name = name or slug.rpartition("*")[2]
+    name = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:MAX_RELEASE].strip("-")
+    return name or "release"
+
+
+def render_version(
+    session: Session,
+    catalog: str,
+    template: str,
+    version: str,
+    answers: Mapping[str, Any],
+    *,
+    release: str | None = None,
+    namespace: str | None = None,
+    server_url: str,
+) -> Manifest:
+    """The install manifest of an indexed version.
+
+    ``release`` defaults to the chart's ``catalog.cattle.io/release-name`` annotation, else
+    the chart or template name; ``namespace`` to the chart's ``catalog.cattle.io/namespace``
+    annotation, else ``default``. ``server_url`` is where this service is reached (for
+    ``helm repo add``).
+
+    Raises TemplateNotFound; ValueError for a bad release or namespace name; ManifestError
+    when the answers or the template fail (see :class:`ManifestError`).
+    """
+    t = queries.get_template(session, catalog, template, with_versions=False)
+    v = queries.get_version(session, catalog, template, version)
+    chart = (v.meta or {}).get("chart") or {}
+    release = release or _default_release(template, chart)
+    check_label("release", release, MAX_RELEASE)
+    files = version_files(session, v)
+    if t.kind != "helm":
+        return compose_manifest(files, v.questions or [], answers, release=release)
+    annotations = chart.get("annotations") or {}
+    namespace = namespace or str(annotations.get("catalog.cattle.io/namespace") or "default")
+    check_label("namespace", namespace, MAX_NAMESPACE)
+    return helm_manifest(
+        files,
+        v.questions or [],
+        answers,
+        chart_name=str(chart.get("name") or template.rpartition("*")[2]),
+        version=str(chart.get("version") or v.version),
+        created=utc(v.created),
+        release=release,
+        namespace=namespace,
+        repo_name=catalog,
+        repo_url=f"{server_url.rstrip('/')}/helm/{catalog}",
+    )
+
+
+def manifest_archive(manifest: Manifest, mtime: int = 0) -> bytes:
+    """A .tar.gz of the manifest's files: sorted, mode 0644, owner 0, times ``mtime``.
+
+    The same manifest gives the same bytes (no gzip time or name).
+    """
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for f in sorted(manifest.files, key=lambda f: f.path):
+            data = f.content.encode("utf-8")
+            info = tarfile.TarInfo(f.path)
+            info.size, info.mode, info.mtime = len(data), 0o644, mtime
+            tar.addfile(info, io.BytesIO(data))
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0, filename="") as gz:
+        gz.write(raw.getvalue())
+    return out.getvalue()
+
+
+def write_manifest(manifest: Manifest, out: Path) -> list[Path]:
+    """Write the manifest's files under ``out``; refuse paths that would leave it."""
+    root = out.resolve()
+    written = []
+    for f in manifest.files:
+        target = (root / f.path).resolve()
+        if root not in target.parents:
+            raise click.ClickException(f"refusing to write {f.path!r} outside {out}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(f.content, encoding="utf-8", newline="")
+        written.append(target)
+    return written
+
+
+# --- the command -------------------------------------------------------------------------
+
+
+def _read_answers(path: str | None, settings: tuple[str, ...]) -> dict[str, Any]:
+    answers: dict[str, Any] = {}
+    if path:
+        try:
+            text = (
+                Path(path).read_text(encoding="utf-8")
+                if path != "-"
+                else click.get_text_stream("stdin").read()
+            )
+            loaded = yaml.safe_load(text)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise click.BadParameter(f"cannot read {path}: {exc}", param_hint="--answers") from None
+        if loaded is None:
+            loaded = {}
+        if isinstance(loaded, dict) and isinstance(loaded.get("answers"), dict):
+            loaded = loaded["answers"]  # the API's request body works too
+        if not isinstance(loaded, dict):
+            raise click.BadParameter(
+                f"{path} must hold a mapping of answers", param_hint="--answers"
+            )
+        answers.update({str(k): v for k, v in loaded.items()})
+    for item in settings:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{item!r} is not VAR=VALUE", param_hint="--set")
+        answers[name] = value
+    return answers
+
+
+@click.command()
+@click.argument("ref", metavar="CATALOG/TEMPLATE[@VERSION]")
+@click.option(
+    "--answers",
+    "answers_file",
+    metavar="FILE",
+    help="YAML or JSON mapping of answers ('-' for stdin).",
+)
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="VAR=VALUE",
+    help="One answer (repeatable); wins over --answers.",
+)
+@click.option("--release", help="Release (stack) name.")
+@click.option("--namespace", help="Kubernetes namespace (Helm charts).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Write the files here (default: print them).",
+)
+@click.option(
+    "--server-url",
+    default="http://127.0.0.1:8080",
+    show_default=True,
+    help="Where this service is reached, for `helm repo add`.",
+)
+def render(ref, answers_file, settings, release, namespace, out_dir, server_url) -> None:
+    """Render the install manifest of an indexed template version.
+
+    Reads the version from the database, as the API does, and writes the same files as
+    `POST /api/v1/templates/{catalog}/{template}/versions/{version}/manifest`. VERSION
+    defaults to the template's default version.
+    """
+    from catalog_server.cli import _app, _settings
+    from catalog_server.db import db
+    from catalog_server.manifests.compose import ManifestError
+    from catalog_server.problems import TemplateNotFound
+
+    path, _, version = ref.partition("@")
+    catalog, sep, template = path.partition("/")
+    if not sep or not catalog or not template:
+        raise click.BadParameter("must be CATALOG/TEMPLATE[@VERSION]", param_hint="REF")
+    answers = _read_answers(answers_file, settings)
+    app = _app(_settings())
+    with app.app_context():
+        try:
+            if not version:
+                t = queries.get_template(db.session, catalog, template)
+                version = t.default_version or (t.versions[0].version if t.versions else "")
+            manifest = render_version(
+                db.session, catalog, template, version, answers,
+                release=release, namespace=namespace, server_url=server_url,
+            )  # fmt: skip
+        except TemplateNotFound as exc:
+            raise click.ClickException(str(exc)) from None
+        except ValueError as exc:
+            if isinstance(exc, ManifestError) and exc.details:
+                detail = json.dumps(exc.details, indent=2, ensure_ascii=False)
+                raise click.ClickException(f"{exc.message}\n{detail}") from None
+            raise click.ClickException(str(exc)) from None
+    for warning in manifest.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if out_dir:
+        for target in write_manifest(manifest, Path(out_dir)):
+            click.echo(f"wrote {target}", err=True)
+    else:
+        for f in manifest.files:
+            click.echo(f"# --- {f.path}")
+            click.echo(f.content, nl=not f.content.endswith("\n"))
+    for command in manifest.commands:
+        click.echo(f"run: {command}", err=True)
