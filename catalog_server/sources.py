@@ -255,10 +255,11 @@ class OpenedSource:
             for chunk in process.proc.stdout.read().split(b"\x01"):
                 if not chunk:
                     continue
-                stamp, _, names = chunk.partition(b"\n")
+                # With -z each commit reads "\x01<time>\0\n<path>\0<path>\0...".
+                stamp, _, names = chunk.partition(b"\0")
                 when = int(stamp.strip() or 0)
-                for raw in names.split(b"\0"):
-                    path = raw.decode("utf-8", "surrogateescape").strip("\n")
+                for raw in names.lstrip(b"\n").split(b"\0"):
+                    path = raw.decode("utf-8", "surrogateescape")
                     if not path.startswith(prefix):
                         continue
                     folder = path[len(prefix) :]

@@ -18,7 +18,7 @@ from catalog_server.queries import catalog_state
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
 # Answers that must reflect the live process or database, never a cached state.
-UNCACHED_ENDPOINTS = {"api.healthz", "api.readyz"}
+UNCACHED_ENDPOINTS = {"api.healthz", "api.readyz", "api.openapi"}
 
 
 @api.before_request

@@ -42,7 +42,11 @@ def _param(name: str, where: str, description: str, schema: dict | None = None) 
 CATALOG = _param("catalog", "path", "Catalog name.")
 TEMPLATE = _param("template", "path", "Template id (`neuvector`, `infra*ipsec`, `charts*grafana`).")
 VERSION = _param("version", "path", "Version string, or the version folder's name.")
-PAGE = _param("page", "query", "Page number, from 1.", {"type": "integer", "minimum": 1})
+PAGE = _param(
+    "page", "query", "Page number, from 1.", {"type": "integer", "minimum": 1, "maximum": 1000000}
+)
+# Free-text query parameters: printable text, at most 200 characters.
+TEXT = {"type": "string", "maxLength": 200, "pattern": "^[^\\x00-\\x1f]*$"}
 PER_PAGE = _param(
     "per_page", "query", "Items per page.", {"type": "integer", "minimum": 1, "maximum": 100}
 )
@@ -333,10 +337,10 @@ def _manifest_paths(template: dict, version: dict) -> dict[str, Any]:
 def openapi_document() -> dict[str, Any]:
     text_query = [
         _param("q", "query", "Words that must all appear in the id, name, description, "
-               "categories or keywords.", {"type": "string", "maxLength": 200}),
-        _param("catalog", "query", "Only this catalog.", {"type": "string", "maxLength": 200}),
+               "categories or keywords.", TEXT),
+        _param("catalog", "query", "Only this catalog.", TEXT),
         _param("kind", "query", "compose or helm.", {"type": "string", "enum": ["compose", "helm"]}),
-        _param("category", "query", "Only this category.", {"type": "string", "maxLength": 200}),
+        _param("category", "query", "Only this category.", TEXT),
         PAGE,
         PER_PAGE,
     ]
@@ -425,7 +429,7 @@ def openapi_document() -> dict[str, Any]:
             _json(_list_of(_ref("Problem"), True), "A page of problems."),
             [
                 text_query[1],
-                _param("template", "query", "Only this template id.", {"type": "string", "maxLength": 200}),
+                _param("template", "query", "Only this template id.", TEXT),
                 _param("severity", "query", "error, warning or info.",
                        {"type": "string", "enum": ["error", "warning", "info"]}),
                 PAGE,

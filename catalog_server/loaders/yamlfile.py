@@ -194,6 +194,11 @@ def _load(data: bytes, path: str, *, multi: bool) -> YamlResult:
 
 def _marked_problem(exc: yaml.MarkedYAMLError, path: str, text: str) -> Problem:
     mark = exc.problem_mark or exc.context_mark
+    at_end = mark is not None and mark.line >= len(text.splitlines())
+    if at_end and exc.context_mark is not None:
+        # An unclosed bracket or quote is found only at the end of the file; the line where
+        # it was opened is the one to fix.
+        mark = exc.context_mark
     line = mark.line + 1 if mark else None
     column = mark.column + 1 if mark else None
     problem = (exc.problem or "").strip()
@@ -214,6 +219,8 @@ def _marked_problem(exc: yaml.MarkedYAMLError, path: str, text: str) -> Problem:
             cm = exc.context_mark
             where = f" that starts at line {cm.line + 1}, column {cm.column + 1}"
         message += f" ({exc.context}{where})"
+    if at_end and exc.context_mark is not None:
+        message += "; the file ends before it is closed"
     return _problem("yaml.parse", message, path, line, column)
 
 

@@ -164,7 +164,7 @@ def test_problems_say_where(indexed, client):
     assert body["total"] >= 1
     problem = body["items"][0]
     assert problem["file"] == "templates/broken/config.yml"
-    assert problem["line"] == 2
+    assert problem["line"] == 2  # where the unclosed bracket opens
     assert problem["blocking"] is True
     assert problem["rule"].startswith("yaml.")
     half = get(client, "/api/v1/templates/lib/halfbroken").json

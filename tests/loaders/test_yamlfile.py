@@ -77,8 +77,9 @@ def test_merge_keys_are_not_duplicates():
 def test_parse_error_has_line_column_and_context():
     result = load_yaml(b"a: 1\nb: [1, 2\n", "f.yml")
     problem = only(result, "yaml.parse")
-    assert problem.blocking and problem.line == 3
-    assert "flow sequence" in problem.message and "line 2" in problem.message
+    # an unclosed bracket is reported where it opens, not at the end of the file
+    assert problem.blocking and (problem.line, problem.column) == (2, 4)
+    assert "flow sequence" in problem.message and "ends before it is closed" in problem.message
     assert result.value is None and not result.ok
 
 
