@@ -18,7 +18,8 @@ served. Severities of `policy.*` rules follow the catalog's `.catalog-lint.yaml`
 
 from __future__ import annotations
 
-from catalog_server.indexer import Validator
+from typing import TYPE_CHECKING
+
 from catalog_server.loaders.model import LoadedTemplate
 from catalog_server.problems import Problem
 from catalog_server.sources import Snapshot
@@ -27,9 +28,12 @@ from catalog_server.validation.config import validate_config
 from catalog_server.validation.content import VersionFiles, parse_template_yaml
 from catalog_server.validation.helm import CHART_FILE, validate_helm
 from catalog_server.validation.overrides import apply_overrides, catalog_overrides
-from catalog_server.validation.policy import REASON_LABEL, labels_state_reason, validate_policy
+from catalog_server.validation.policy import labels_state_reason, validate_policy
 from catalog_server.validation.questions import validate_questions, version_questions
 from catalog_server.validation.rules import RULES, Rule
+
+if TYPE_CHECKING:  # the indexer imports the database layer; validation stays plain Python
+    from catalog_server.indexer import Validator
 
 __all__ = ["RULES", "Rule", "catalog_problems", "server_validators", "validate_template"]
 
@@ -75,5 +79,4 @@ def _template_states_reason(template: LoadedTemplate, snapshot: Snapshot) -> boo
 def _chart_reason(files: VersionFiles) -> bool:
     parsed = files.yaml(CHART_FILE)
     chart = parsed.value if parsed is not None else None
-    return isinstance(chart, dict) and labels_state_reason(chart.get("annotations")) \
-        and bool(chart["annotations"].get(REASON_LABEL))
+    return isinstance(chart, dict) and labels_state_reason(chart.get("annotations"))
