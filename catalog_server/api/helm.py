@@ -1,0 +1,165 @@
+"""The Helm chart repository of each catalog, under /helm/<catalog>/.
+
+- ``index.yaml``: one entry per Helm chart version that could be packaged (its digest was
+  recorded at indexing), ``urls`` relative (``charts/<name>-<version>.tgz``), ``created`` the
+  version's time and ``generated`` the indexed commit's time, so the text changes only when
+  the catalog does. Compose templates are not in it.
+- ``charts/<name>-<version>.tgz``: the archive rebuilt from the stored files with
+  :func:`catalog_server.charts.chart_archive`, byte for byte what the digest was taken of.
+
+Both answer with an ETag made of the catalog's revision and generation and the path, and
+304 to a matching If-None-Match. The rendered index is kept in process per catalog
+generation: it is the hot endpoint, and a sync bumps the generation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, current_app, g, request
+from sqlalchemy import select
+
+from catalog_server.charts import ChartNotPackable, chart_archive
+from catalog_server.db import db
+from catalog_server.helmrepo import index_entry, render_index, rfc3339
+from catalog_server.models import Catalog, Template, TemplateVersion
+from catalog_server.problems import TemplateNotFound
+from catalog_server.queries import catalog_state
+from catalog_server.render import utc, version_files
+
+helm = Blueprint("helm", __name__, url_prefix="/helm")
+
+
+@dataclass(frozen=True)
+class RepoIndex:
+    text: str
+    charts: dict[str, tuple[int, str]]  # archive file name -> (TemplateVersion.id, chart name)
+
+
+_cache: dict[tuple[str, str | None, int], RepoIndex] = {}
+_cache_lock = threading.Lock()
+
+
+def _state(catalog: str) -> tuple[str | None, int]:
+    for name, revision, generation in catalog_state(db.session):
+        if name == catalog:
+            return revision, generation
+    raise TemplateNotFound(f"catalog {catalog!r} not found")
+
+
+@helm.before_request
+def _etag():
+    catalog = (request.view_args or {}).get("catalog")
+    if not isinstance(catalog, str):
+        return None
+    g.helm_state = _state(catalog)
+    digest = hashlib.sha256(repr((catalog, g.helm_state, request.path)).encode()).hexdigest()
+    g.etag = digest[:32]
+    if g.etag in request.if_none_match:
+        response = Response(status=304)
+        response.set_etag(g.etag)
+        return response
+    return None
+
+
+@helm.after_request
+def _add_etag(response: Response) -> Response:
+    etag = g.get("etag")
+    if etag and response.status_code == 200:
+        response.set_etag(etag)
+        response.headers.setdefault("Cache-Control", "no-cache")
+    return response
+
+
+def _generated(catalog: Catalog, latest: datetime | None) -> str:
+    """The commit's time; for a plain folder the newest version's time; else the epoch."""
+    when = utc(catalog.commit_time) or latest or datetime(1970, 1, 1, tzinfo=UTC)
+    return rfc3339(when.timestamp())
+
+
+def build_index(catalog_name: str) -> RepoIndex:
+    """The catalog's index.yaml and its archive names. Raises TemplateNotFound."""
+    catalog = db.session.scalar(select(Catalog).where(Catalog.name == catalog_name))
+    if catalog is None:
+        raise TemplateNotFound(f"catalog {catalog_name!r} not found")
+    rows = db.session.execute(
+        select(TemplateVersion, Template.slug)
+        .join(Template, TemplateVersion.template_id == Template.id)
+        .where(
+            Template.catalog_id == catalog.id,
+            Template.kind == "helm",
+            TemplateVersion.chart_digest.is_not(None),
+        )
+        .order_by(Template.slug, TemplateVersion.position)
+    ).all()
+    entries: dict[str, list[dict]] = {}
+    charts: dict[str, tuple[int, str]] = {}
+    latest = None
+    for v, slug in rows:
+        chart = dict((v.meta or {}).get("chart") or {})
+        name = str(chart.get("name") or slug.rpartition("*")[2])
+        chart.setdefault("name", name)
+        chart_version = str(chart.get("version") or v.version)
+        filename = f"{name}-{chart_version}.tgz"
+        if filename in charts:
+            current_app.logger.warning(
+                "helm repo %s: %s is given by two templates; %s is left out",
+                catalog_name, filename, slug,
+            )  # fmt: skip
+            continue
+        created = utc(v.created) or datetime(1970, 1, 1, tzinfo=UTC)
+        latest = max(latest, created) if latest else created
+        try:
+            entry = index_entry(
+                chart, digest=v.chart_digest, created=rfc3339(created.timestamp()),
+                urls=[f"charts/{filename}"],
+            )  # fmt: skip
+        except ValueError as exc:
+            current_app.logger.warning("helm repo %s: %s left out: %s", catalog_name, slug, exc)
+            continue
+        entries.setdefault(name, []).append(entry)
+        charts[filename] = (v.id, name)
+    return RepoIndex(render_index(entries, _generated(catalog, latest)), charts)
+
+
+def repo_index(catalog: str) -> RepoIndex:
+    """The cached index of ``catalog`` at its current generation."""
+    revision, generation = g.get("helm_state") or _state(catalog)
+    key = (catalog, revision, generation)
+    with _cache_lock:
+        found = _cache.get(key)
+    if found is not None:
+        return found
+    built = build_index(catalog)
+    with _cache_lock:
+        for stale in [k for k in _cache if k[0] == catalog]:
+            del _cache[stale]
+        _cache[key] = built
+    return built
+
+
+@helm.get("/<catalog>/index.yaml")
+def index_yaml(catalog: str):
+    return Response(repo_index(catalog).text, content_type="application/x-yaml; charset=utf-8")
+
+
+@helm.get("/<catalog>/charts/<filename>")
+def chart(catalog: str, filename: str):
+    found = repo_index(catalog).charts.get(filename)
+    v = db.session.get(TemplateVersion, found[0]) if found else None
+    if v is None:
+        raise TemplateNotFound(f"no chart archive {filename!r} in catalog {catalog!r}")
+    try:
+        data = chart_archive(
+            found[1],
+            sorted(version_files(db.session, v).items()),
+            utc(v.created),
+        )
+    except ChartNotPackable as exc:  # the index only lists packable versions
+        raise TemplateNotFound(f"{filename}: {exc}") from None
+    response = Response(data, content_type="application/gzip")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -1,0 +1,159 @@
+"""The Helm chart repository at /helm/<catalog>/, read by our tests and by a real Helm client."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+import threading
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import git
+import pytest
+import yaml
+from werkzeug.serving import make_server
+
+from catalog_server import helmsdk
+from catalog_server.catalogs import CatalogSource
+
+needs_helm = pytest.mark.skipif(
+    not helmsdk.available(), reason=f"Helm SDK absent: {helmsdk.missing_message()}"
+)
+
+
+@pytest.fixture
+def repo(make_catalog_repo):
+    return make_catalog_repo(fixture="manifest-catalog")
+
+
+@pytest.fixture
+def indexed(repo, sync):
+    summary = sync(repo.source("lib"))
+    assert summary.status == "updated", summary
+    return repo
+
+
+def get(client, url, status=200, **kw):
+    response = client.get(url, **kw)
+    assert response.status_code == status, (url, response.status_code, response.get_data(True))
+    return response
+
+
+def test_index_lists_every_chart_version_and_no_compose_template(indexed, client):
+    response = get(client, "/helm/lib/index.yaml")
+    assert response.content_type.startswith("application/x-yaml")
+    index = yaml.safe_load(response.get_data(True))
+    assert index["apiVersion"] == "v1"
+    assert list(index["entries"]) == ["app"]
+    versions = index["entries"]["app"]
+    assert [v["version"] for v in versions] == ["1.1.0", "1.0.0"]
+    for entry in versions:
+        assert entry["urls"] == [f"charts/app-{entry['version']}.tgz"]
+        assert entry["annotations"]["catalog.cattle.io/release-name"] == "webapp"
+    assert {v["appVersion"] for v in versions} == {"2.4.0", "2.4.1"}
+
+
+def test_archives_match_the_index_digests(indexed, client):
+    index = yaml.safe_load(get(client, "/helm/lib/index.yaml").get_data(True))
+    for entry in index["entries"]["app"]:
+        response = get(client, f"/helm/lib/{entry['urls'][0]}")
+        assert response.content_type == "application/gzip"
+        assert hashlib.sha256(response.data).hexdigest() == entry["digest"]
+        with tarfile.open(fileobj=io.BytesIO(response.data)) as tar:
+            names = tar.getnames()
+        assert "app/Chart.yaml" in names and "app/templates/deployment.yaml" in names
+        assert all(name.startswith("app/") for name in names)
+
+
+def commit_time(commit) -> str:
+    return datetime.fromtimestamp(commit.committed_date, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_generated_and_created_are_the_commit_times(indexed, client):
+    index = yaml.safe_load(get(client, "/helm/lib/index.yaml").get_data(True))
+    expected = commit_time(indexed.repo.head.commit)
+    assert index["generated"] == expected
+    assert {v["created"] for v in index["entries"]["app"]} == {expected}
+
+
+def test_etag_and_304_on_index_and_archives(indexed, client):
+    for url in ("/helm/lib/index.yaml", "/helm/lib/charts/app-1.0.0.tgz"):
+        first = get(client, url)
+        etag = first.headers["ETag"]
+        again = get(client, url, 304, headers={"If-None-Match": etag})
+        assert again.data == b""
+        assert get(client, url).headers["ETag"] == etag
+
+
+def test_index_changes_only_with_the_catalog(indexed, client, sync):
+    first = get(client, "/helm/lib/index.yaml")
+    assert sync(indexed.source("lib")).status == "up to date"
+    assert get(client, "/helm/lib/index.yaml").data == first.data
+    indexed.copy("manifest-catalog/charts/app/1.1.0", "charts/app/1.2.0")
+    chart = (indexed.path / "charts/app/1.2.0/Chart.yaml").read_text()
+    (indexed.path / "charts/app/1.2.0/Chart.yaml").write_text(
+        chart.replace("version: 1.1.0", "version: 1.2.0")
+    )
+    indexed.commit("app 1.2.0")
+    assert sync(indexed.source("lib")).status == "updated"
+    later = get(client, "/helm/lib/index.yaml", headers={"If-None-Match": first.headers["ETag"]})
+    index = yaml.safe_load(later.get_data(True))
+    assert [v["version"] for v in index["entries"]["app"]] == ["1.2.0", "1.1.0", "1.0.0"]
+    assert get(client, "/helm/lib/charts/app-1.2.0.tgz").data
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/helm/nope/index.yaml",
+        "/helm/lib/charts/app-9.9.9.tgz",
+        "/helm/lib/charts/stack-1.0.0.tgz",
+        "/helm/lib/charts/../index.yaml.tgz",
+    ],
+)
+def test_unknown_catalog_or_chart_is_404(indexed, client, url):
+    assert client.get(url).status_code == 404
+
+
+def test_two_clones_of_one_commit_serve_identical_archives(repo, sync, client, tmp_path):
+    clone = tmp_path / "elsewhere" / "clone"
+    git.Repo.clone_from(repo.path, clone)
+    sync(repo.source("one"))
+    sync(CatalogSource(name="two", url=str(clone)))
+    one = yaml.safe_load(get(client, "/helm/one/index.yaml").get_data(True))
+    two = yaml.safe_load(get(client, "/helm/two/index.yaml").get_data(True))
+    assert one["entries"] == two["entries"]
+    for entry in one["entries"]["app"]:
+        url = entry["urls"][0]
+        assert get(client, f"/helm/one/{url}").data == get(client, f"/helm/two/{url}").data
+
+
+@contextmanager
+def serving(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+@needs_helm
+def test_a_real_helm_client_reads_the_repository(indexed, app, tmp_path, monkeypatch):
+    for variable in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
+        monkeypatch.setenv(variable, str(tmp_path / variable.lower()))
+    with serving(app) as base:
+        url = f"{base}/helm/lib"
+        index = helmsdk.repo_index(url)
+        versions = index["entries"]["app"]
+        assert sorted(v["version"] for v in versions) == ["1.0.0", "1.1.0"]
+        for entry in versions:
+            dest = tmp_path / "pulled" / entry["version"]
+            dest.mkdir(parents=True)
+            archive = helmsdk.pull("app", repo_url=url, version=entry["version"], dest=dest)
+            assert archive.name == f"app-{entry['version']}.tgz"
+            assert hashlib.sha256(archive.read_bytes()).hexdigest() == entry["digest"]
