@@ -105,7 +105,7 @@ def other_answers(questions: list[dict]) -> dict[str, Any]:
     for q in _flat(questions):
         qtype, default = q.get("type"), q.get("default")
         if qtype == "boolean":
-            answers[q["variable"]] = not (str(default).lower() == "true")
+            answers[q["variable"]] = str(default).lower() != "true"
         elif qtype == "enum" and q.get("options"):
             answers[q["variable"]] = q["options"][-1]
         elif qtype == "int" and isinstance(q.get("max"), int):
@@ -195,7 +195,8 @@ def test_unset_variable_warns_with_file_and_line():
         (b"services:\n  web:\n    image: ${IMAGE:?pick an image}\n", 3, "IMAGE"),
         (b"services:\n  web:\n    image: ex\n    command: echo $(pwd)\n", 4, None),
         (
-            b"services:\n  web:\n    image: ex\n    environment:\n      A: |\n        one\n        ${}\n",
+            b"services:\n  web:\n    image: ex\n    environment:\n"
+            b"      A: |\n        one\n        ${}\n",
             7,
             None,
         ),
