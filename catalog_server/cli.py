@@ -79,7 +79,7 @@ def _summary_line(s) -> str:
         f"{s.catalog}: indexed {since}{short} in {s.seconds:.1f}s: {s.templates_total} templates "
         f"served, {s.templates_reloaded} reloaded, {s.templates_removed} removed, "
         f"{s.templates_failed} failed to load; {s.errors} errors, {s.warnings} warnings "
-        f"(`catalog-server` lists them at /api/v1/problems)"
+        "(see /api/v1/problems)"
     )
 
 
@@ -96,6 +96,7 @@ def sync(names: tuple[str, ...], as_json: bool, force: bool) -> None:
     from catalog_server.db import db as database
     from catalog_server.indexer import sync_catalog
     from catalog_server.schema import require_current_schema
+    from catalog_server.validation import catalog_problems, server_validators
 
     settings = _settings()
     try:
@@ -117,6 +118,8 @@ def sync(names: tuple[str, ...], as_json: bool, force: bool) -> None:
                 cache_dir=settings.cache_dir,
                 git_timeout=settings.git_timeout,
                 force=force,
+                validators=server_validators(),
+                catalog_checks=[catalog_problems],
                 progress=None if as_json else _progress_printer(source.name),
             )
             failed |= summary.status == "failed"
@@ -173,6 +176,16 @@ from catalog_server.render import render  # noqa: E402
 
 main.add_command(render)
 
+
+def _register_commands() -> None:
+    from catalog_server.lint import lint
+    from catalog_server.scaffold import new
+
+    main.add_command(lint)
+    main.add_command(new)
+
+
+_register_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

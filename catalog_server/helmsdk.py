@@ -20,8 +20,10 @@ Things to know about the SDK:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -92,11 +94,27 @@ def _sdk() -> ModuleType:
     return module
 
 
+@contextlib.contextmanager
+def _go_log_silenced():
+    """Helm's Go logger writes warnings straight to file descriptor 2, under our own
+    output (lint and render report what matters in their results): send it elsewhere."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as sink:
+            os.dup2(sink.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _call(func: Any, *args: Any, **kwargs: Any) -> Any:
     """Call into the SDK, turning its exceptions into ours."""
     sdk = _sdk()
     try:
-        return func(*args, **kwargs)
+        with _go_log_silenced():
+            return func(*args, **kwargs)
     except sdk.HelmError as exc:
         raise HelmError(str(exc)) from exc
 

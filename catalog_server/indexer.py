@@ -42,6 +42,8 @@ from catalog_server.sources import OpenedSource, Snapshot, open_source, snapshot
 
 # A validator adds problems to a loaded template: (template, snapshot) -> problems.
 Validator = Callable[[LoadedTemplate, Snapshot], Iterable[Problem]]
+# A catalog check finds problems of the catalog as a whole: snapshot -> problems.
+CatalogCheck = Callable[[Snapshot], Iterable[Problem]]
 Progress = Callable[[int, int, str], None]  # (done, total, template id)
 
 
@@ -76,6 +78,7 @@ def sync_catalog(
     git_timeout: int = 120,
     force: bool = False,
     validators: Sequence[Validator] = (),
+    catalog_checks: Sequence[CatalogCheck] = (),
     progress: Progress | None = None,
 ) -> SyncSummary:
     """Index `source` into the database. Never raises for bad catalog content or a source
@@ -99,7 +102,8 @@ def sync_catalog(
             session.rollback()  # nothing to write: not even the attempt time changes
             summary.status = "up to date"
         else:
-            _index(session, catalog, opened, revision, summary, validators, progress)
+            checks = (validators, catalog_checks)
+            _index(session, catalog, opened, revision, summary, checks, progress, force)
         _fill_counts(session, catalog, summary)
     summary.seconds = time.monotonic() - started
     return summary
@@ -142,11 +146,15 @@ def _index(
     opened: OpenedSource,
     revision: str,
     summary: SyncSummary,
-    validators: Sequence[Validator],
+    checks: tuple[Sequence[Validator], Sequence[CatalogCheck]],
     progress: Progress | None,
+    force: bool = False,
 ) -> None:
+    validators, catalog_checks = checks
     snapshot = opened.snapshot
     roots, catalog_problems = find_templates(snapshot.entries())
+    for check in catalog_checks:
+        catalog_problems.extend(check(snapshot))
     existing = dict(
         session.execute(
             select(Template.slug, Template.id).where(Template.catalog_id == catalog.id)
@@ -159,7 +167,8 @@ def _index(
             .distinct()
         )
     )
-    changed = opened.changed_paths(catalog.commit) if catalog.revision else None
+    # None means "reload everything": first sync, --force, or history that cannot be diffed.
+    changed = opened.changed_paths(catalog.commit) if catalog.revision and not force else None
     to_load = [
         r
         for r in roots
