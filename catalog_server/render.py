@@ -183,6 +183,25 @@ def _read_answers(path: str | None, settings: tuple[str, ...]) -> dict[str, Any]
     return answers
 
 
+def _render_ref(session, catalog, template, version, answers, **kw) -> Manifest:
+    """render_version for the command: the default version; errors as ClickException."""
+    from catalog_server.manifests.compose import ManifestError
+    from catalog_server.problems import TemplateNotFound
+
+    try:
+        if not version:
+            t = queries.get_template(session, catalog, template)
+            version = t.default_version or (t.versions[0].version if t.versions else "")
+        return render_version(session, catalog, template, version, answers, **kw)
+    except TemplateNotFound as exc:
+        raise click.ClickException(str(exc)) from None
+    except ValueError as exc:
+        if isinstance(exc, ManifestError) and exc.details:
+            detail = json.dumps(exc.details, indent=2, ensure_ascii=False)
+            raise click.ClickException(f"{exc.message}\n{detail}") from None
+        raise click.ClickException(str(exc)) from None
+
+
 @click.command()
 @click.argument("ref", metavar="CATALOG/TEMPLATE[@VERSION]")
 @click.option(
@@ -222,8 +241,6 @@ def render(ref, answers_file, settings, release, namespace, out_dir, server_url)
     """
     from catalog_server.cli import _app, _settings
     from catalog_server.db import db
-    from catalog_server.manifests.compose import ManifestError
-    from catalog_server.problems import TemplateNotFound
 
     path, _, version = ref.partition("@")
     catalog, sep, template = path.partition("/")
@@ -233,20 +250,14 @@ def render(ref, answers_file, settings, release, namespace, out_dir, server_url)
     app = _app(_settings())
     with app.app_context():
         try:
-            if not version:
-                t = queries.get_template(db.session, catalog, template)
-                version = t.default_version or (t.versions[0].version if t.versions else "")
-            manifest = render_version(
+            manifest = _render_ref(
                 db.session, catalog, template, version, answers,
                 release=release, namespace=namespace, server_url=server_url,
             )  # fmt: skip
-        except TemplateNotFound as exc:
-            raise click.ClickException(str(exc)) from None
-        except ValueError as exc:
-            if isinstance(exc, ManifestError) and exc.details:
-                detail = json.dumps(exc.details, indent=2, ensure_ascii=False)
-                raise click.ClickException(f"{exc.message}\n{detail}") from None
-            raise click.ClickException(str(exc)) from None
+        finally:
+            # The command's own engine: close its connections now, not at interpreter exit.
+            db.session.remove()
+            db.engine.dispose()
     for warning in manifest.warnings:
         click.echo(f"warning: {warning}", err=True)
     if out_dir:
