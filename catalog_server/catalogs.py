@@ -16,7 +16,7 @@ from the project's git repository at HEAD when it is a checkout, else as a plain
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 import yaml
 
 from catalog_server.config import BUNDLED_CATALOG, ConfigError
+from catalog_server.credentials import check_credentials_ref, check_secret_ref
 from catalog_server.problems import SourceError
 
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -37,10 +38,14 @@ class CatalogSource:
     branch: str | None = None
     subdir: str = ""
     refresh_interval: int = DEFAULT_REFRESH_INTERVAL
+    # References to secrets (see catalog_server.credentials), never the secrets.
+    credentials: dict[str, str] | None = field(default=None, compare=False)
+    webhook_secret: dict[str, str] | None = field(default=None, compare=False)
 
     @property
     def is_local(self) -> bool:
-        return is_local_url(self.url)
+        """A plain path: read in place. `file://` URLs are fetched like remote ones."""
+        return is_local_url(self.url) and not self.url.startswith("file://")
 
     @property
     def public_url(self) -> str:
@@ -121,7 +126,9 @@ def read_catalogs_file(path: Path) -> list[CatalogSource]:
 def _source_from_mapping(item: Any, where: str, base: Path) -> CatalogSource:
     if not isinstance(item, dict):
         raise ConfigError(f"{where}: expected a mapping with name and url")
-    unknown = set(item) - {"name", "url", "branch", "subdir", "refresh_interval"}
+    unknown = set(item) - {
+        "name", "url", "branch", "subdir", "refresh_interval", "credentials", "webhook_secret"
+    }
     if unknown:
         raise ConfigError(f"{where}: unknown keys {', '.join(sorted(map(str, unknown)))}")
     name, url = item.get("name"), item.get("url")
@@ -135,8 +142,8 @@ def _source_from_mapping(item: Any, where: str, base: Path) -> CatalogSource:
         check_git_url(url, allow_local=True)
     except SourceError as exc:
         raise ConfigError(f"{where}: {exc}") from None
-    if is_local_url(url):
-        local = Path(url.removeprefix("file://"))
+    if is_local_url(url) and not url.startswith("file://"):
+        local = Path(url)
         url = str(local if local.is_absolute() else (base / local).resolve())
     branch = item.get("branch")
     subdir = item.get("subdir") or ""
@@ -147,7 +154,12 @@ def _source_from_mapping(item: Any, where: str, base: Path) -> CatalogSource:
         raise ConfigError(f"{where}: subdir must be a relative path inside the repository")
     if not isinstance(interval, int) or isinstance(interval, bool) or interval < 10:
         raise ConfigError(f"{where}: refresh_interval must be a number of seconds >= 10")
-    return CatalogSource(name, url, branch, subdir.strip("/"), interval)
+    try:
+        credentials = check_credentials_ref(item.get("credentials"))
+        secret = check_secret_ref(item.get("webhook_secret"))
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return CatalogSource(name, url, branch, subdir.strip("/"), interval, credentials, secret)
 
 
 def configured_sources(sources_file: Path | None) -> list[CatalogSource]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 
@@ -87,46 +88,55 @@ def _summary_line(s) -> str:
 @click.option("--catalog", "names", multiple=True, help="Only this catalog (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON summary object per line.")
 @click.option("--force", is_flag=True, help="Reload every template even if the commit is indexed.")
-def sync(names: tuple[str, ...], as_json: bool, force: bool) -> None:
-    """Index the configured catalogs (only what changed since the last sync).
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Keep running: sync each catalog every refresh_interval, at once on a refresh "
+    "request (admin API, webhook), and retry failures with backoff.",
+)
+def sync(names: tuple[str, ...], as_json: bool, force: bool, watch: bool) -> None:
+    """Index the catalogs (only what changed since the last sync).
 
-    Exits 1 when a catalog could not be fetched; its last good index stays served.
+    Catalogs come from the catalogs file (CATALOG_SOURCES; the bundled catalog without
+    one) and from the admin API. Exits 1 when a catalog could not be fetched; its last
+    good index stays served.
     """
-    from catalog_server.catalogs import configured_sources
+    from catalog_server import scheduler
     from catalog_server.db import db as database
-    from catalog_server.indexer import sync_catalog
     from catalog_server.schema import require_current_schema
-    from catalog_server.validation import catalog_problems, server_validators
 
     settings = _settings()
-    try:
-        sources = configured_sources(settings.sources_file)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    unknown = set(names) - {s.name for s in sources}
-    if unknown:
-        raise click.UsageError(f"no such catalog: {', '.join(sorted(unknown))}")
-    selected = [s for s in sources if not names or s.name in names]
     app = _app(settings)
     failed = False
+
+    def report(summary) -> None:
+        nonlocal failed
+        failed |= summary.status == "failed"
+        click.echo(json.dumps(summary.to_json()) if as_json else _summary_line(summary))
+
     with app.app_context():
         require_current_schema()
-        for source in selected:
-            summary = sync_catalog(
-                database.session,
-                source,
-                cache_dir=settings.cache_dir,
-                git_timeout=settings.git_timeout,
-                force=force,
-                validators=server_validators(),
-                catalog_checks=[catalog_problems],
-                progress=None if as_json else _progress_printer(source.name),
+        try:
+            sources = scheduler.all_sources(database.session, settings)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+        unknown = set(names) - {s.name for s in sources}
+        if unknown:
+            raise click.UsageError(f"no such catalog: {', '.join(sorted(unknown))}")
+        if watch:
+            click.echo(f"watching {', '.join(names) or 'every catalog'}; Ctrl-C stops", err=True)
+            with contextlib.suppress(KeyboardInterrupt):
+                scheduler.watch(lambda: database.session, settings, names, on_summary=report)
+            return
+        for source in sources:
+            if names and source.name not in names:
+                continue
+            progress = None if as_json else _progress_printer(source.name)
+            report(
+                scheduler.sync_one(
+                    database.session, settings, source, force=force, progress=progress
+                )
             )
-            failed |= summary.status == "failed"
-            if as_json:
-                click.echo(json.dumps(summary.to_json()))
-            else:
-                click.echo(_summary_line(summary))
     if failed:
         sys.exit(1)
 
@@ -154,8 +164,19 @@ def _progress_printer(name: str):
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn workers.")
-def run(host: str, port: int, workers: int) -> None:
-    """Serve the API and site with gunicorn (run `db upgrade` and `sync` first)."""
+@click.option(
+    "--with-sync",
+    is_flag=True,
+    help="Also run `catalog-server sync --watch` beside the server, as one process group "
+    "(the embedded default; in production run the sync process on its own).",
+)
+def run(host: str, port: int, workers: int, with_sync: bool) -> None:
+    """Serve the API and site with gunicorn (run `db upgrade` and `sync` first).
+
+    Web workers never run git: catalogs are fetched by the sync process.
+    """
+    import subprocess
+
     from gunicorn.app.base import BaseApplication
 
     settings = _settings()
@@ -169,20 +190,84 @@ def run(host: str, port: int, workers: int) -> None:
         def load(self):
             return _app(settings)
 
-    Server().run()
+    watcher = None
+    if with_sync:
+        watcher = subprocess.Popen([sys.executable, "-m", "catalog_server.cli", "sync", "--watch"])
+    try:
+        Server().run()
+    finally:
+        if watcher is not None:
+            watcher.terminate()
+            watcher.wait(timeout=30)
 
 
-from catalog_server.render import render  # noqa: E402
+# --- token ------------------------------------------------------------------------------
 
-main.add_command(render)
+
+@main.group()
+def token() -> None:
+    """Manage admin API tokens (stored hashed; shown once when created)."""
+
+
+@token.command("create")
+@click.argument("name")
+def token_create(name: str) -> None:
+    """Create a token and print it (the only time it is shown)."""
+    from catalog_server.auth import TokenError, create_token
+    from catalog_server.db import db as database
+
+    app = _app(_settings())
+    with app.app_context():
+        try:
+            click.echo(create_token(database.session, name))
+        except TokenError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@token.command("list")
+def token_list() -> None:
+    """List tokens: name, created, last used, revoked."""
+    from catalog_server.auth import list_tokens
+    from catalog_server.db import db as database
+
+    def when(value) -> str:
+        return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+    app = _app(_settings())
+    with app.app_context():
+        rows = list_tokens(database.session)
+        click.echo(f"{'NAME':<24} {'CREATED':<17} {'LAST USED':<17} REVOKED")
+        for row in rows:
+            click.echo(
+                f"{row.name:<24} {when(row.created_at):<17} {when(row.last_used_at):<17} "
+                f"{when(row.revoked_at)}"
+            )
+
+
+@token.command("revoke")
+@click.argument("name")
+def token_revoke(name: str) -> None:
+    """Revoke a token: requests with it get 401 from now on."""
+    from catalog_server.auth import TokenError, revoke_token
+    from catalog_server.db import db as database
+
+    app = _app(_settings())
+    with app.app_context():
+        try:
+            revoke_token(database.session, name)
+        except TokenError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"revoked {name}")
 
 
 def _register_commands() -> None:
     from catalog_server.lint import lint
+    from catalog_server.render import render
     from catalog_server.scaffold import new
 
     main.add_command(lint)
     main.add_command(new)
+    main.add_command(render)
 
 
 _register_commands()

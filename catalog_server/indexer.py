@@ -88,25 +88,79 @@ def sync_catalog(
     with catalog_lock(session, source.name, cache_dir):
         catalog = _catalog_row(session, source)
         summary = SyncSummary(source.name, "updated", from_commit=catalog.commit)
+        asked_at = datetime.now(UTC)
         try:
             opened = open_source(source, cache_dir, git_timeout)
             revision = snapshot_revision(opened.snapshot)
+            check_catalog_size(opened.snapshot)
+            summary.to_commit = opened.commit
+            if catalog.revision == revision and not force:
+                summary.status = "up to date"
+                _settle(catalog, summary, asked_at)
+                # A sync with nothing to do writes nothing, not even the attempt time.
+                session.commit() if session.dirty else session.rollback()
+            else:
+                catalog.sync_state = "syncing"
+                session.commit()
+                checks = (validators, catalog_checks)
+                _index(session, catalog, opened, revision, summary, checks, progress, force)
+                summary.seconds = time.monotonic() - started
+                _settle(catalog, summary, asked_at)
+                session.commit()
         except SourceError as exc:
-            _record_failure(session, catalog, str(exc))
+            session.rollback()
             summary.status, summary.error = "failed", str(exc)
             summary.seconds = time.monotonic() - started
-            _fill_counts(session, catalog, summary)
-            return summary
-        summary.to_commit = opened.commit
-        if catalog.revision == revision and not force:
-            session.rollback()  # nothing to write: not even the attempt time changes
-            summary.status = "up to date"
-        else:
-            checks = (validators, catalog_checks)
-            _index(session, catalog, opened, revision, summary, checks, progress, force)
+            catalog.last_error = str(exc)
+            catalog.last_attempt_at = datetime.now(UTC)
+            _settle(catalog, summary, asked_at)
+            session.commit()
         _fill_counts(session, catalog, summary)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+# Beyond these a catalog is refused whole, with a clear error, before anything is loaded.
+MAX_CATALOG_FILES = 50_000
+MAX_CATALOG_BYTES = 1024 * 1024 * 1024
+
+
+def check_catalog_size(snapshot: Snapshot) -> None:
+    """Raise SourceError when the catalog holds too many files or bytes to index."""
+    entries = snapshot.entries()
+    if len(entries) > MAX_CATALOG_FILES:
+        raise SourceError(
+            f"the catalog holds {len(entries)} files; at most {MAX_CATALOG_FILES} are indexed"
+        )
+    total = sum(e.size for e in entries.values())
+    if total > MAX_CATALOG_BYTES:
+        raise SourceError(
+            f"the catalog holds {total // (1024 * 1024)} MiB; at most "
+            f"{MAX_CATALOG_BYTES // (1024 * 1024)} MiB are indexed"
+        )
+
+
+def _settle(catalog: Catalog, summary: SyncSummary, asked_at: datetime) -> None:
+    """Record the outcome on the catalog row, writing only fields whose value changes."""
+    failed = summary.status == "failed"
+    values = {
+        "sync_state": "failed" if failed else "idle",
+        "failures": (catalog.failures or 0) + 1 if failed else 0,
+    }
+    if summary.status != "up to date":
+        values["last_sync_status"] = summary.status
+        values["last_sync_seconds"] = round(summary.seconds, 3)
+    requested = catalog.refresh_requested_at
+    if requested is not None and _aware(requested) <= asked_at:
+        values["refresh_requested_at"] = None  # a request that came in during the sync stays
+    for key, value in values.items():
+        if getattr(catalog, key) != value:
+            setattr(catalog, key, value)
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; they were written in UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _catalog_row(session: Session, source: CatalogSource) -> Catalog:
@@ -114,17 +168,20 @@ def _catalog_row(session: Session, source: CatalogSource) -> Catalog:
     if catalog is None:
         catalog = Catalog(name=source.name, url=source.public_url, generation=0)
         session.add(catalog)
-        session.flush()
-    catalog.url = source.public_url
-    catalog.branch = source.branch
-    catalog.subdir = source.subdir or None
+        session.commit()  # the row exists from the first attempt on, to carry its errors
+    # Written only when they differ, so that a sync with nothing to do writes nothing.
+    settings = {
+        "url": source.public_url,
+        "branch": source.branch,
+        "subdir": source.subdir or None,
+        "refresh_interval": source.refresh_interval,
+        "credentials": source.credentials,
+        "webhook_secret": source.webhook_secret,
+    }
+    for key, value in settings.items():
+        if getattr(catalog, key) != value:
+            setattr(catalog, key, value)
     return catalog
-
-
-def _record_failure(session: Session, catalog: Catalog, message: str) -> None:
-    catalog.last_error = message
-    catalog.last_attempt_at = datetime.now(UTC)
-    session.commit()
 
 
 def _fill_counts(session: Session, catalog: Catalog, summary: SyncSummary) -> None:

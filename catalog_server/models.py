@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -43,6 +44,22 @@ class Catalog(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     # Bumped on every change of what is served; part of every ETag.
     generation: Mapped[int] = mapped_column(Integer, default=0)
+    # "file" for catalogs from the catalogs file (or the bundled default), "api" for those
+    # added over the admin API, whose settings live here.
+    managed_by: Mapped[str] = mapped_column(String(10), default="file")
+    refresh_interval: Mapped[int] = mapped_column(Integer, default=300)
+    # Where credentials and the webhook secret come from: {"env": NAME} or {"file": PATH}
+    # references, never the values themselves.
+    credentials: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    webhook_secret: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Sync state: idle, queued, syncing or failed; a refresh asked for over the API or a
+    # webhook sets refresh_requested_at, and the sync process picks it up.
+    sync_state: Mapped[str] = mapped_column(String(10), default="idle")
+    refresh_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_sync_seconds: Mapped[float | None] = mapped_column(Float)
+    last_sync_status: Mapped[str | None] = mapped_column(String(20))
 
     templates: Mapped[list[Template]] = relationship(
         back_populates="catalog", cascade="all, delete-orphan", passive_deletes=True
@@ -162,3 +179,31 @@ class ProblemRow(db.Model):
     severity: Mapped[str] = mapped_column(String(10))
     message: Mapped[str] = mapped_column(Text)
     blocking: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ApiToken(db.Model):
+    """An admin bearer token. Only a SHA-256 of the token is kept: tokens are 256 random
+    bits, so a fast hash is as good as a slow one and keeps every request cheap."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(db.Model):
+    """One admin action: who (token name), what, on which target, when, from where."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    token_name: Mapped[str | None] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(50))
+    target: Mapped[str | None] = mapped_column(String(255))
+    client_address: Mapped[str | None] = mapped_column(String(100))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -283,7 +283,7 @@ def open_source(source, cache_dir: Path, timeout: int = 120) -> OpenedSource:
     import git  # GitPython: imported here so that pure readers of snapshots need not load it
 
     if source.is_local:
-        folder = Path(source.url.removeprefix("file://"))
+        folder = Path(source.url)
         if not folder.is_dir():
             raise SourceError(f"catalog folder {folder} does not exist")
         try:
@@ -304,11 +304,19 @@ def open_source(source, cache_dir: Path, timeout: int = 120) -> OpenedSource:
 
 
 def _open_remote(source, cache_dir: Path, timeout: int) -> OpenedSource:
+    """Fetch the branch head into a bare repository in the cache (created on first use).
+
+    Nothing is checked out, so no hook, filter or symlink from the repository ever acts;
+    the fetch is shallow (the last 50 commits), enough to diff against recent syncs.
+    """
     import git
+
+    from catalog_server.credentials import git_environment
 
     target = cache_dir / f"{source.name}.git"
     branch = source.branch or "HEAD"
     env = dict(GIT_ENV)
+    env.update(git_environment(source.credentials, cache_dir))
     try:
         if not (target / "HEAD").exists():
             cache_dir.mkdir(parents=True, exist_ok=True)
