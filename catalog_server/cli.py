@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from collections.abc import Iterator
 
 import click
+from flask import Flask
 
 from catalog_server.config import ConfigError, Settings
 
@@ -22,6 +24,20 @@ def _app(settings: Settings):
     from catalog_server.app import create_app
 
     return create_app(settings=settings)
+
+
+@contextlib.contextmanager
+def app_context(settings: Settings | None = None) -> Iterator[Flask]:
+    """An app context for one command; its database connections are closed at the end."""
+    from catalog_server.db import db as database
+
+    app = _app(settings or _settings())
+    with app.app_context():
+        try:
+            yield app
+        finally:
+            database.session.remove()
+            database.engine.dispose()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,8 +63,7 @@ def db_upgrade(revision: str) -> None:
     """Create or migrate the database schema to the newest revision."""
     from flask_migrate import upgrade
 
-    app = _app(_settings())
-    with app.app_context():
+    with app_context():
         upgrade(revision=revision)
     click.echo(f"database at {revision}")
 
@@ -58,8 +73,7 @@ def db_current() -> None:
     """Show the database's schema revision."""
     from catalog_server.schema import current_revision
 
-    app = _app(_settings())
-    with app.app_context():
+    with app_context():
         click.echo(current_revision() or "empty (run `catalog-server db upgrade`)")
 
 
@@ -106,15 +120,17 @@ def sync(names: tuple[str, ...], as_json: bool, force: bool, watch: bool) -> Non
     from catalog_server.schema import require_current_schema
 
     settings = _settings()
-    app = _app(settings)
-    failed = False
+    failed = changed = False
 
     def report(summary) -> None:
-        nonlocal failed
+        nonlocal failed, changed
         failed |= summary.status == "failed"
+        changed |= summary.status == "updated"
         click.echo(json.dumps(summary.to_json()) if as_json else _summary_line(summary))
+        if watch and summary.status == "updated":
+            _rebuild_site(database.session, settings)
 
-    with app.app_context():
+    with app_context(settings):
         require_current_schema()
         try:
             sources = scheduler.all_sources(database.session, settings)
@@ -137,8 +153,17 @@ def sync(names: tuple[str, ...], as_json: bool, force: bool, watch: bool) -> Non
                     database.session, settings, source, force=force, progress=progress
                 )
             )
+        if changed:
+            _rebuild_site(database.session, settings)
     if failed:
         sys.exit(1)
+
+
+def _rebuild_site(session, settings: Settings) -> None:
+    """The web site is generated from the index: rebuild it after a catalog changed."""
+    from catalog_server.docs import rebuild
+
+    rebuild(session, settings.site_dir)
 
 
 def _progress_printer(name: str):
@@ -216,8 +241,7 @@ def token_create(name: str) -> None:
     from catalog_server.auth import TokenError, create_token
     from catalog_server.db import db as database
 
-    app = _app(_settings())
-    with app.app_context():
+    with app_context():
         try:
             click.echo(create_token(database.session, name))
         except TokenError as exc:
@@ -233,8 +257,7 @@ def token_list() -> None:
     def when(value) -> str:
         return value.strftime("%Y-%m-%d %H:%M") if value else "-"
 
-    app = _app(_settings())
-    with app.app_context():
+    with app_context():
         rows = list_tokens(database.session)
         click.echo(f"{'NAME':<24} {'CREATED':<17} {'LAST USED':<17} REVOKED")
         for row in rows:
@@ -251,8 +274,7 @@ def token_revoke(name: str) -> None:
     from catalog_server.auth import TokenError, revoke_token
     from catalog_server.db import db as database
 
-    app = _app(_settings())
-    with app.app_context():
+    with app_context():
         try:
             revoke_token(database.session, name)
         except TokenError as exc:
@@ -261,10 +283,12 @@ def token_revoke(name: str) -> None:
 
 
 def _register_commands() -> None:
+    from catalog_server.docs.cli import docs
     from catalog_server.lint import lint
     from catalog_server.render import render
     from catalog_server.scaffold import new
 
+    main.add_command(docs)
     main.add_command(lint)
     main.add_command(new)
     main.add_command(render)

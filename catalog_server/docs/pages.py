@@ -1,0 +1,275 @@
+"""Catalog pages generated from the index: the home page, one page per template, and the
+static JSON next to them that the site's scripts read.
+
+Everything here reads the database through :mod:`catalog_server.queries`, never git, and
+imports no Flask. Page bodies are HTML made with autoescaping Jinja templates, wrapped in
+Markdown files with front matter that mkdocs turns into the site: every string from a
+catalog is escaped, and READMEs go through :func:`sanitize.render_markdown`.
+
+Layout of what :func:`catalog_pages` returns (paths relative to the docs folder)::
+
+    index.md                                   home: search box, filters, cards
+    templates.json                             the search index the home page filters with
+    catalogs/<catalog>/<template>/index.md    a template's page
+    catalogs/<catalog>/<template>/template.json  versions and questions, for the install form
+    catalogs/<catalog>/<template>/icon.svg|png|jpg  the icon, cleaned
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+from sqlalchemy.orm import Session
+
+from catalog_server import queries
+from catalog_server.docs.reference import front_matter
+from catalog_server.docs.sanitize import clean_svg, render_markdown
+from catalog_server.render import _default_release
+
+KIND_LABELS = {"compose": "Compose", "helm": "Helm chart"}
+PLACEHOLDER_ICON = "img/template.svg"  # in the theme
+SERVER_PLACEHOLDER = "https://CATALOG-SERVER"  # the page's script writes its own origin
+ICON_EXTENSIONS = {"image/svg+xml": "svg", "image/png": "png", "image/jpeg": "jpg"}
+PAGE_SIZE = 100
+
+_env = Environment(
+    loader=PackageLoader("catalog_server.docs", "templates"),
+    autoescape=select_autoescape(default=True),
+    keep_trailing_newline=True,
+)
+
+
+@dataclass
+class TemplateEntry:
+    catalog: str
+    template: Any  # models.Template, summary columns loaded
+
+
+def url_segment(text: str) -> str:
+    """A path segment for a catalog or template id (``charts*grafana`` -> ``charts%2Agrafana``)."""
+    return quote(text, safe="")
+
+
+def page_dir(catalog: str, slug: str) -> str:
+    """Folder of a template's page, relative to the site root (file names, not URLs)."""
+    return f"catalogs/{catalog}/{slug}"
+
+
+def all_templates(session: Session) -> Iterator[TemplateEntry]:
+    """Every served template, sorted by name, read a page at a time."""
+    page = 1
+    while True:
+        result = queries.search_templates(session, queries.TemplateFilter(), page, PAGE_SIZE)
+        for template, catalog in result.items:
+            yield TemplateEntry(catalog, template)
+        if page * PAGE_SIZE >= result.total:
+            return
+        page += 1
+
+
+def catalog_pages(session: Session) -> dict[str, str | bytes]:
+    """Every generated page and data file of the catalog part of the site, by path."""
+    files: dict[str, str | bytes] = {}
+    entries = list(all_templates(session))
+    cards, index = [], []
+    for entry in entries:
+        t = queries.get_template(session, entry.catalog, entry.template.slug)
+        folder = page_dir(entry.catalog, t.slug)
+        icon_name = _icon_file(session, entry.catalog, t, folder, files)
+        href = f"catalogs/{url_segment(entry.catalog)}/{url_segment(t.slug)}/"
+        card = {
+            "key": f"{entry.catalog}/{t.slug}",
+            "catalog": entry.catalog,
+            "name": t.name,
+            "kind": t.kind,
+            "description": t.description,
+            "categories": t.categories or [],
+            "version": t.default_version or t.latest_version,
+            "href": href,
+            "icon": href + icon_name if icon_name else PLACEHOLDER_ICON,
+        }
+        cards.append(card)
+        keywords = (t.meta or {}).get("keywords") or []
+        index.append(
+            {
+                **{k: card[k] for k in ("key", "catalog", "name", "kind", "description")},
+                "id": t.slug,
+                "categories": card["categories"],
+                "url": href,
+                "text": t.search_text or " ".join([t.name, t.description or "", *keywords]),
+            }
+        )
+        files[f"{folder}/index.md"] = template_page(session, entry.catalog, t, icon_name)
+        files[f"{folder}/template.json"] = json.dumps(
+            template_data(session, entry.catalog, t), indent=1
+        )
+    files["index.md"] = home_page(session, cards)
+    files["templates.json"] = json.dumps({"templates": index}, indent=1)
+    return files
+
+
+def _icon_file(session, catalog: str, t, folder: str, files: dict) -> str | None:
+    """Write the template's icon next to its page; None when it has none or it is unusable."""
+    if not t.icon_media_type:
+        return None
+    data, media_type = queries.template_icon(session, catalog, t.slug)
+    extension = ICON_EXTENSIONS.get(media_type.split(";")[0].strip())
+    if extension is None:
+        return None
+    if extension == "svg":
+        data = clean_svg(data)
+        if data is None:
+            return None
+    files[f"{folder}/icon.{extension}"] = data
+    return f"icon.{extension}"
+
+
+def home_page(session: Session, cards: list[dict[str, Any]]) -> str:
+    facets = queries.template_facets(session, queries.TemplateFilter())
+    catalogs = sorted({card["catalog"] for card in cards})
+    body = _env.get_template("home.html").render(
+        cards=cards,
+        total=len(cards),
+        catalogs=catalogs,
+        show_catalog=len(catalogs) > 1,
+        categories=sorted(facets["category"].items(), key=lambda kv: kv[0].lower()),
+        kinds=sorted(facets["kind"].items()),
+        kind_labels=KIND_LABELS,
+    )
+    return front_matter("Templates", page_class="home-page") + body
+
+
+def _flat_questions(questions: list[Any], depth: int = 0, parent: dict | None = None):
+    for q in questions or []:
+        if not isinstance(q, dict) or not isinstance(q.get("variable"), str):
+            continue
+        yield q, parent
+        if isinstance(q.get("subquestions"), list) and depth < 8:
+            yield from _flat_questions(q["subquestions"], depth + 1, q)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def question_rows(questions: list[Any]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The questions (subquestions after their parent) grouped by ``group``, in order."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for q, parent in _flat_questions(questions):
+        conditions = []
+        if parent is not None:
+            expected = _text(parent.get("show_subquestion_if"))
+            conditions.append(f"when {parent['variable']} = {expected}")
+        if q.get("show_if"):
+            conditions.append(f"when {_text(q['show_if'])}")
+        bounds = [f"{k} {_text(q[k])}" for k in ("min", "max", "min_length", "max_length")
+                  if q.get(k) is not None]  # fmt: skip
+        if q.get("options"):
+            bounds.append("one of " + ", ".join(_text(o) for o in q["options"]))
+        group = _text((parent or {}).get("group") or q.get("group")) or "General"
+        groups.setdefault(group, []).append(
+            {
+                "variable": q["variable"],
+                "label": _text(q.get("label")),
+                "type": _text(q.get("type") or "string"),
+                "default": _text(q.get("default")),
+                "required": q.get("required") in (True, "true"),
+                "description": _text(q.get("description")),
+                "condition": "; ".join(conditions),
+                "range": "; ".join(bounds),
+            }
+        )
+    return list(groups.items())
+
+
+def _rancher_range(v) -> str:
+    low, high = v.minimum_rancher_version, v.maximum_rancher_version
+    if low and high:
+        return f"{low} to {high}"
+    return f"{low} or newer" if low else (f"up to {high}" if high else "")
+
+
+def _helm_install(session: Session, catalog: str, t) -> dict[str, Any] | None:
+    if t.kind != "helm" or not t.versions:
+        return None
+    version_name = t.default_version or t.versions[0].version
+    v = queries.get_version(session, catalog, t.slug, version_name)
+    chart = (v.meta or {}).get("chart") or {}
+    annotations = chart.get("annotations") if isinstance(chart.get("annotations"), dict) else {}
+    return {
+        "chart": chart.get("name") or (t.meta or {}).get("chart_name") or t.slug.rpartition("*")[2],
+        "version": v.version,
+        "release": _default_release(t.slug, chart),
+        "namespace": annotations.get("catalog.cattle.io/namespace"),
+        "packaged": v.chart_digest is not None,
+    }
+
+
+def template_page(session: Session, catalog: str, t, icon_name: str | None) -> str:
+    """The Markdown page (front matter and an HTML body) of one template."""
+    default = t.default_version or (t.versions[0].version if t.versions else None)
+    questions = queries.get_version(session, catalog, t.slug, default).questions if default else []
+    api_path = f"/api/v1/templates/{url_segment(catalog)}/{url_segment(t.slug)}"
+    project_url = t.project_url or ""
+    if not project_url.startswith(("https://", "http://")):
+        project_url = None  # a catalog's link is only ever a web link
+    body = _env.get_template("template.html").render(
+        t=t,
+        catalog=catalog,
+        kind_label=KIND_LABELS.get(t.kind, t.kind),
+        icon=icon_name or "../../../" + PLACEHOLDER_ICON,
+        home="../../../",
+        project_url=project_url,
+        # Relative to the page, so the links work wherever the site is served from.
+        api_url="../../.." + api_path,
+        api_path=api_path,
+        helm_repo=f"../../../helm/{url_segment(catalog)}" if t.kind == "helm" else None,
+        helm=_helm_install(session, catalog, t),
+        server_placeholder=SERVER_PLACEHOLDER,
+        readme=Markup(render_markdown(t.readme)),  # noqa: S704  (sanitized by nh3)
+        versions=[
+            {
+                "version": v.version,
+                "folder": v.folder,
+                "app_version": v.app_version,
+                "upgrade_from": v.upgrade_from,
+                "rancher": _rancher_range(v),
+                "created": v.created.date().isoformat() if v.created else "",
+            }
+            for v in t.versions
+        ],
+        upgrades=[v for v in t.versions if v.upgrade_from],
+        question_version=default,
+        question_groups=question_rows(questions or []),
+    )
+    return front_matter(t.name, page_class="template-page-wrap") + body
+
+
+def template_data(session: Session, catalog: str, t) -> dict[str, Any]:
+    """What the install form reads: every version with its questions, newest first."""
+    versions = []
+    for summary in t.versions:
+        v = queries.get_version(session, catalog, t.slug, summary.version)
+        versions.append({"version": v.version, "folder": v.folder, "questions": v.questions or []})
+    helm = _helm_install(session, catalog, t)
+    return {
+        "catalog": catalog,
+        "id": t.slug,
+        "name": t.name,
+        "kind": t.kind,
+        "default_version": t.default_version,
+        "api": f"/api/v1/templates/{url_segment(catalog)}/{url_segment(t.slug)}",
+        "release": helm["release"] if helm else _default_release(t.slug, {}),
+        "namespace": helm["namespace"] if helm else None,
+        "versions": versions,
+    }

@@ -1,0 +1,147 @@
+"""Reference pages generated from the code: the lint rules and the HTTP API.
+
+The lint rule page is written from the rule registry (``catalog_server.validation.RULES``)
+and the API page from the OpenAPI document (``catalog_server.api.openapi``), so neither can
+drift from what the server does. Both are plain Markdown with front matter.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from itertools import groupby
+from typing import Any
+
+import yaml
+
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+
+def front_matter(title: str, **meta: Any) -> str:
+    """YAML front matter for an mkdocs page, safely quoted whatever the title holds."""
+    return "---\n" + yaml.safe_dump({"title": title, **meta}, sort_keys=False) + "---\n\n"
+
+
+def md_text(text: Any) -> str:
+    """Text made inert in Markdown: HTML escaped, and the characters Markdown acts on
+    inside a table cell or a paragraph backslash-escaped."""
+    out = str(text if text is not None else "")
+    out = out.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for char in "\\`*_[]|#":
+        out = out.replace(char, "\\" + char)
+    return " ".join(out.split())
+
+
+def md_code(text: Any) -> str:
+    """Inline code that survives a table cell: backticks and pipes cannot break out."""
+    value = str(text).replace("|", "\\|").replace("`", "'")
+    return f"`{value}`"
+
+
+def lint_rules_page(rules: Mapping[str, Any]) -> str:
+    """The lint rule reference: every registered rule, by family, with its severity."""
+    lines = [front_matter("Lint rules")]
+    lines.append("# Lint rules\n")
+    lines.append(
+        "Every problem that `catalog-server sync` records and `catalog-server lint` reports "
+        "carries one of these rule ids. *Loader* rules come from reading the files; the "
+        "others from validation. Rules starting with `policy.` can be given another "
+        "severity, or turned `off`, in the catalog's `.catalog-lint.yaml`. "
+        "`catalog-server lint --list-rules` prints the same list.\n"
+    )
+    ordered = sorted(rules.values(), key=lambda r: r.id)
+    for family, group in groupby(ordered, key=lambda r: r.id.split(".", 1)[0]):
+        lines.append(f"## {md_text(family)}\n")
+        lines.append("| rule | severity | from | what it means |")
+        lines.append("| --- | --- | --- | --- |")
+        for rule in group:
+            lines.append(
+                f"| {md_code(rule.id)} | {md_text(rule.severity)} | {md_text(rule.owner)} "
+                f"| {md_text(rule.description)} |"
+            )
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def api_routes(document: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(METHOD, path) of every operation in an OpenAPI document, in document order."""
+    return [
+        (method.upper(), path)
+        for path, item in document.get("paths", {}).items()
+        for method in HTTP_METHODS
+        if method in item
+    ]
+
+
+def _schema_text(schema: Mapping[str, Any] | None) -> str:
+    if not schema:
+        return ""
+    if "$ref" in schema:
+        return schema["$ref"].rsplit("/", 1)[-1]
+    kind = schema.get("type", "")
+    if isinstance(kind, list):
+        kind = " or ".join(kind)
+    extra = []
+    if "enum" in schema:
+        extra.append("one of " + ", ".join(map(str, schema["enum"])))
+    for key in ("minimum", "maximum", "maxLength"):
+        if key in schema:
+            extra.append(f"{key} {schema[key]}")
+    return f"{kind} ({'; '.join(extra)})" if extra else str(kind)
+
+
+def _operation(method: str, path: str, op: Mapping[str, Any]) -> list[str]:
+    lines = [f"### {method} `{path}`\n", md_text(op.get("summary", "")) + "\n"]
+    params = op.get("parameters") or []
+    if params:
+        lines += ["| parameter | in | type | description |", "| --- | --- | --- | --- |"]
+        for p in params:
+            required = " (required)" if p.get("required") else ""
+            lines.append(
+                f"| {md_code(p['name'])}{required} | {md_text(p.get('in'))} "
+                f"| {md_text(_schema_text(p.get('schema')))} | {md_text(p.get('description'))} |"
+            )
+        lines.append("")
+    body = op.get("requestBody")
+    if body:
+        for media, spec in body.get("content", {}).items():
+            lines.append(
+                f"Request body ({md_code(media)}): {md_text(_schema_text(spec.get('schema')))}\n"
+            )
+    lines += ["| status | answer |", "| --- | --- |"]
+    for status, response in (op.get("responses") or {}).items():
+        media = ", ".join(f"`{m}`" for m in (response.get("content") or {}))
+        text = md_text(response.get("description", ""))
+        lines.append(f"| {md_text(status)} | {text}{' ' + media if media else ''} |")
+    lines.append("")
+    return lines
+
+
+def api_page(document: Mapping[str, Any]) -> str:
+    """The API reference: every operation of the OpenAPI document, then its schemas."""
+    info = document.get("info", {})
+    lines = [front_matter("HTTP API")]
+    lines.append(f"# {md_text(info.get('title', 'HTTP API'))}\n")
+    lines.append(md_text(info.get("description", "")) + "\n")
+    lines.append(
+        "The machine-readable OpenAPI document is served at `/api/v1/openapi.json`. GET "
+        "answers carry an ETag; send it back in `If-None-Match` to get `304 Not Modified`. "
+        "The Helm chart repository of each catalog is at `/helm/{catalog}/index.yaml`.\n"
+    )
+    lines.append("## Operations\n")
+    lines += ["| method | path | what |", "| --- | --- | --- |"]
+    for method, path in api_routes(document):
+        summary = document["paths"][path][method.lower()].get("summary", "")
+        lines.append(f"| {method} | {md_code(path)} | {md_text(summary.split('. ')[0])} |")
+    lines.append("")
+    for method, path in api_routes(document):
+        lines += _operation(method, path, document["paths"][path][method.lower()])
+    schemas = document.get("components", {}).get("schemas", {})
+    if schemas:
+        lines.append("## Schemas\n")
+        for name, schema in schemas.items():
+            lines.append(f"### {md_text(name)}\n")
+            lines.append("```json")
+            lines.append(json.dumps(schema, indent=2))
+            lines.append("```\n")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,156 @@
+"""Fixtures for the web site tests: the site-catalog fixture indexed and built, served by
+a real HTTP server in a thread, and a headless chromium driven by Playwright.
+
+The browser is Debian's chromium (/usr/bin/chromium), never one Playwright downloads; on a
+machine without it, or without the playwright package, the browser tests skip and say why.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+import pytest
+from werkzeug.serving import make_server
+
+from catalog_server.app import create_app
+from catalog_server.catalogs import CatalogSource
+from catalog_server.config import Settings
+from catalog_server.db import db
+
+DATA = Path(__file__).parent.parent / "data"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+OUTPUT = Path(__file__).parent.parent.parent / "test-output" / "web"
+
+
+def git_catalog(path: Path, fixture: str) -> Path:
+    """A git repository at ``path`` holding the fixture catalog ``tests/data/<fixture>``."""
+    shutil.copytree(DATA / fixture, path)
+    repo = git.Repo.init(path, initial_branch="main")
+    with repo.config_writer() as cfg:
+        cfg.set_value("user", "name", "Catalog Tests")
+        cfg.set_value("user", "email", "tests@example.com")
+        cfg.set_value("commit", "gpgsign", "false")
+    repo.git.add("-A")
+    repo.git.commit("-m", "site catalog")
+    return path
+
+
+def index_and_build(app, settings: Settings, source: CatalogSource) -> None:
+    """Index ``source`` into the app's database and build the site into settings.site_dir."""
+    from catalog_server.docs import build_site
+    from catalog_server.indexer import sync_catalog
+
+    with app.app_context():
+        summary = sync_catalog(db.session, source, cache_dir=settings.cache_dir)
+        assert summary.status == "updated", summary
+        build_site(db.session, settings.site_dir)
+
+
+@pytest.fixture
+def built_site(app, settings, tmp_path) -> Path:
+    """The site-catalog fixture indexed as catalog ``site`` and the site built."""
+    repo = git_catalog(tmp_path / "site-catalog", "site-catalog")
+    index_and_build(app, settings, CatalogSource(name="site", url=str(repo)))
+    return settings.site_dir
+
+
+@dataclass
+class LiveServer:
+    url: str
+    settings: Settings
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory) -> Iterator[LiveServer]:
+    """The app on SQLite with the site-catalog indexed and the site built, served over HTTP
+    on 127.0.0.1 and a free port for the whole module."""
+    from flask_migrate import upgrade
+
+    base = tmp_path_factory.mktemp("live")
+    settings = Settings.from_env(
+        {
+            "CATALOG_INSTANCE_DIR": str(base / "instance"),
+            "CATALOG_DATABASE_URL": f"sqlite:///{base / 'catalog.db'}",
+            "CATALOG_CACHE_DIR": str(base / "cache"),
+        }
+    )
+    app = create_app({"TESTING": True}, settings=settings)
+    with app.app_context():
+        upgrade()
+    repo = git_catalog(base / "site-catalog", "site-catalog")
+    index_and_build(app, settings, CatalogSource(name="site", url=str(repo)))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", settings)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian chromium through Playwright; skips when either is missing."""
+    if not CHROMIUM.exists():
+        reason = f"browser tests need Debian's chromium at {CHROMIUM}: apt-get install chromium"
+        pytest.skip(reason)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("browser tests need the playwright package (pip install -e '.[browser]')")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page that records console errors and CSP violations the site causes."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.console_errors = []
+    # The browser logs every 4xx answer; the install form's 422 is expected, not an error.
+    page.on(
+        "console",
+        lambda m: (
+            m.type == "error"
+            and "status of 422" not in m.text
+            and page.console_errors.append(m.text)
+        ),
+    )
+    page.on("pageerror", lambda e: page.console_errors.append(str(e)))
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    return OUTPUT
