@@ -18,7 +18,7 @@ from catalog_server.queries import catalog_state
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
 # Answers that must reflect the live process or database, never a cached state.
-UNCACHED_ENDPOINTS = {"api.healthz", "api.readyz", "api.openapi"}
+UNCACHED_ENDPOINTS = {"api.healthz", "api.readyz", "api.openapi", "api.list_audit"}
 
 
 @api.before_request
@@ -50,3 +50,4 @@ def _add_etag(response: Response) -> Response:
 
 
 from catalog_server.api import manifests, views  # noqa: E402,F401  (registers the routes)
+from catalog_server.api import admin  # noqa: E402,F401  (admin endpoints and webhooks)

@@ -19,6 +19,7 @@ class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, details: Any = None):
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details
+        self.headers: dict[str, str] = {}
 
 
 class BadParameter(ApiError):
@@ -38,7 +39,9 @@ def error_response(status: int, code: str, message: str, details: Any = None):
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        response = error_response(exc.status, exc.code, exc.message, exc.details)
+        response.headers.update(exc.headers)
+        return response
 
     @app.errorhandler(TemplateNotFound)
     def _not_found(exc: TemplateNotFound):

@@ -84,6 +84,11 @@ SCHEMAS: dict[str, Any] = {
             "indexed_at": _nullable("string"),
             "last_attempt_at": _nullable("string"),
             "last_error": _nullable("string"),
+            "last_sync_status": _nullable("string"),
+            "sync_state": {"type": "string", "enum": ["idle", "queued", "syncing", "failed"]},
+            "failures": {"type": "integer"},
+            "refresh_interval": {"type": "integer"},
+            "managed_by": {"type": "string", "enum": ["file", "api"]},
             "templates": {"type": "integer"},
             "problems": {"type": "integer"},
             "links": LINKS,
@@ -198,7 +203,10 @@ SCHEMAS["Version"] = {
 
 
 def _list_of(item: dict[str, Any], paged: bool = False, extra: dict | None = None) -> dict:
-    props: dict[str, Any] = {"items": {"type": "array", "items": item}, "total": {"type": "integer"}}
+    props: dict[str, Any] = {
+        "items": {"type": "array", "items": item},
+        "total": {"type": "integer"},
+    }
     required = ["items", "total"]
     if paged:
         props |= {"page": {"type": "integer"}, "per_page": {"type": "integer"}}
@@ -319,8 +327,12 @@ def _manifest_paths(template: dict, version: dict) -> dict[str, Any]:
             _json(_ref("Upgrades"), "The upgrade targets."),
             [
                 *params,
-                _param("rancher_version", "query", "Only targets supporting this Rancher version.",
-                       {"type": "string", "maxLength": 100}),
+                _param(
+                    "rancher_version",
+                    "query",
+                    "Only targets supporting this Rancher version.",
+                    {"type": "string", "maxLength": 100},
+                ),
             ],  # fmt: skip
             {"400": BAD_PARAMETER, "404": NOT_FOUND},
         ),
@@ -336,10 +348,16 @@ def _manifest_paths(template: dict, version: dict) -> dict[str, Any]:
 @cache
 def openapi_document() -> dict[str, Any]:
     text_query = [
-        _param("q", "query", "Words that must all appear in the id, name, description, "
-               "categories or keywords.", TEXT),
+        _param(
+            "q",
+            "query",
+            "Words that must all appear in the id, name, description, categories or keywords.",
+            TEXT,
+        ),
         _param("catalog", "query", "Only this catalog.", TEXT),
-        _param("kind", "query", "compose or helm.", {"type": "string", "enum": ["compose", "helm"]}),
+        _param(
+            "kind", "query", "compose or helm.", {"type": "string", "enum": ["compose", "helm"]}
+        ),
         _param("category", "query", "Only this category.", TEXT),
         PAGE,
         PER_PAGE,
@@ -364,7 +382,10 @@ def openapi_document() -> dict[str, Any]:
         "/api/v1/readyz": {
             "get": {
                 "summary": "The database is reachable and at least one catalog is indexed.",
-                "responses": {"200": _json({"type": "object"}, "Ready."), "503": _error("Not ready.")},
+                "responses": {
+                    "200": _json({"type": "object"}, "Ready."),
+                    "503": _error("Not ready."),
+                },
             }
         },
         "/api/v1/catalogs": _get(
@@ -416,7 +437,10 @@ def openapi_document() -> dict[str, Any]:
                     {
                         "type": "object",
                         "required": ["name", "templates"],
-                        "properties": {"name": {"type": "string"}, "templates": {"type": "integer"}},
+                        "properties": {
+                            "name": {"type": "string"},
+                            "templates": {"type": "integer"},
+                        },
                     }
                 ),
                 "The categories.",
@@ -430,8 +454,12 @@ def openapi_document() -> dict[str, Any]:
             [
                 text_query[1],
                 _param("template", "query", "Only this template id.", TEXT),
-                _param("severity", "query", "error, warning or info.",
-                       {"type": "string", "enum": ["error", "warning", "info"]}),
+                _param(
+                    "severity",
+                    "query",
+                    "error, warning or info.",
+                    {"type": "string", "enum": ["error", "warning", "info"]},
+                ),
                 PAGE,
                 PER_PAGE,
             ],
@@ -440,19 +468,184 @@ def openapi_document() -> dict[str, Any]:
         "/api/v1/openapi.json": {
             "get": {
                 "summary": "This document.",
-                "responses": {"200": _json({"type": "object"}, "The OpenAPI document."), "304": NOT_MODIFIED},
+                "responses": {
+                    "200": _json({"type": "object"}, "The OpenAPI document."),
+                    "304": NOT_MODIFIED,
+                },
             }
         },
     }
     paths |= _manifest_paths(TEMPLATE, VERSION)
+    paths["/api/v1/catalogs"].update(_admin_catalogs())
+    paths["/api/v1/catalogs/{catalog}"].update(_admin_catalog())
+    paths.update(_admin_paths())
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Catalog server API",
             "version": "1",
             "description": "Browse, search and fetch templates indexed from git catalogs. "
-            "Every error answers {\"error\": {\"code\", \"message\", \"details\"}}.",
+            'Every error answers {"error": {"code", "message", "details"}}.',
         },
         "paths": paths,
-        "components": {"schemas": SCHEMAS},
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"admin": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+# --- admin endpoints and webhooks ------------------------------------------------------------
+
+UNAUTHORIZED = _error("No admin token, a wrong one or a revoked one; nothing changed.")
+ADMIN = [{"admin": []}]
+_REF = {
+    "type": ["object", "null"],
+    "description": "{env: NAME} or {file: /path}: where the "
+    "secret comes from; never the secret itself.",
+}
+CATALOG_INPUT = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "description": "Lower-case letters, digits and '-'."},
+        "url": {
+            "type": "string",
+            "description": "https://, ssh://, git@host:path or git://; no credentials in the URL.",
+        },
+        "branch": _nullable("string"),
+        "subdir": _nullable("string"),
+        "refresh_interval": {"type": "integer", "minimum": 10, "maximum": 86400},
+        "credentials": {
+            "type": ["object", "null"],
+            "description": "username, and password_env or password_file, or ssh_key_file: "
+            "references, never values.",
+        },
+        "webhook_secret": _REF,
+    },
+}
+INVALID = _error("A field is not valid; details name each field with its messages.")
+
+
+def _admin_catalogs() -> dict:
+    return {
+        "post": {
+            "summary": "Add a catalog (admin). Its first sync is queued.",
+            "security": ADMIN,
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": CATALOG_INPUT | {"required": ["name", "url"]}}
+                },
+            },
+            "responses": {
+                "201": _json(_ref("Catalog"), "The new catalog."),
+                "400": BAD_PARAMETER,
+                "401": UNAUTHORIZED,
+                "409": _error("A catalog with that name exists."),
+                "422": INVALID,
+            },
+        }
+    }
+
+
+def _admin_catalog() -> dict:
+    return {
+        "patch": {
+            "summary": "Change a catalog added over the API (admin).",
+            "security": ADMIN,
+            "parameters": [CATALOG],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": CATALOG_INPUT}},
+            },
+            "responses": {
+                "200": _json(_ref("Catalog"), "The changed catalog."),
+                "400": BAD_PARAMETER,
+                "401": UNAUTHORIZED,
+                "404": NOT_FOUND,
+                "409": _error("The catalog is defined in the catalogs file."),
+                "422": INVALID,
+            },
+        },
+        "delete": {
+            "summary": "Remove a catalog added over the API, and its index (admin).",
+            "security": ADMIN,
+            "parameters": [CATALOG],
+            "responses": {
+                "204": {"description": "Removed."},
+                "401": UNAUTHORIZED,
+                "404": NOT_FOUND,
+                "409": _error("The catalog is defined in the catalogs file."),
+            },
+        },
+    }
+
+
+def _admin_paths() -> dict:
+    queued = _json(
+        {
+            "type": "object",
+            "properties": {"queued": {"type": "array", "items": {"type": "string"}}},
+        },
+        "The refreshes queued.",
+    )
+    hook_body = {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+    signature = _param(
+        "X-Hub-Signature-256",
+        "header",
+        "sha256=<hex HMAC-SHA256 of the body with the catalog's webhook secret>.",
+    )
+    return {
+        "/api/v1/catalogs/{catalog}/refresh": {
+            "post": {
+                "summary": "Queue a refresh of the catalog (admin); the sync process runs it.",
+                "security": ADMIN,
+                "parameters": [CATALOG],
+                "responses": {
+                    "202": _json({"type": "object"}, "Queued; the catalog shows sync_state."),
+                    "401": UNAUTHORIZED,
+                    "404": NOT_FOUND,
+                },
+            }
+        },
+        "/api/v1/audit": {
+            "get": {
+                "summary": "The audit log, newest first (admin).",
+                "security": ADMIN,
+                "parameters": [PAGE, PER_PAGE],
+                "responses": {
+                    "200": _json(_list_of({"type": "object"}, True), "A page of the audit log."),
+                    "400": BAD_PARAMETER,
+                    "401": UNAUTHORIZED,
+                },
+            }
+        },
+        "/api/v1/hooks/github": {
+            "post": {
+                "summary": "GitHub push webhook: queues a refresh of the catalogs of the pushed "
+                "repository and branch whose secret verifies the signature.",
+                "parameters": [signature],
+                "requestBody": hook_body,
+                "responses": {
+                    "200": _json({"type": "object"}, "A ping, answered."),
+                    "202": queued,
+                    "400": BAD_PARAMETER,
+                    "401": _error("No catalog accepts the signature; nothing queued."),
+                },
+            }
+        },
+        "/api/v1/hooks/{catalog}": {
+            "post": {
+                "summary": "Generic push webhook for one catalog (same signature header).",
+                "parameters": [CATALOG, signature],
+                "requestBody": hook_body,
+                "responses": {
+                    "202": queued,
+                    "401": _error("Bad or missing signature; nothing queued."),
+                },
+            }
+        },
     }

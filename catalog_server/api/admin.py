@@ -1,0 +1,348 @@
+"""Admin endpoints (bearer token) and webhooks (HMAC signature).
+
+Every admin action is written to the audit log in the same transaction as the change.
+Without a live token: 401 and nothing changes. Refreshes are queued for the sync
+process; web workers never run git.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, datetime
+from functools import wraps
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app, g, jsonify, request
+from sqlalchemy import func, select
+
+from catalog_server import queries
+from catalog_server.api import api
+from catalog_server.api.errors import ApiError
+from catalog_server.api.views import catalog_json
+from catalog_server.auth import audit, authenticate
+from catalog_server.catalogs import NAME_RE, check_git_url, strip_credentials
+from catalog_server.credentials import check_credentials_ref, check_secret_ref, resolve_secret
+from catalog_server.db import db
+from catalog_server.models import AuditEntry, Catalog
+from catalog_server.problems import SourceError
+from catalog_server.scheduler import request_refresh
+
+CATALOG_FIELDS = {
+    "name",
+    "url",
+    "branch",
+    "subdir",
+    "refresh_interval",
+    "credentials",
+    "webhook_secret",
+}
+
+
+def _unauthorized(message: str) -> ApiError:
+    error = ApiError(401, "unauthorized", message)
+    error.headers = {"WWW-Authenticate": 'Bearer realm="catalog-server"'}
+    return error
+
+
+def require_admin(view):
+    """Let the request through only with a live admin token; remember who it is."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise _unauthorized("an admin token is required: Authorization: Bearer <token>")
+        row = authenticate(db.session, token.strip())
+        if row is None:
+            raise _unauthorized("the token is not valid (unknown or revoked)")
+        row.last_used_at = datetime.now(UTC)
+        g.token_name = row.name
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _audit(action: str, target: str | None, details: dict[str, Any] | None = None) -> None:
+    audit(
+        db.session,
+        token_name=g.get("token_name"),
+        action=action,
+        target=target,
+        client_address=request.remote_addr,
+        details=details,
+    )
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "bad_request", "the body must be a JSON object")
+    unknown = set(body) - CATALOG_FIELDS
+    if unknown:
+        raise ApiError(
+            400,
+            "bad_request",
+            f"unknown fields: {', '.join(sorted(unknown))}",
+            {"allowed": sorted(CATALOG_FIELDS)},
+        )
+    return body
+
+
+def _catalog_settings(body: dict[str, Any], current: Catalog | None) -> dict[str, Any]:
+    """Checked settings from a POST or PATCH body; raises ApiError(422) naming the field."""
+    errors: dict[str, list[str]] = {}
+    out: dict[str, Any] = {}
+
+    def bad(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    if "url" in body or current is None:
+        url = body.get("url")
+        if not isinstance(url, str):
+            bad("url", "a git URL is required")
+        else:
+            allow_local = current_app.extensions["catalog_settings"].allow_local_urls
+            try:
+                check_git_url(url, allow_local=allow_local)
+            except SourceError as exc:
+                bad("url", str(exc))
+            else:
+                if strip_credentials(url) != url:
+                    bad("url", "put no credentials in the URL; use a credentials reference")
+                out["url"] = url
+    if "branch" in body:
+        branch = body["branch"]
+        if branch is not None and (
+            not isinstance(branch, str)
+            or not branch
+            or branch.startswith("-")
+            or any(c in branch for c in " ~^:?*[\\")
+            or ".." in branch
+        ):
+            bad("branch", "must be a branch name")
+        out["branch"] = branch
+    if "subdir" in body:
+        subdir = body["subdir"] or ""
+        if not isinstance(subdir, str) or subdir.startswith("/") or ".." in subdir.split("/"):
+            bad("subdir", "must be a relative path inside the repository")
+        else:
+            out["subdir"] = subdir.strip("/") or None
+    if "refresh_interval" in body:
+        interval = body["refresh_interval"]
+        if (
+            not isinstance(interval, int)
+            or isinstance(interval, bool)
+            or not 10 <= interval <= 86400
+        ):
+            bad("refresh_interval", "must be a number of seconds from 10 to 86400")
+        out["refresh_interval"] = interval
+    for field, check in (
+        ("credentials", check_credentials_ref),
+        ("webhook_secret", check_secret_ref),
+    ):
+        if field in body:
+            try:
+                out[field] = check(body[field])
+            except ValueError as exc:
+                bad(field, str(exc))
+    if errors:
+        raise ApiError(422, "invalid_catalog", "the catalog settings are not valid", errors)
+    return out
+
+
+@api.post("/catalogs")
+@require_admin
+def create_catalog():
+    body = _body()
+    name = body.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise ApiError(
+            422,
+            "invalid_catalog",
+            "the catalog settings are not valid",
+            {"name": ["lower-case letters, digits and '-', at most 63"]},
+        )
+    if db.session.scalar(select(Catalog.id).where(Catalog.name == name)) is not None:
+        raise ApiError(409, "conflict", f"a catalog named {name!r} exists already")
+    settings = _catalog_settings(body, None)
+    catalog = Catalog(
+        name=name, managed_by="api", generation=0, sync_state="idle", failures=0, **settings
+    )
+    request_refresh(db.session, catalog)
+    db.session.add(catalog)
+    _audit("catalog.create", name, {"url": settings["url"]})
+    db.session.commit()
+    response = jsonify(catalog_json(*queries.get_catalog(db.session, name)))
+    response.status_code = 201
+    return response
+
+
+def _api_managed(name: str) -> Catalog:
+    catalog = db.session.scalar(select(Catalog).where(Catalog.name == name))
+    if catalog is None:
+        raise ApiError(404, "not_found", f"catalog {name!r} not found")
+    if catalog.managed_by != "api":
+        raise ApiError(
+            409,
+            "conflict",
+            f"catalog {name!r} is defined in the catalogs file; change it there",
+        )
+    return catalog
+
+
+@api.patch("/catalogs/<catalog>")
+@require_admin
+def update_catalog(catalog: str):
+    row = _api_managed(catalog)
+    body = _body()
+    if "name" in body and body["name"] != catalog:
+        raise ApiError(422, "invalid_catalog", "a catalog cannot be renamed", {"name": ["fixed"]})
+    settings = _catalog_settings(body, row)
+    for key, value in settings.items():
+        setattr(row, key, value)
+    if {"url", "branch", "subdir"} & set(settings):
+        request_refresh(db.session, row)
+    _audit("catalog.update", catalog, {"fields": sorted(settings)})
+    db.session.commit()
+    return jsonify(catalog_json(*queries.get_catalog(db.session, catalog)))
+
+
+@api.delete("/catalogs/<catalog>")
+@require_admin
+def delete_catalog(catalog: str):
+    row = _api_managed(catalog)
+    db.session.delete(row)
+    _audit("catalog.delete", catalog)
+    db.session.commit()
+    return "", 204
+
+
+@api.post("/catalogs/<catalog>/refresh")
+@require_admin
+def refresh_catalog(catalog: str):
+    row = db.session.scalar(select(Catalog).where(Catalog.name == catalog))
+    if row is None:
+        raise ApiError(404, "not_found", f"catalog {catalog!r} not found")
+    request_refresh(db.session, row)
+    _audit("catalog.refresh", catalog)
+    db.session.commit()
+    response = jsonify({"catalog": catalog, "sync_state": row.sync_state})
+    response.status_code = 202
+    return response
+
+
+@api.get("/audit")
+@require_admin
+def list_audit():
+    from catalog_server.api.views import _paging
+
+    page, per_page = _paging()
+    total = db.session.scalar(select(func.count(AuditEntry.id)))
+    rows = db.session.scalars(
+        select(AuditEntry)
+        .order_by(AuditEntry.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    db.session.commit()  # the token's last_used_at
+    return jsonify(
+        {
+            "items": [
+                {
+                    "at": row.at.replace(tzinfo=None).isoformat(timespec="seconds") + "Z",
+                    "token": row.token_name,
+                    "action": row.action,
+                    "target": row.target,
+                    "client_address": row.client_address,
+                    "details": row.details,
+                }
+                for row in rows
+            ],
+            "total": total,
+            "page": page,
+            "per_page": per_page,
+        }
+    )
+
+
+# --- webhooks ----------------------------------------------------------------------------
+
+
+def _signature_ok(secret: str | None, body: bytes, header: str | None) -> bool:
+    if not secret or not header or not header.startswith("sha256="):
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header.removeprefix("sha256="))
+
+
+def _repo_key(url: str) -> str:
+    """host/path of a git URL, lower-cased, without `.git`: what a push event names."""
+    url = strip_credentials(url.strip())
+    if "://" not in url and "@" in url and ":" in url:  # scp-like git@host:path
+        host, _, path = url.partition("@")[2].partition(":")
+    else:
+        parts = urlsplit(url)
+        host, path = parts.hostname or "", parts.path
+    return f"{host}/{path.strip('/').removesuffix('.git')}".lower()
+
+
+def _queue(catalog: Catalog, via: str) -> None:
+    request_refresh(db.session, catalog)
+    audit(
+        db.session,
+        token_name=None,
+        action=f"webhook.{via}",
+        target=catalog.name,
+        client_address=request.remote_addr,
+    )
+
+
+@api.post("/hooks/github")
+def github_hook():
+    body = request.get_data()
+    signature = request.headers.get("X-Hub-Signature-256")
+    event = request.headers.get("X-GitHub-Event", "push")
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        raise ApiError(400, "bad_request", "the body must be a JSON push event")
+    repository = payload.get("repository") or {}
+    names = {
+        _repo_key(u)
+        for u in (repository.get(k) for k in ("clone_url", "ssh_url", "git_url", "html_url"))
+        if isinstance(u, str) and u
+    }
+    ref = payload.get("ref") if isinstance(payload.get("ref"), str) else ""
+    default_branch = repository.get("default_branch")
+    candidates = [c for c in db.session.scalars(select(Catalog)).all() if _repo_key(c.url) in names]
+    verified = [
+        c for c in candidates if _signature_ok(resolve_secret(c.webhook_secret), body, signature)
+    ]
+    if not verified:
+        raise _unauthorized("no catalog of this repository accepts that signature")
+    if event == "ping":
+        return jsonify({"status": "pong"})
+    queued = [c.name for c in verified if ref == f"refs/heads/{c.branch or default_branch}"]
+    for catalog in verified:
+        if catalog.name in queued:
+            _queue(catalog, "github")
+    db.session.commit()
+    response = jsonify({"queued": queued})
+    response.status_code = 202
+    return response
+
+
+@api.post("/hooks/<catalog>")
+def catalog_hook(catalog: str):
+    row = db.session.scalar(select(Catalog).where(Catalog.name == catalog))
+    # An unknown catalog and a bad signature answer alike, so the hook reveals nothing.
+    secret = resolve_secret(row.webhook_secret) if row is not None else None
+    if not _signature_ok(secret, request.get_data(), request.headers.get("X-Hub-Signature-256")):
+        raise _unauthorized("the signature does not match the catalog's webhook secret")
+    _queue(row, "generic")
+    db.session.commit()
+    response = jsonify({"queued": [catalog]})
+    response.status_code = 202
+    return response
