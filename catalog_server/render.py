@@ -239,7 +239,7 @@ def render(ref, answers_file, settings, release, namespace, out_dir, server_url)
     `POST /api/v1/templates/{catalog}/{template}/versions/{version}/manifest`. VERSION
     defaults to the template's default version.
     """
-    from catalog_server.cli import _app, _settings
+    from catalog_server.cli import app_context
     from catalog_server.db import db
 
     path, _, version = ref.partition("@")
@@ -247,17 +247,11 @@ def render(ref, answers_file, settings, release, namespace, out_dir, server_url)
     if not sep or not catalog or not template:
         raise click.BadParameter("must be CATALOG/TEMPLATE[@VERSION]", param_hint="REF")
     answers = _read_answers(answers_file, settings)
-    app = _app(_settings())
-    with app.app_context():
-        try:
-            manifest = _render_ref(
-                db.session, catalog, template, version, answers,
-                release=release, namespace=namespace, server_url=server_url,
-            )  # fmt: skip
-        finally:
-            # The command's own engine: close its connections now, not at interpreter exit.
-            db.session.remove()
-            db.engine.dispose()
+    with app_context():
+        manifest = _render_ref(
+            db.session, catalog, template, version, answers,
+            release=release, namespace=namespace, server_url=server_url,
+        )  # fmt: skip
     for warning in manifest.warnings:
         click.echo(f"warning: {warning}", err=True)
     if out_dir:
