@@ -70,8 +70,8 @@ def _not_built() -> Response:
 def _not_found() -> Response:
     page = site_dir() / "404.html"
     if page.is_file():
-        response = send_file(page, mimetype="text/html", max_age=0)
-        response.status_code = 404
+        # Read whole (it is small): a streamed file left unread would stay open.
+        response = Response(page.read_bytes(), status=404, content_type="text/html; charset=utf-8")
     else:
         response = Response("Not found\n", status=404, content_type="text/plain; charset=utf-8")
     return _with_headers(response, "404.html")

@@ -16,6 +16,41 @@ import yaml
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
+# The Helm chart repository is not JSON, so it is outside the OpenAPI document; a test
+# checks these against the routes the app serves.
+_CATALOG = {"name": "catalog", "in": "path", "required": True, "description": "Catalog name."}
+HELM_PATHS: dict[str, Any] = {
+    "/helm/{catalog}/index.yaml": {
+        "get": {
+            "summary": "The catalog's Helm repository index: every Helm chart version that "
+            "could be packaged, with relative chart URLs. Point `helm repo add` at "
+            "`/helm/{catalog}`.",
+            "parameters": [_CATALOG],
+            "responses": {
+                "200": {"description": "index.yaml", "content": {"application/yaml": {}}},
+                "304": {"description": "Not modified."},
+                "404": {"description": "No such catalog."},
+            },
+        }
+    },
+    "/helm/{catalog}/charts/{filename}": {
+        "get": {
+            "summary": "A chart archive, `<name>-<version>.tgz`, byte for byte the one the "
+            "index's digest was taken of.",
+            "parameters": [
+                _CATALOG,
+                {"name": "filename", "in": "path", "required": True,
+                 "description": "`<name>-<version>.tgz`"},
+            ],  # fmt: skip
+            "responses": {
+                "200": {"description": "The chart.", "content": {"application/gzip": {}}},
+                "304": {"description": "Not modified."},
+                "404": {"description": "No such chart version."},
+            },
+        }
+    },
+}
+
 
 def front_matter(title: str, **meta: Any) -> str:
     """YAML front matter for an mkdocs page, safely quoted whatever the title holds."""
@@ -136,6 +171,9 @@ def api_page(document: Mapping[str, Any]) -> str:
     lines.append("")
     for method, path in api_routes(document):
         lines += _operation(method, path, document["paths"][path][method.lower()])
+    lines.append("## Helm chart repository\n")
+    for method, path in api_routes({"paths": HELM_PATHS}):
+        lines += _operation(method, path, HELM_PATHS[path][method.lower()])
     schemas = document.get("components", {}).get("schemas", {})
     if schemas:
         lines.append("## Schemas\n")
