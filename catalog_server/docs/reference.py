@@ -39,9 +39,13 @@ HELM_PATHS: dict[str, Any] = {
             "index's digest was taken of.",
             "parameters": [
                 _CATALOG,
-                {"name": "filename", "in": "path", "required": True,
-                 "description": "`<name>-<version>.tgz`"},
-            ],  # fmt: skip
+                {
+                    "name": "filename",
+                    "in": "path",
+                    "required": True,
+                    "description": "name-version.tgz",
+                },
+            ],
             "responses": {
                 "200": {"description": "The chart.", "content": {"application/gzip": {}}},
                 "304": {"description": "Not modified."},
