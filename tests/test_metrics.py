@@ -31,8 +31,9 @@ def test_metrics_report_catalogs_syncs_and_requests(client, make_catalog_repo, s
 
 
 def test_json_log_lines_carry_the_sync_summary():
-    record = logging.LogRecord("catalog_server.sync", logging.INFO, "x", 1, "sync %s: %s",
-                               ("lib", "updated"), None)
+    record = logging.LogRecord(
+        "catalog_server.sync", logging.INFO, "x", 1, "sync %s: %s", ("lib", "updated"), None
+    )
     record.event, record.templates_total = "sync", 5
     line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "sync lib: updated"
