@@ -313,3 +313,71 @@ def test_credentials_never_leak(
             seen.append(path.read_bytes().decode("utf-8", "replace"))
     assert not [text for text in seen if TOKEN in text]
     assert client.get("/api/v1/templates").json["total"] == 2
+
+
+# --- the watch loop ------------------------------------------------------------------------
+
+
+def test_retry_delay_backs_off_up_to_the_interval():
+    from catalog_server.scheduler import retry_delay
+
+    assert [retry_delay(n, 300) for n in range(6)] == [300, 15, 30, 60, 120, 240]
+    assert retry_delay(7, 300) == 300
+    assert retry_delay(50, 300) == 300
+
+
+def test_watch_picks_up_a_refresh_request(
+    app, client, settings, make_catalog_repo, monkeypatch, tmp_path
+):
+    from catalog_server import scheduler
+    from catalog_server.auth import create_token
+    from catalog_server.config import Settings
+
+    monkeypatch.setattr(scheduler, "POLL_INTERVAL", 0.1)
+    repo = make_catalog_repo(files=template_files("a", "1"))
+    sources = tmp_path / "catalogs.yml"
+    sources.write_text(
+        f"catalogs:\n  - name: lib\n    url: {repo.path}\n    refresh_interval: 3600\n"
+    )
+    watched = Settings.from_env(
+        {
+            "CATALOG_INSTANCE_DIR": str(settings.instance_dir),
+            "CATALOG_DATABASE_URL": settings.database_url,
+            "CATALOG_CACHE_DIR": str(settings.cache_dir),
+            "CATALOG_SOURCES": str(sources),
+        }
+    )
+    summaries = []
+    stop = threading.Event()
+
+    def run():
+        with app.app_context():
+            scheduler.watch(
+                lambda: db.session, watched, on_summary=summaries.append, should_stop=stop.is_set
+            )
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not summaries and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [s.status for s in summaries] == ["updated"]
+        repo.write(template_files("a", "2"))
+        repo.commit("edit a")
+        time.sleep(0.5)
+        assert len(summaries) == 1  # not due for an hour
+        with app.app_context():
+            token = create_token(db.session, "ops")
+        response = client.post(
+            "/api/v1/catalogs/lib/refresh", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.status_code == 202
+        while len(summaries) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [s.status for s in summaries] == ["updated", "updated"]
+        assert served(client) == {"a": "state 2"}
+        assert client.get("/api/v1/catalogs/lib").json["sync_state"] == "idle"
+    finally:
+        stop.set()
+        thread.join(timeout=30)
