@@ -169,6 +169,11 @@ def test_helm_chart_page_shows_install_commands(live_server, page, output_dir):
     index = page.request.get(origin + "/helm/site/index.yaml")
     assert index.ok and "monitor" in index.text()
     page.screenshot(path=str(output_dir / "helm-template.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    _goto(page, live_server.url + "/catalogs/site/webapp/")
+    page.wait_for_selector("#install-form legend")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(output_dir / "template-phone.png"), full_page=True)
 
 
 def test_hostile_readme_and_icon_stay_inert(live_server, page):
@@ -225,5 +230,5 @@ def test_unknown_page_and_docs(live_server, page, output_dir):
         _goto(page, live_server.url + path)
         assert page.title() == title
         _check_accessibility(page)
-    page.screenshot(path=str(output_dir / "docs-api.png"))
+    page.screenshot(path=str(output_dir / "docs.png"))
     assert page.console_errors == []
