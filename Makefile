@@ -32,7 +32,7 @@ run: $(VENV)/.installed
 	$(BIN)/catalog-server db upgrade
 	$(BIN)/catalog-server sync
 	$(BIN)/catalog-server docs build
-	$(BIN)/catalog-server run --host $(HOST) --port $(PORT) --workers $(WORKERS)
+	$(BIN)/catalog-server run --host $(HOST) --port $(PORT) --workers $(WORKERS) --with-sync
 
 sync: $(VENV)/.installed
 	$(BIN)/catalog-server sync
