@@ -127,7 +127,13 @@ def _source_from_mapping(item: Any, where: str, base: Path) -> CatalogSource:
     if not isinstance(item, dict):
         raise ConfigError(f"{where}: expected a mapping with name and url")
     unknown = set(item) - {
-        "name", "url", "branch", "subdir", "refresh_interval", "credentials", "webhook_secret"
+        "name",
+        "url",
+        "branch",
+        "subdir",
+        "refresh_interval",
+        "credentials",
+        "webhook_secret",
     }
     if unknown:
         raise ConfigError(f"{where}: unknown keys {', '.join(sorted(map(str, unknown)))}")

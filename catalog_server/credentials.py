@@ -70,7 +70,7 @@ def check_secret_ref(ref: Any, what: str = "webhook_secret") -> dict[str, str] |
         return None
     if not isinstance(ref, Mapping) or len(ref) != 1 or set(ref) - SECRET_KEYS:
         raise ValueError(f"{what} must be {{env: NAME}} or {{file: /absolute/path}}")
-    (kind, value), = ref.items()
+    ((kind, value),) = ref.items()
     if not isinstance(value, str) or not value:
         raise ValueError(f"{what}.{kind} must be a non-empty string")
     if kind == "env" and not ENV_NAME.match(value):

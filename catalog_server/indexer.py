@@ -229,10 +229,7 @@ def _index(
     to_load = [
         r
         for r in roots
-        if changed is None
-        or r.id not in existing
-        or r.id in failed_before
-        or _touches(r, changed)
+        if changed is None or r.id not in existing or r.id in failed_before or _touches(r, changed)
     ]
     root_ids = {r.id for r in roots}
     removed = [slug for slug in existing if slug not in root_ids]
@@ -399,9 +396,7 @@ def _write_template(
         template_id = session.execute(insert(Template).returning(Template.id), values).scalar_one()
     else:
         session.execute(update(Template).where(Template.id == template_id).values(**values))
-        session.execute(
-            delete(TemplateCategory).where(TemplateCategory.template_id == template_id)
-        )
+        session.execute(delete(TemplateCategory).where(TemplateCategory.template_id == template_id))
     if loaded.categories:
         session.execute(
             insert(TemplateCategory),

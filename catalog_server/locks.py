@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session
 
 def lock_key(name: str) -> int:
     """A stable signed 64-bit key for pg_advisory_lock."""
-    return int.from_bytes(hashlib.sha256(f"catalog:{name}".encode()).digest()[:8], "big", signed=True)
+    return int.from_bytes(
+        hashlib.sha256(f"catalog:{name}".encode()).digest()[:8], "big", signed=True
+    )
 
 
 @contextmanager

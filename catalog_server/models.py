@@ -153,9 +153,7 @@ class VersionFile(db.Model):
     __table_args__ = (UniqueConstraint("version_id", "path"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    version_id: Mapped[int] = mapped_column(
-        ForeignKey("template_versions.id", ondelete="CASCADE")
-    )
+    version_id: Mapped[int] = mapped_column(ForeignKey("template_versions.id", ondelete="CASCADE"))
     path: Mapped[str] = mapped_column(String(1000))
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str | None] = mapped_column(String(64))

@@ -158,7 +158,9 @@ def categories(session: Session, catalog: str | None = None) -> list[tuple[str, 
     )
     if catalog:
         stmt = stmt.where(Catalog.name == catalog)
-    return list(session.execute(stmt.group_by(TemplateCategory.name).order_by(TemplateCategory.name)))
+    return list(
+        session.execute(stmt.group_by(TemplateCategory.name).order_by(TemplateCategory.name))
+    )
 
 
 def get_template(session: Session, catalog: str, slug: str, *, with_versions: bool = True):
@@ -259,7 +261,9 @@ def problems(
         conditions.append(ProblemRow.severity == severity)
     stmt, count = stmt.where(*conditions), count.where(*conditions)
     rows = session.execute(
-        stmt.order_by(Catalog.name, ProblemRow.template, ProblemRow.file, ProblemRow.line, ProblemRow.id)
+        stmt.order_by(
+            Catalog.name, ProblemRow.template, ProblemRow.file, ProblemRow.line, ProblemRow.id
+        )
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()

@@ -237,7 +237,6 @@ class OpenedSource:
                 paths.add(path[len(prefix) :])
         return paths
 
-
     def last_change_times(self, folders: Iterable[str]) -> dict[str, int]:
         """For each folder (relative to the catalog root), the commit time of the newest
         commit at or before this snapshot that changed a file in it. Folders with no such
@@ -330,8 +329,19 @@ def _open_remote(source, cache_dir: Path, timeout: int) -> OpenedSource:
         repo = git.Repo(target)
         refspec = f"+{branch if branch != 'HEAD' else 'HEAD'}:refs/catalog/head"
         repo.git.execute(
-            ["git", "-c", "protocol.ext.allow=never", "-c", "core.hooksPath=/dev/null",
-             "fetch", "--no-tags", "--depth=50", "--", source.url, refspec],
+            [
+                "git",
+                "-c",
+                "protocol.ext.allow=never",
+                "-c",
+                "core.hooksPath=/dev/null",
+                "fetch",
+                "--no-tags",
+                "--depth=50",
+                "--",
+                source.url,
+                refspec,
+            ],
             env=env,
             kill_after_timeout=timeout,
         )

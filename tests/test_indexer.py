@@ -118,7 +118,9 @@ def test_a_template_that_breaks_keeps_its_last_good_state(app, make_catalog_repo
     assert sync(repo.source()).templates_failed == 0
 
 
-def test_a_source_that_cannot_be_read_keeps_the_index(app, client, make_catalog_repo, sync, tmp_path):
+def test_a_source_that_cannot_be_read_keeps_the_index(
+    app, client, make_catalog_repo, sync, tmp_path
+):
     repo = make_catalog_repo(files=compose_template("a", {"0": "1.0.0"}))
     sync(repo.source())
     from catalog_server.catalogs import CatalogSource
@@ -143,8 +145,16 @@ def test_cli_sync_json_and_up_to_date(app, make_catalog_repo, cli_env, tmp_path)
     assert first.exit_code == 0, first.output
     summary = json.loads(first.output.strip().splitlines()[-1])
     assert set(summary) >= {
-        "catalog", "from_commit", "to_commit", "templates_total", "templates_failed",
-        "templates_reloaded", "templates_removed", "errors", "warnings", "seconds",
+        "catalog",
+        "from_commit",
+        "to_commit",
+        "templates_total",
+        "templates_failed",
+        "templates_reloaded",
+        "templates_removed",
+        "errors",
+        "warnings",
+        "seconds",
     }
     assert summary["catalog"] == "lib"
     assert summary["to_commit"] == repo.repo.head.commit.hexsha

@@ -49,5 +49,8 @@ def _add_etag(response: Response) -> Response:
     return response
 
 
-from catalog_server.api import manifests, views  # noqa: E402,F401  (registers the routes)
-from catalog_server.api import admin  # noqa: E402,F401  (admin endpoints and webhooks)
+from catalog_server.api import (  # noqa: E402,F401  (registers the routes)
+    admin,  # noqa: E402,F401  (admin endpoints and webhooks)
+    manifests,
+    views,
+)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import mimetypes
 from datetime import UTC
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
 from flask import Response, jsonify, request, url_for
 from sqlalchemy import text
@@ -227,9 +227,7 @@ def get_version(catalog: str, template: str, version: str):
     found = queries.problems(
         db.session, catalog=catalog, template=template, version=v.version, per_page=1000
     )
-    files_url = url_for(
-        "api.get_version", catalog=catalog, template=template, version=v.version
-    )
+    files_url = url_for("api.get_version", catalog=catalog, template=template, version=v.version)
     meta = v.meta or {}
     return jsonify(
         {

@@ -243,7 +243,8 @@ def test_query_count_does_not_grow_with_the_catalog(app, client, make_catalog_re
         for rev in range(4):
             files[f"templates/t{i}/{rev}/docker-compose.yml"] = "services:\n  a:\n    image: x:1\n"
             files[f"templates/t{i}/{rev}/rancher-compose.yml"] = (
-                f".catalog:\n  version: 1.0.{rev}\n  questions:\n    - variable: A\n      type: string\n"
+                f".catalog:\n  version: 1.0.{rev}\n"
+                "  questions:\n    - variable: A\n      type: string\n"
             )
     sync(make_catalog_repo(files=files).source("lib"))
     small = _count_queries(app, client, "/api/v1/templates?per_page=2")
