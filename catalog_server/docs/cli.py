@@ -25,18 +25,13 @@ def docs_build(out: Path | None) -> None:
 
     The site works from Flask at / and as plain files on any web server.
     """
-    from catalog_server.app import create_app
-    from catalog_server.config import ConfigError, Settings
+    from catalog_server.cli import _settings, app_context
     from catalog_server.db import db
     from catalog_server.docs.build import SiteBuildError, build_site
     from catalog_server.schema import require_current_schema
 
-    try:
-        settings = Settings.from_env()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    app = create_app(settings=settings)
-    with app.app_context():
+    settings = _settings()
+    with app_context(settings):
         require_current_schema()
         try:
             path = build_site(db.session, out or settings.site_dir)
