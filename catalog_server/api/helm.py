@@ -39,8 +39,12 @@ class RepoIndex:
     charts: dict[str, tuple[int, str]]  # archive file name -> (TemplateVersion.id, chart name)
 
 
-_cache: dict[tuple[str, str | None, int], RepoIndex] = {}
 _cache_lock = threading.Lock()
+
+
+def _cache() -> dict[tuple[str, str | None, int], RepoIndex]:
+    """This app's cache: apps on different databases may share catalog names and commits."""
+    return current_app.extensions.setdefault("helm_repo_index_cache", {})
 
 
 def _state(catalog: str) -> tuple[str | None, int]:
@@ -129,15 +133,16 @@ def repo_index(catalog: str) -> RepoIndex:
     """The cached index of ``catalog`` at its current generation."""
     revision, generation = g.get("helm_state") or _state(catalog)
     key = (catalog, revision, generation)
+    cache = _cache()
     with _cache_lock:
-        found = _cache.get(key)
+        found = cache.get(key)
     if found is not None:
         return found
     built = build_index(catalog)
     with _cache_lock:
-        for stale in [k for k in _cache if k[0] == catalog]:
-            del _cache[stale]
-        _cache[key] = built
+        for stale in [k for k in cache if k[0] == catalog]:
+            del cache[stale]
+        cache[key] = built
     return built
 
 
