@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import shutil
 import tarfile
 import threading
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 import git
 import pytest
@@ -157,3 +159,27 @@ def test_a_real_helm_client_reads_the_repository(indexed, app, tmp_path, monkeyp
             archive = helmsdk.pull("app", repo_url=url, version=entry["version"], dest=dest)
             assert archive.name == f"app-{entry['version']}.tgz"
             assert hashlib.sha256(archive.read_bytes()).hexdigest() == entry["digest"]
+
+
+@needs_helm
+def test_a_real_helm_client_pulls_every_bundled_chart(
+    make_catalog_repo, sync, app, tmp_path, monkeypatch
+):
+    bundled = Path(__file__).resolve().parents[2] / "catalog"
+    repo = make_catalog_repo()
+    shutil.copytree(bundled, repo.path, dirs_exist_ok=True)
+    repo.commit("the bundled catalog")
+    assert sync(repo.source("library")).status == "updated"
+    for variable in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
+        monkeypatch.setenv(variable, str(tmp_path / variable.lower()))
+    expected = {p.parent.parent.name for p in bundled.glob("charts/*/*/Chart.yaml")}
+    with serving(app) as base:
+        url = f"{base}/helm/library"
+        index = helmsdk.repo_index(url)
+        assert set(index["entries"]) == expected
+        for name, versions in index["entries"].items():
+            for entry in versions:
+                dest = tmp_path / "pulled" / name / entry["version"]
+                dest.mkdir(parents=True)
+                archive = helmsdk.pull(name, repo_url=url, version=entry["version"], dest=dest)
+                assert hashlib.sha256(archive.read_bytes()).hexdigest() == entry["digest"]
