@@ -42,6 +42,12 @@ docs: $(VENV)/.installed
 	$(BIN)/catalog-server db upgrade
 	$(BIN)/catalog-server docs build
 
+# Performance figures and their targets (issue #8): synthetic catalogs cached in bench/out/,
+# about 6 minutes on 2 cores (10 the first time, when the catalogs are generated). Needs wrk
+# (apt-get install wrk) and the Helm SDK (make extras). Never part of `make test`.
+bench: $(VENV)/.installed $(VENV)/.extras
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
 test: $(VENV)/.installed $(VENV)/.extras
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -1,0 +1,592 @@
+"""`make bench`: the catalog server's performance figures and their targets (issue #8).
+
+    .venv/bin/python bench/run.py [--quick]
+
+Generates (once, cached under bench/out/) synthetic git catalogs, then measures:
+
+1. cold sync of the large catalog (scheduler.sync_one on SQLite, in a fresh process) and
+   the floor: reading every file and parsing every YAML file with PyYAML's C loader;
+2. incremental sync after a commit that changes one template;
+3. Helm: commit -> served index.yaml (sync of a Helm-only catalog + first GET) against
+   `helm repo index` (the Helm v4 SDK) over the same chart versions, already packaged;
+4. HTTP throughput and latency under gunicorn (`catalog-server run --workers 2`) with wrk,
+   against a trivial Flask endpoint under the same gunicorn settings;
+5. manifest rendering latency (POST .../manifest), compose and Helm;
+6. peak memory: server workers (RSS after the load runs) and the cold sync process;
+7. every response of the load runs counted; anything but 200/304 is a failure.
+
+Prints a table with the machine, date and commit, and PASS/FAIL per target. Writes the
+same report to bench/out/report.md and the raw figures to bench/out/results.json.
+Everything runs on 127.0.0.1 and stops by itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+OUT = BENCH / "out"
+PYTHON = sys.executable
+BIN = Path(PYTHON).parent
+sys.path.insert(0, str(BENCH))
+
+import catalog_gen  # noqa: E402
+
+QUICK = "--quick" in sys.argv
+COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "1" if QUICK else "2"))
+FLOOR_RUNS = 3
+INCREMENTAL_RUNS = 3
+HELM_SYNC_RUNS = 1
+HELM_INDEX_RUNS = 3
+RENDER_RUNS = 5
+LOAD_RUNS = 1 if QUICK else 3
+LOAD_SECONDS = int(os.environ.get("BENCH_LOAD_SECONDS", "3"))
+LOAD_CONNECTIONS = 2  # one per gunicorn worker: latency is service time, not queueing
+MANIFEST_RUNS = 20
+WORKERS = 2
+
+results: dict = {}
+verdicts: list[tuple[str, str, bool]] = []  # (target, measured, passed)
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def target(name: str, measured: str, passed: bool) -> None:
+    verdicts.append((name, measured, passed))
+    log(f"  {'PASS' if passed else 'FAIL'}  {name}: {measured}")
+
+
+# --- machine -------------------------------------------------------------------------------
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as fh:
+        for line in fh:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as fh:
+        mem_kb = int(next(line for line in fh if line.startswith("MemTotal")).split()[1])
+    commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT,
+                            capture_output=True, text=True).stdout.strip()  # fmt: skip
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no",
+                            "--", "catalog_server"], cwd=ROOT, capture_output=True,
+                           text=True).stdout.strip()  # fmt: skip
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": commit + (" (catalog_server has uncommitted changes)" if dirty else ""),
+    }
+
+
+# --- syncs ---------------------------------------------------------------------------------
+
+
+def child_sync(db: Path, name: str, repo: Path, *extra: str) -> dict:
+    """One sync in a fresh process (bench/sync_child.py); its JSON result."""
+    env = dict(os.environ, BENCH_WORK=str(OUT / "work"))
+    done = subprocess.run(
+        [PYTHON, str(BENCH / "sync_child.py"), f"sqlite:///{db}", name, str(repo), *extra],
+        capture_output=True, text=True, env=env, cwd=ROOT,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"sync of {name} failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if result.get("status") == "failed":
+        raise RuntimeError(f"sync of {name} failed: {result.get('error')}")
+    return result
+
+
+def fresh_db(name: str) -> Path:
+    db = OUT / "work" / f"{name}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    return db
+
+
+def floor(root: Path) -> tuple[float, int, int, int]:
+    """Read every file of the catalog's checkout and parse every YAML file (not the Go
+    templates under a chart's templates/) with PyYAML's C loader. (seconds, files, yaml
+    files, bytes)."""
+    import yaml
+
+    started = time.perf_counter()
+    files = parsed = size = 0
+    for folder, dirs, names in os.walk(root):
+        if ".git" in dirs:
+            dirs.remove(".git")
+        rel_folder = os.path.relpath(folder, root)
+        chart_templates = rel_folder.startswith("charts/") and "/templates" in rel_folder
+        for name in names:
+            with open(os.path.join(folder, name), "rb") as fh:
+                data = fh.read()
+            files += 1
+            size += len(data)
+            if name.endswith((".yml", ".yaml")) and not chart_templates:
+                yaml.load(data, Loader=yaml.CSafeLoader)
+                parsed += 1
+    return time.perf_counter() - started, files, parsed, size
+
+
+def measure_syncs(large: Path) -> Path:
+    log(f"[1] cold sync of the large catalog ({COLD_RUNS} run(s), ~70 s each) and the floor")
+    cold = []
+    for i in range(COLD_RUNS):
+        db = fresh_db("large")
+        r = child_sync(db, "large", large)
+        cold.append(r)
+        log(f"    cold sync {i + 1}: {r['seconds']:.1f}s, {r['templates_total']} templates, "
+            f"{r['errors']} errors, {r['warnings']} warnings, "
+            f"maxrss {r['maxrss_kb'] // 1024} MiB")  # fmt: skip
+    floors = [floor(large) for _ in range(FLOOR_RUNS)]
+    cold_s = statistics.median(r["seconds"] for r in cold)
+    floor_s = statistics.median(f[0] for f in floors)
+    _, files, parsed, size = floors[0]
+    results["cold_sync"] = {
+        "runs": [r["seconds"] for r in cold], "seconds": cold_s,
+        "templates": cold[-1]["templates_total"], "errors": cold[-1]["errors"],
+        "warnings": cold[-1]["warnings"], "maxrss_mib": max(r["maxrss_kb"] for r in cold) / 1024,
+        "floor_runs": [f[0] for f in floors], "floor_seconds": floor_s, "files": files,
+        "yaml_files": parsed, "bytes": size, "ratio": cold_s / floor_s,
+    }  # fmt: skip
+    log(f"    floor: {floor_s:.2f}s ({files} files, {parsed} YAML, {size / 1e6:.0f} MB)")
+    target("cold sync <= 3x floor", f"{cold_s:.1f}s / {floor_s:.2f}s = {cold_s / floor_s:.1f}x",
+           cold_s <= 3 * floor_s)  # fmt: skip
+
+    log(f"[2] incremental sync after one changed template ({INCREMENTAL_RUNS} runs)")
+    incr = []
+    for n in range(1, INCREMENTAL_RUNS + 1):
+        catalog_gen.change_one_template(large, n)
+        r = child_sync(db, "large", large)
+        if r["templates_reloaded"] != 1:
+            raise RuntimeError(f"incremental sync reloaded {r['templates_reloaded']} templates")
+        incr.append(r["seconds"])
+    incr_s = statistics.median(incr)
+    results["incremental_sync"] = {"runs": incr, "seconds": incr_s, "ratio": incr_s / cold_s}
+    target("incremental sync <= 5% of cold", f"{incr_s:.2f}s = {100 * incr_s / cold_s:.1f}%",
+           incr_s <= 0.05 * cold_s)  # fmt: skip
+    results["memory"] = {"sync_maxrss_mib": results["cold_sync"]["maxrss_mib"]}
+    return db
+
+
+def measure_helm(helm_repo: Path) -> None:
+    from catalog_server import helmsdk
+
+    packages, count = catalog_gen.packaged(OUT, "large")
+    log(f"[3] Helm index over {count} chart versions: ours ({HELM_SYNC_RUNS} run) "
+        f"vs helm repo index ({HELM_INDEX_RUNS} runs)")  # fmt: skip
+    ours = []
+    for _ in range(HELM_SYNC_RUNS):
+        r = child_sync(fresh_db("helm-large"), "helm-large", helm_repo, "--index",
+                       "--render-repeat", str(RENDER_RUNS))  # fmt: skip
+        if r["index_status"] != 200 or r["index_entries"] != count:
+            raise RuntimeError(f"index.yaml: {r['index_status']}, {r['index_entries']} entries")
+        ours.append(r)
+    sync_s = statistics.median(r["seconds"] for r in ours)
+    first_get_s = statistics.median(r["index_seconds"] for r in ours)
+    render_s = statistics.median(s for r in ours for s in r["render_seconds"])
+    theirs = []
+    if helmsdk.available():
+        for _ in range(HELM_INDEX_RUNS):
+            (packages / "index.yaml").unlink(missing_ok=True)
+            started = time.perf_counter()
+            helmsdk.repo_index_generate(packages, "http://127.0.0.1/charts")
+            theirs.append(time.perf_counter() - started)
+        (packages / "index.yaml").unlink(missing_ok=True)
+    helm_s = statistics.median(theirs) if theirs else float("nan")
+    total = sync_s + first_get_s
+    results["helm_index"] = {
+        "chart_versions": count, "sync_seconds": sync_s, "first_get_seconds": first_get_s,
+        "ours_seconds": total, "render_seconds": render_s, "helm_runs": theirs,
+        "helm_seconds": helm_s, "ratio": total / helm_s, "render_ratio": render_s / helm_s,
+        "index_bytes": ours[0]["index_bytes"],
+    }  # fmt: skip
+    target("Helm: commit -> served index.yaml faster than helm repo index",
+           f"{total:.2f}s (sync {sync_s:.2f}s + first GET {first_get_s:.3f}s) / "
+           f"{helm_s:.2f}s = {total / helm_s:.2f}", total < helm_s)  # fmt: skip
+    log(f"    index render alone: {render_s * 1000:.0f} ms ({render_s / helm_s:.3f}x Helm's)")
+
+
+# --- HTTP ----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A gunicorn server in its own process group, stopped on exit."""
+
+    def __init__(self, args: list[str], port: int, env: dict, ready_path: str):
+        self.port = port
+        self.log = open(OUT / "work" / f"server-{port}.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                     stderr=self.log, start_new_session=True)  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: see {self.log.name}")
+            try:
+                status, _, _ = request(port, "GET", ready_path)
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"server on {port} did not become ready")
+
+    def worker_rss_mib(self) -> list[float]:
+        rss = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+                if ppid != self.proc.pid:
+                    continue
+                with open(f"/proc/{pid}/status") as fh:
+                    for line in fh:
+                        if line.startswith("VmRSS:"):
+                            rss.append(int(line.split()[1]) / 1024)
+            except (OSError, ValueError, IndexError):
+                continue
+        return rss
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+
+def request(port: int, method: str, path: str, body: bytes | None = None,
+            headers: dict | None = None) -> tuple[int, dict, bytes]:  # fmt: skip
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        conn.close()
+
+
+def wrk(port: int, paths: list[str], seconds: int, headers: dict | None = None) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as fh:
+        fh.write("\n".join(paths) + "\n")
+    env = dict(os.environ, BENCH_PATHS=fh.name,
+               BENCH_HEADERS="|".join(f"{k}: {v}" for k, v in (headers or {}).items()))  # fmt: skip
+    try:
+        done = subprocess.run(
+            ["wrk", "-t1", f"-c{LOAD_CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s",
+             "-s", str(BENCH / "wrk.lua"), f"http://127.0.0.1:{port}"],
+            capture_output=True, text=True, env=env, timeout=seconds + 60,
+        )  # fmt: skip
+    finally:
+        os.unlink(fh.name)
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCHJSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk gave no result:\n{done.stdout}\n{done.stderr}")
+    r = json.loads(line.split(" ", 1)[1])
+    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    return r
+
+
+def load(port: int, paths: list[str], headers: dict | None = None) -> dict:
+    """Warm up, then LOAD_RUNS runs of LOAD_SECONDS; medians, and every status counted."""
+    wrk(port, paths, 1, headers)  # warm-up: caches, connections (counted below as well)
+    runs = [wrk(port, paths, LOAD_SECONDS, headers) for _ in range(LOAD_RUNS)]
+    statuses: dict[str, int] = {}
+    for r in runs:
+        for code, n in r["statuses"].items():
+            statuses[code] = statuses.get(code, 0) + n
+    return {
+        "rps": statistics.median(r["rps"] for r in runs),
+        "p50_ms": statistics.median(r["p50"] for r in runs) / 1000,
+        "p95_ms": statistics.median(r["p95"] for r in runs) / 1000,
+        "p99_ms": statistics.median(r["p99"] for r in runs) / 1000,
+        "requests": sum(r["requests"] for r in runs),
+        "statuses": statuses,
+        "socket_errors": sum(r["socket_errors"] for r in runs),
+    }
+
+
+def server_env(db: Path) -> dict:
+    catalogs = OUT / "work" / "catalogs.yml"
+    catalogs.write_text(f"catalogs:\n  - name: large\n    url: {OUT / 'large'}\n")
+    return dict(os.environ, CATALOG_DATABASE_URL=f"sqlite:///{db}",
+                CATALOG_SOURCES=str(catalogs), CATALOG_INSTANCE_DIR=str(OUT / "work" / "instance"),
+                CATALOG_CACHE_DIR=str(OUT / "work" / "cache"))  # fmt: skip
+
+
+def measure_http(db: Path) -> None:
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is missing: apt-get install -y wrk")
+    log(f"[4] HTTP under gunicorn ({WORKERS} workers), wrk -c{LOAD_CONNECTIONS}, "
+        f"{LOAD_RUNS} x {LOAD_SECONDS}s per endpoint after a 1 s warm-up")  # fmt: skip
+    headers = {"Accept-Encoding": "gzip"}
+    port = free_port()
+    base = Server([str(BIN / "gunicorn"), "--workers", str(WORKERS), "--bind",
+                   f"127.0.0.1:{port}", "--access-logfile", "-", "--chdir", str(BENCH),
+                   "trivial_app:app"], port, dict(os.environ), "/")  # fmt: skip
+    try:
+        baseline = load(port, ["/"], headers)
+    finally:
+        base.stop()
+    log(
+        f"    baseline (trivial Flask): {baseline['rps']:.0f} req/s, "
+        f"p50 {baseline['p50_ms']:.2f} ms"
+    )
+
+    port = free_port()
+    server = Server([str(BIN / "catalog-server"), "run", "--host", "127.0.0.1", "--port",
+                     str(port), "--workers", str(WORKERS)], port, server_env(db),
+                    "/api/v1/readyz")  # fmt: skip
+    try:
+        runs = http_runs(port, headers)
+        manifests = manifest_runs(port)
+        rss = server.worker_rss_mib()
+    finally:
+        server.stop()
+    results["http"] = {"baseline": baseline, **runs}
+    results["manifest"] = manifests
+    results["memory"]["worker_rss_mib"] = rss
+
+    for name, r in runs.items():
+        need = 0.8 if name == "revalidate (304)" else 0.5
+        ratio = r["rps"] / baseline["rps"]
+        r["ratio"] = ratio
+        target(f"{name}: >= {need:.0%} of trivial throughput",
+               f"{r['rps']:.0f} / {baseline['rps']:.0f} req/s = {ratio:.0%}",
+               ratio >= need)  # fmt: skip
+    search, version = runs["search"]["p95_ms"], runs["version detail"]["p95_ms"]
+    target("search p95 < 20 ms", f"{search:.1f} ms", search < 20)
+    target("version detail p95 < 10 ms", f"{version:.1f} ms", version < 10)
+    worst = max(rss) if rss else float("nan")
+    target("<= 300 MB resident per server worker", f"{worst:.0f} MiB (workers: "
+           + ", ".join(f"{x:.0f}" for x in rss) + ")", bool(rss) and worst <= 300)  # fmt: skip
+    bad = {name: {c: n for c, n in r["statuses"].items() if c not in ("200", "304")}
+           for name, r in [("baseline", baseline), *runs.items()]}  # fmt: skip
+    bad["manifest"] = {c: n for c, n in manifests["statuses"].items() if c != "200"}
+    failed = sum(n for codes in bad.values() for n in codes.values())
+    sockets = baseline["socket_errors"] + sum(r["socket_errors"] for r in runs.values())
+    total = baseline["requests"] + sum(r["requests"] for r in runs.values())
+    results["errors"] = {"failed": failed, "by_run": bad, "socket_errors": sockets,
+                         "requests": total + manifests["requests"]}  # fmt: skip
+    target("no failed request in the load runs",
+           f"{failed} failed, {sockets} socket errors in {total + manifests['requests']} requests"
+           + (f" {bad}" if failed else ""), failed == 0 and sockets == 0)  # fmt: skip
+
+
+def http_runs(port: int, headers: dict) -> dict:
+    status, _, body = request(port, "GET", "/api/v1/templates?catalog=large&per_page=100")
+    first = json.loads(body)
+    slugs = [t["id"] if "id" in t else t["slug"] for t in first["items"]]
+    total = first["total"]
+    # Detail pages of templates spread over the whole catalog.
+    status, _, body = request(port, "GET", "/api/v1/templates?catalog=large&per_page=100&page=13")
+    slugs += [t["id"] if "id" in t else t["slug"] for t in json.loads(body)["items"]]
+    details, versions = [], []
+    for slug in slugs[:60]:
+        status, _, body = request(port, "GET", f"/api/v1/templates/large/{slug}")
+        detail = json.loads(body)
+        details.append(f"/api/v1/templates/large/{slug}")
+        versions += [f"/api/v1/templates/large/{slug}/versions/{v['version']}"
+                     for v in detail["versions"]]  # fmt: skip
+    words = catalog_gen.WORDS
+    searches = [f"/api/v1/templates?q={w}" for w in words] + [
+        f"/api/v1/templates?q={w}-{i:04d}" for i, w in enumerate(words)]  # fmt: skip
+    lists = [f"/api/v1/templates?page={p}" for p in range(1, 21)]
+    etag_path = details[0]
+    _, got, _ = request(port, "GET", etag_path)
+    etag = got.get("ETag") or got.get("Etag")
+    out = {}
+    plan = [
+        ("template list", lists, {}),
+        ("search", searches, {}),
+        ("template detail", details, {}),
+        ("version detail", versions, {}),
+        ("helm index.yaml", ["/helm/large/index.yaml"], {}),
+        ("revalidate (304)", [etag_path], {"If-None-Match": etag}),
+    ]
+    for name, paths, extra in plan:
+        out[name] = load(port, paths, {**headers, **extra})
+        r = out[name]
+        log(f"    {name}: {r['rps']:.0f} req/s, p50 {r['p50_ms']:.2f} ms, p95 {r['p95_ms']:.2f} ms,"
+            f" p99 {r['p99_ms']:.2f} ms, statuses {r['statuses']}")  # fmt: skip
+    results["catalog_size_served"] = total
+    return out
+
+
+def answers_for(questions: list[dict]) -> dict:
+    sample = {"int": 3, "float": 1.5, "boolean": True, "password": "s3cret-Pass"}
+    answers = {}
+    for q in questions:
+        if q.get("required") and q.get("default") in (None, ""):
+            kind = q.get("type", "string")
+            answers[q["variable"]] = (q.get("options") or [None])[0] if kind == "enum" else (
+                sample.get(kind, "value"))  # fmt: skip
+    return answers
+
+
+def manifest_runs(port: int) -> dict:
+    log(f"[5] manifest rendering, {MANIFEST_RUNS} sequential POSTs each after 2 warm-ups")
+    statuses: dict[str, int] = {}
+    out = {}
+    for kind, slug in [("compose", "cache-0000"), ("helm", "charts*cache-chart-0000")]:
+        _, _, body = request(port, "GET", f"/api/v1/templates/large/{slug}")
+        version = json.loads(body)["versions"][0]["version"]
+        path = f"/api/v1/templates/large/{slug}/versions/{version}"
+        _, _, body = request(port, "GET", path)
+        payload = json.dumps({"answers": answers_for(json.loads(body)["questions"]),
+                              "release": "bench", "namespace": "bench"}).encode()  # fmt: skip
+        times = []
+        for i in range(MANIFEST_RUNS + 2):
+            started = time.perf_counter()
+            status, _, text = request(port, "POST", f"{path}/manifest", payload,
+                                      {"Content-Type": "application/json"})  # fmt: skip
+            elapsed = time.perf_counter() - started
+            statuses[str(status)] = statuses.get(str(status), 0) + 1
+            if status != 200:
+                log(f"    {kind} manifest: {status} {text[:300]!r}")
+            if i >= 2:
+                times.append(elapsed)
+        times.sort()
+        out[kind] = {"version": f"{slug}@{version}", "p50_ms": statistics.median(times) * 1000,
+                     "p95_ms": times[int(0.95 * (len(times) - 1))] * 1000}  # fmt: skip
+        log(f"    {kind} ({slug}@{version}): p50 {out[kind]['p50_ms']:.1f} ms, "
+            f"p95 {out[kind]['p95_ms']:.1f} ms")  # fmt: skip
+    out["statuses"] = statuses
+    out["requests"] = sum(statuses.values())
+    return out
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+def report(info: dict) -> str:
+    c, i, h = results["cold_sync"], results["incremental_sync"], results["helm_index"]
+    lines = [
+        f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB; "
+        f"Python {info['python']}",
+        f"Date: {info['date']}; commit {info['commit']}",
+        f"Large catalog: {c['templates']} templates, 10,000 versions, {c['files']} files "
+        f"({c['bytes'] / 1e6:.0f} MB, {c['yaml_files']} YAML); sync found {c['errors']} errors, "
+        f"{c['warnings']} warnings",
+        "",
+        "| measurement | figure | runs |",
+        "| --- | --- | --- |",
+        f"| cold sync, large catalog | {c['seconds']:.1f} s | median of {len(c['runs'])} |",
+        f"| floor: read every file + CSafeLoader every YAML | {c['floor_seconds']:.2f} s "
+        f"| median of {len(c['floor_runs'])} |",
+        f"| cold sync / floor | {c['ratio']:.1f}x | |",
+        f"| incremental sync, one template changed | {i['seconds']:.2f} s "
+        f"({100 * i['ratio']:.1f}% of cold) | median of {len(i['runs'])} |",
+        f"| Helm: sync of {h['chart_versions']} chart versions | {h['sync_seconds']:.1f} s "
+        f"| {HELM_SYNC_RUNS} |",
+        f"| Helm: first GET index.yaml ({h['index_bytes'] / 1e6:.1f} MB) "
+        f"| {1000 * h['first_get_seconds']:.0f} ms | {HELM_SYNC_RUNS} |",
+        f"| Helm: index render alone (build + render, cache cleared) "
+        f"| {1000 * h['render_seconds']:.0f} ms | median of {RENDER_RUNS} |",
+        f"| helm repo index (Helm v4 SDK) over the same .tgz | {h['helm_seconds']:.2f} s "
+        f"| median of {len(h['helm_runs'])} |",
+        f"| ours (sync + first GET) / Helm's | {h['ratio']:.2f} | |",
+        f"| index render alone / Helm's | {h['render_ratio']:.3f} | |",
+    ]
+    http = results["http"]
+    lines += [
+        "",
+        f"HTTP: gunicorn {WORKERS} sync workers, wrk 1 thread {LOAD_CONNECTIONS} connections, "
+        f"median of {LOAD_RUNS} x {LOAD_SECONDS} s runs after a 1 s warm-up.",
+        "",
+        "| endpoint | req/s | vs trivial | p50 ms | p95 ms | p99 ms | statuses |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, r in http.items():
+        ratio = "1.00" if name == "baseline" else f"{r['ratio']:.2f}"
+        label = "trivial Flask endpoint (baseline)" if name == "baseline" else name
+        lines.append(f"| {label} | {r['rps']:.0f} | {ratio} | {r['p50_ms']:.2f} | "
+                     f"{r['p95_ms']:.2f} | {r['p99_ms']:.2f} | {r['statuses']} |")  # fmt: skip
+    m, mem = results["manifest"], results["memory"]
+    lines += [
+        "",
+        "| manifest (POST .../manifest) | p50 ms | p95 ms |",
+        "| --- | --- | --- |",
+        *(
+            f"| {k} {m[k]['version']} | {m[k]['p50_ms']:.1f} | {m[k]['p95_ms']:.1f} |"
+            for k in ("compose", "helm")
+        ),  # fmt: skip
+        "",
+        f"Memory: server workers RSS after the load runs "
+        f"{', '.join(f'{x:.0f}' for x in mem['worker_rss_mib'])} MiB; cold sync process "
+        f"peak (ru_maxrss) {mem['sync_maxrss_mib']:.0f} MiB.",
+        f"Errors: {results['errors']['failed']} failed responses, "
+        f"{results['errors']['socket_errors']} socket errors in "
+        f"{results['errors']['requests']} requests.",
+        "",
+        "| target | measured | verdict |",
+        "| --- | --- | --- |",
+        *(
+            f"| {name} | {measured} | {'PASS' if ok else 'FAIL'} |"
+            for name, measured, ok in verdicts
+        ),  # fmt: skip
+    ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    started = time.monotonic()
+    (OUT / "work").mkdir(parents=True, exist_ok=True)
+    info = machine()
+    log(f"bench: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB, "
+        f"{info['date']}, commit {info['commit']}")  # fmt: skip
+    for name in ("small", "large", "helm-large"):
+        t = time.monotonic()
+        catalog_gen.ensure_repo(OUT, name)
+        log(f"catalog {name}: ready in {time.monotonic() - t:.1f}s (cached under bench/out/)")
+    t = time.monotonic()
+    catalog_gen.packaged(OUT, "large")
+    log(f"packaged charts: ready in {time.monotonic() - t:.1f}s")
+    db = measure_syncs(OUT / "large")
+    measure_helm(OUT / "helm-large")
+    measure_http(db)
+    results["machine"] = info
+    results["verdicts"] = [{"target": n, "measured": m, "pass": ok} for n, m, ok in verdicts]
+    text = report(info)
+    (OUT / "report.md").write_text(text + "\n")
+    (OUT / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(text)
+    log(f"bench: done in {time.monotonic() - started:.0f}s; {sum(not v[2] for v in verdicts)} "
+        "target(s) failed; report in bench/out/report.md")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
