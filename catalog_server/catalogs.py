@@ -29,6 +29,10 @@ from catalog_server.problems import SourceError
 
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 DEFAULT_REFRESH_INTERVAL = 300
+# What a catalog source is made of, in the catalogs file and in the admin API alike.
+SOURCE_FIELDS = frozenset(
+    {"name", "url", "branch", "subdir", "refresh_interval", "credentials", "webhook_secret"}
+)
 
 
 @dataclass(frozen=True)
@@ -126,15 +130,7 @@ def read_catalogs_file(path: Path) -> list[CatalogSource]:
 def _source_from_mapping(item: Any, where: str, base: Path) -> CatalogSource:
     if not isinstance(item, dict):
         raise ConfigError(f"{where}: expected a mapping with name and url")
-    unknown = set(item) - {
-        "name",
-        "url",
-        "branch",
-        "subdir",
-        "refresh_interval",
-        "credentials",
-        "webhook_secret",
-    }
+    unknown = set(item) - SOURCE_FIELDS
     if unknown:
         raise ConfigError(f"{where}: unknown keys {', '.join(sorted(map(str, unknown)))}")
     name, url = item.get("name"), item.get("url")

@@ -37,7 +37,7 @@ from catalog_server.models import (
     TemplateVersion,
     VersionFile,
 )
-from catalog_server.problems import Problem, SourceError
+from catalog_server.problems import PROBLEM_FIELDS, Problem, SourceError
 from catalog_server.sources import OpenedSource, Snapshot, open_source, snapshot_revision
 
 # A validator adds problems to a loaded template: (template, snapshot) -> problems.
@@ -342,18 +342,7 @@ def _load(snapshot: Snapshot, root: TemplateRoot, validators: Sequence[Validator
 
 
 def _problem_row(catalog_id: int, p: Problem) -> dict[str, Any]:
-    return {
-        "catalog_id": catalog_id,
-        "template": p.template,
-        "version": p.version,
-        "file": p.file,
-        "line": p.line,
-        "column": p.column,
-        "rule": p.rule,
-        "severity": p.severity,
-        "message": p.message,
-        "blocking": p.blocking,
-    }
+    return {"catalog_id": catalog_id} | {name: getattr(p, name) for name in PROBLEM_FIELDS}
 
 
 def _write_template(

@@ -11,6 +11,18 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 Severity = Literal["error", "warning", "info"]
+# The fields of a problem, in the order the API and the lint's JSON show them.
+PROBLEM_FIELDS = (
+    "template",
+    "version",
+    "file",
+    "line",
+    "column",
+    "rule",
+    "severity",
+    "message",
+    "blocking",
+)
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 
 

@@ -22,22 +22,12 @@ from catalog_server.api import api
 from catalog_server.api.errors import ApiError
 from catalog_server.api.views import catalog_json
 from catalog_server.auth import audit, authenticate
-from catalog_server.catalogs import NAME_RE, check_git_url, strip_credentials
+from catalog_server.catalogs import NAME_RE, SOURCE_FIELDS, check_git_url, strip_credentials
 from catalog_server.credentials import check_credentials_ref, check_secret_ref, resolve_secret
 from catalog_server.db import db
 from catalog_server.models import AuditEntry, Catalog
 from catalog_server.problems import SourceError
 from catalog_server.scheduler import request_refresh
-
-CATALOG_FIELDS = {
-    "name",
-    "url",
-    "branch",
-    "subdir",
-    "refresh_interval",
-    "credentials",
-    "webhook_secret",
-}
 
 
 def _unauthorized(message: str) -> ApiError:
@@ -80,13 +70,13 @@ def _body() -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ApiError(400, "bad_request", "the body must be a JSON object")
-    unknown = set(body) - CATALOG_FIELDS
+    unknown = set(body) - SOURCE_FIELDS
     if unknown:
         raise ApiError(
             400,
             "bad_request",
             f"unknown fields: {', '.join(sorted(unknown))}",
-            {"allowed": sorted(CATALOG_FIELDS)},
+            {"allowed": sorted(SOURCE_FIELDS)},
         )
     return body
 

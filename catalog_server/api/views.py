@@ -15,7 +15,7 @@ from catalog_server.api import api
 from catalog_server.api.errors import BadParameter, error_response
 from catalog_server.db import db
 from catalog_server.models import Catalog, ProblemRow, Template, TemplateVersion
-from catalog_server.problems import SEVERITIES, TemplateNotFound
+from catalog_server.problems import PROBLEM_FIELDS, SEVERITIES, TemplateNotFound
 
 KINDS = ("compose", "helm")
 MAX_PER_PAGE = 100
@@ -122,18 +122,7 @@ def version_link(catalog: str, slug: str, version: str) -> str:
 
 
 def problem_json(p: ProblemRow, catalog: str) -> dict[str, Any]:
-    return {
-        "catalog": catalog,
-        "template": p.template,
-        "version": p.version,
-        "file": p.file,
-        "line": p.line,
-        "column": p.column,
-        "rule": p.rule,
-        "severity": p.severity,
-        "message": p.message,
-        "blocking": p.blocking,
-    }
+    return {"catalog": catalog} | {name: getattr(p, name) for name in PROBLEM_FIELDS}
 
 
 # --- endpoints ---------------------------------------------------------------------------

@@ -197,7 +197,7 @@ def _check_text(question: Mapping[str, Any], qtype: str, text: str) -> list[str]
         body = question.get(key)
         if body in (None, ""):
             continue
-        pattern = _character_class(answer_text(body), negate)
+        pattern = character_class(answer_text(body), negate)
         if pattern is None:
             errors.append(f"question's {key} {body!r} is not a character class body")
             continue
@@ -210,7 +210,9 @@ def _check_text(question: Mapping[str, Any], qtype: str, text: str) -> list[str]
     return errors
 
 
-def _character_class(body: str, negate: bool) -> re.Pattern[str] | None:
+def character_class(body: str, negate: bool = False) -> re.Pattern[str] | None:
+    """`[body]` (`[^body]` when `negate`) compiled, or None when `body` is not a character
+    class on its own: an unescaped `[` or `]`, a trailing backslash, a bad range."""
     i = 0
     while i < len(body):
         if body[i] == "\\":

@@ -21,7 +21,12 @@ import jsonschema
 
 from catalog_server.loaders.model import LoadedTemplate
 from catalog_server.loaders.yamlfile import YamlResult
-from catalog_server.manifests.answers import KNOWN_TYPES, check_answers, parse_show_if
+from catalog_server.manifests.answers import (
+    KNOWN_TYPES,
+    character_class,
+    check_answers,
+    parse_show_if,
+)
 from catalog_server.manifests.interpolate import InterpolationError, variable_uses
 from catalog_server.problems import Problem
 from catalog_server.validation.config import COMPOSE_FILES, catalog_block
@@ -127,19 +132,23 @@ def validate_questions(files: VersionFiles, found: VersionQuestions) -> Iterator
 
 def _schema(files: VersionFiles, found: VersionQuestions) -> Iterator[Problem]:
     base = found.prefix if found.definition else ()
-    errors = sorted(_validator(found.definition).iter_errors(found.document),
-                    key=lambda e: list(map(str, e.absolute_path)))
+    errors = sorted(
+        _validator(found.definition).iter_errors(found.document),
+        key=lambda e: list(map(str, e.absolute_path)),
+    )
     for error in errors[:50]:
         if error.validator == "required" and "'variable'" in error.message:
             continue  # question.missing-variable says it better
         where = (*base, *error.absolute_path)
         shown = ".".join(str(p) for p in where) or "the file"
-        yield files.report("question.schema", f"{shown}: {error.message}", found.file,
-                           line_of(found.parsed, where))
+        yield files.report(
+            "question.schema", f"{shown}: {error.message}", found.file, line_of(found.parsed, where)
+        )
 
 
-def _each_question(template: LoadedTemplate, files: VersionFiles,
-                   found: VersionQuestions) -> Iterator[Problem]:
+def _each_question(
+    template: LoadedTemplate, files: VersionFiles, found: VersionQuestions
+) -> Iterator[Problem]:
     known = found.variables
     seen: dict[str, int | None] = {}
     for entry in found.entries:
@@ -148,30 +157,48 @@ def _each_question(template: LoadedTemplate, files: VersionFiles,
         def at(rule: str, message: str, key: str | None = None, entry=entry, **kw) -> Problem:
             name = entry.variable
             label = f"question {name!r}" if name else "a question"
-            return files.report(rule, f"{label}: {message}", found.file,
-                                found.line(entry, key), **kw)
+            return files.report(
+                rule, f"{label}: {message}", found.file, found.line(entry, key), **kw
+            )
 
         for key in spec:
             if key not in QUESTION_KEYS:
-                yield at("question.unknown-key", f"unknown key `{key}`"
-                         f"{suggestion(key, QUESTION_KEYS)}; Rancher ignores it", key)
+                yield at(
+                    "question.unknown-key",
+                    f"unknown key `{key}`{suggestion(key, QUESTION_KEYS)}; Rancher ignores it",
+                    key,
+                )
         if name is None:
             yield at("question.missing-variable", "has no `variable`; name the answer it sets")
         elif name in seen:
-            yield at("question.duplicate-variable", f"variable is already set by the question "
-                     f"at line {seen[name]}; each variable needs one question", "variable")
+            yield at(
+                "question.duplicate-variable",
+                f"variable is already set by the question "
+                f"at line {seen[name]}; each variable needs one question",
+                "variable",
+            )
         else:
             seen[name] = found.line(entry, "variable")
         qtype = spec.get("type")
         if qtype is None:
             helm = template.kind == "helm"
-            yield at("question.missing-type", "has no `type`; " + (
-                "Rancher assumes string, write `type: string` to say so" if helm else
-                "add one (string, int, boolean, enum, password, ...)"),
-                severity="info" if helm else None)
+            yield at(
+                "question.missing-type",
+                "has no `type`; "
+                + (
+                    "Rancher assumes string, write `type: string` to say so"
+                    if helm
+                    else "add one (string, int, boolean, enum, password, ...)"
+                ),
+                severity="info" if helm else None,
+            )
         elif isinstance(qtype, str) and qtype not in KNOWN_TYPES:
-            yield at("question.unknown-type", f"type {qtype!r} is not a Rancher question type"
-                     f"{suggestion(qtype, KNOWN_TYPES)}; it is shown as a text field", "type")
+            yield at(
+                "question.unknown-type",
+                f"type {qtype!r} is not a Rancher question type"
+                f"{suggestion(qtype, KNOWN_TYPES)}; it is shown as a text field",
+                "type",
+            )
         yield from _bounds(spec, at)
         yield from _default(spec, qtype, at)
         yield from _visibility(entry, known, at)
@@ -179,8 +206,11 @@ def _each_question(template: LoadedTemplate, files: VersionFiles,
 
 def _bounds(spec: dict, at) -> Iterator[Problem]:
     if qtype_is(spec, "enum") and not (isinstance(spec.get("options"), list) and spec["options"]):
-        yield at("question.enum-options", "is an enum with no `options`; list the choices",
-                 "options" if "options" in spec else "type")
+        yield at(
+            "question.enum-options",
+            "is an enum with no `options`; list the choices",
+            "options" if "options" in spec else "type",
+        )
     for low, high in (("min", "max"), ("min_length", "max_length")):
         a, b = spec.get(low), spec.get(high)
         if _number(a) and _number(b) and a > b:
@@ -188,8 +218,12 @@ def _bounds(spec: dict, at) -> Iterator[Problem]:
     for key in ("valid_chars", "invalid_chars"):
         body = spec.get(key)
         if isinstance(body, str) and body and not character_class_ok(body):
-            yield at("question.regex", f"`{key}` {body!r} is not the body of a regular-"
-                     "expression character class (e.g. `a-z0-9-`); escape `[` and `]`", key)
+            yield at(
+                "question.regex",
+                f"`{key}` {body!r} is not the body of a regular-"
+                "expression character class (e.g. `a-z0-9-`); escape `[` and `]`",
+                key,
+            )
 
 
 def _default(spec: dict, qtype: Any, at) -> Iterator[Problem]:
@@ -199,12 +233,27 @@ def _default(spec: dict, qtype: Any, at) -> Iterator[Problem]:
     if qtype_is(spec, "enum"):
         options = spec.get("options")
         if isinstance(options, list) and options and str(default) not in map(str, options):
-            yield at("question.enum-default", f"default {default!r} is not one of the options "
-                     f"({', '.join(map(str, options))})", "default")
+            yield at(
+                "question.enum-default",
+                f"default {default!r} is not one of the options ({', '.join(map(str, options))})",
+                "default",
+            )
         return
     # Check the default as an answer to this question alone, as the install form would.
-    probe = {k: spec[k] for k in ("variable", "type", "min", "max", "min_length",
-                                  "max_length", "valid_chars", "invalid_chars") if k in spec}
+    probe = {
+        k: spec[k]
+        for k in (
+            "variable",
+            "type",
+            "min",
+            "max",
+            "min_length",
+            "max_length",
+            "valid_chars",
+            "invalid_chars",
+        )
+        if k in spec
+    }
     for key in ("valid_chars", "invalid_chars"):
         if not (isinstance(probe.get(key), str) and character_class_ok(probe[key])):
             probe.pop(key, None)  # reported by question.regex
@@ -225,11 +274,19 @@ def _visibility(entry: QuestionEntry, known: set[str], at) -> Iterator[Problem]:
         else:
             for variable in dict.fromkeys(v for alt in terms for v, _ in alt):
                 if variable not in known:
-                    yield at("question.show-if-variable", f"show_if names {variable!r}, which "
-                             f"no question sets{suggestion(variable, known)}", "show_if")
+                    yield at(
+                        "question.show-if-variable",
+                        f"show_if names {variable!r}, which "
+                        f"no question sets{suggestion(variable, known)}",
+                        "show_if",
+                    )
     if entry.parent is not None and spec.get("subquestions"):
-        yield at("question.nested-subquestions", "is a subquestion with subquestions of its "
-                 "own; Rancher shows one level only, move them up", "subquestions")
+        yield at(
+            "question.nested-subquestions",
+            "is a subquestion with subquestions of its "
+            "own; Rancher shows one level only, move them up",
+            "subquestions",
+        )
 
 
 def _compose_variables(files: VersionFiles, found: VersionQuestions) -> Iterator[Problem]:
@@ -245,9 +302,12 @@ def _compose_variables(files: VersionFiles, found: VersionQuestions) -> Iterator
                 if name not in declared and name not in reported:
                     reported.add(name)
                     line = text.count("\n", 0, m.start()) + 1
-                    yield files.report("question.undeclared-variable", f".Values.{name} is "
-                                       "used but no question sets it; add a question for it",
-                                       rel, line)
+                    yield files.report(
+                        "question.undeclared-variable",
+                        f".Values.{name} is used but no question sets it; add a question for it",
+                        rel,
+                        line,
+                    )
             continue
         if rel not in COMPOSE_FILES and not rel.startswith("rancher-compose."):
             continue
@@ -263,18 +323,29 @@ def _compose_variables(files: VersionFiles, found: VersionQuestions) -> Iterator
                 continue  # compose.interpolation reports it
             for use in uses:
                 used.add(use.name)
-                if (rel in COMPOSE_FILES and not use.has_fallback and use.name not in declared
-                        and use.name not in reported):
+                if (
+                    rel in COMPOSE_FILES
+                    and not use.has_fallback
+                    and use.name not in declared
+                    and use.name not in reported
+                ):
                     reported.add(use.name)
                     yield files.report(
-                        "question.undeclared-variable", f"${{{use.name}}} has no question and "
+                        "question.undeclared-variable",
+                        f"${{{use.name}}} has no question and "
                         f"no default; add a question or write ${{{use.name}:-default}}",
-                        rel, line_of(parsed, path))
+                        rel,
+                        line_of(parsed, path),
+                    )
     for entry in found.entries:
         if entry.variable and entry.variable not in used:
-            yield files.report("question.unused", f"question {entry.variable!r} is used by no "
-                               "compose file; use ${" + entry.variable + "} or remove it",
-                               found.file, found.line(entry, "variable"))
+            yield files.report(
+                "question.unused",
+                f"question {entry.variable!r} is used by no "
+                "compose file; use ${" + entry.variable + "} or remove it",
+                found.file,
+                found.line(entry, "variable"),
+            )
 
 
 def qtype_is(spec: dict, name: str) -> bool:
@@ -287,16 +358,4 @@ def _number(value: Any) -> bool:
 
 def character_class_ok(body: str) -> bool:
     """True when `body` works as `[body]`, with `[` and `]` escaped (the install form's rule)."""
-    i = 0
-    while i < len(body):
-        if body[i] == "\\":
-            i += 2
-            continue
-        if body[i] in "[]":
-            return False
-        i += 1
-    try:
-        re.compile(f"[{body}]")
-    except re.error:
-        return False
-    return True
+    return character_class(body) is not None
