@@ -31,7 +31,6 @@ helm: extras
 run: $(VENV)/.installed
 	$(BIN)/catalog-server db upgrade
 	$(BIN)/catalog-server sync
-	$(BIN)/catalog-server docs build
 	$(BIN)/catalog-server run --host $(HOST) --port $(PORT) --workers $(WORKERS) --with-sync
 
 sync: $(VENV)/.installed

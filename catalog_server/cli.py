@@ -153,7 +153,9 @@ def sync(names: tuple[str, ...], as_json: bool, force: bool, watch: bool) -> Non
                     database.session, settings, source, force=force, progress=progress
                 )
             )
-        if changed:
+        # The site is generated from the index: rebuilt when a catalog changed, or built
+        # when there is none yet.
+        if changed or not (settings.site_dir / "index.html").exists():
             _rebuild_site(database.session, settings)
     if failed:
         sys.exit(1)
