@@ -381,3 +381,34 @@ def test_watch_picks_up_a_refresh_request(
     finally:
         stop.set()
         thread.join(timeout=30)
+
+
+def test_a_catalog_over_the_file_limit_is_refused_whole(
+    app, client, make_catalog_repo, sync, monkeypatch
+):
+    from catalog_server import indexer
+
+    repo = make_catalog_repo(files=many(3, "1"))
+    sync(repo.source("lib"))
+    repo.write(many(6, "2"))
+    repo.commit("grow")
+    monkeypatch.setattr(indexer, "MAX_CATALOG_FILES", 10)
+    summary = sync(repo.source("lib"))
+    assert summary.status == "failed"
+    assert "at most 10 are indexed" in summary.error
+    assert set(served(client).values()) == {"state 1"}  # the last good index stays
+
+
+def test_sync_logs_json_lines(make_catalog_repo, cli_env, tmp_path, app):
+    repo = make_catalog_repo(files=template_files("a", "1"))
+    sources = _catalogs_file(tmp_path, str(repo.path))
+    env = os.environ | cli_env | {"CATALOG_SOURCES": sources, "CATALOG_LOG_FORMAT": "json"}
+    result = subprocess.run(
+        [sys.executable, "-m", "catalog_server.cli", "sync"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    sync_lines = [line for line in lines if line.get("event") == "sync"]
+    assert sync_lines and sync_lines[0]["catalog"] == "lib"
+    assert sync_lines[0]["status"] == "updated" and sync_lines[0]["level"] == "info"
