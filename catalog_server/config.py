@@ -31,6 +31,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not 0 <= value <= 3600:
+        raise ConfigError(f"{name} must be from 0 to 3600 seconds")
+    return value
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -52,6 +65,9 @@ class Settings:
     log_format: str = "text"
     git_timeout: int = 120
     allow_local_urls: bool = False
+    # How long (seconds) a server process trusts its last read of the catalogs' state: a
+    # sync's result is served within this time; hot reads cost no query meanwhile.
+    state_ttl: float = 1.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -72,6 +88,7 @@ class Settings:
             log_format=log_format,
             git_timeout=_int(env, "CATALOG_GIT_TIMEOUT", 120),
             allow_local_urls=_bool(env, "CATALOG_ALLOW_LOCAL_URLS", False),
+            state_ttl=_float(env, "CATALOG_STATE_TTL", 1.0),
         )
 
 

@@ -38,12 +38,24 @@ class Page:
     per_page: int
 
 
-def catalog_state(session: Session) -> list[tuple[str, str | None, int]]:
-    """(name, revision, generation) of every catalog: what every cached answer depends on."""
+def catalog_state(session: Session) -> list[tuple[Any, ...]]:
+    """What every cached answer depends on, one row per catalog: name, revision and
+    generation (the content served), then the sync bookkeeping the catalog answers show."""
     return [
         tuple(row)
         for row in session.execute(
-            select(Catalog.name, Catalog.revision, Catalog.generation).order_by(Catalog.name)
+            select(
+                Catalog.name,
+                Catalog.revision,
+                Catalog.generation,
+                Catalog.sync_state,
+                Catalog.failures,
+                Catalog.last_attempt_at,
+                Catalog.refresh_requested_at,
+                Catalog.refresh_interval,
+                Catalog.url,
+                Catalog.branch,
+            ).order_by(Catalog.name)
         )
     ]
 

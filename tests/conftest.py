@@ -67,6 +67,8 @@ def settings(tmp_path, database_url) -> Settings:
         "CATALOG_INSTANCE_DIR": str(tmp_path / "instance"),
         "CATALOG_DATABASE_URL": database_url,
         "CATALOG_CACHE_DIR": str(tmp_path / "cache"),
+        # Tests read right after they sync: no grace period for the served state.
+        "CATALOG_STATE_TTL": "0",
     }
     return Settings.from_env(env)
 
@@ -96,6 +98,7 @@ def cli_env(settings) -> dict[str, str]:
         "CATALOG_INSTANCE_DIR": str(settings.instance_dir),
         "CATALOG_DATABASE_URL": settings.database_url,
         "CATALOG_CACHE_DIR": str(settings.cache_dir),
+        "CATALOG_STATE_TTL": "0",
     }
 
 

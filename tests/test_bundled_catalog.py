@@ -112,7 +112,7 @@ def bundled_client(tmp_path_factory):
     from catalog_server.indexer import sync_catalog
 
     folder = tmp_path_factory.mktemp("bundled")
-    settings = Settings.from_env({"CATALOG_INSTANCE_DIR": str(folder)})
+    settings = Settings.from_env({"CATALOG_INSTANCE_DIR": str(folder), "CATALOG_STATE_TTL": "0"})
     app = create_app({"TESTING": True}, settings=settings)
     with app.app_context():
         upgrade()

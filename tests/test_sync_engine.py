@@ -345,6 +345,7 @@ def test_watch_picks_up_a_refresh_request(
             "CATALOG_DATABASE_URL": settings.database_url,
             "CATALOG_CACHE_DIR": str(settings.cache_dir),
             "CATALOG_SOURCES": str(sources),
+            "CATALOG_STATE_TTL": "0",
         }
     )
     summaries = []

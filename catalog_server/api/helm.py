@@ -22,12 +22,12 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy import select
 
+from catalog_server.api.cache import answer_from_cache, keep, served_state
 from catalog_server.charts import ChartNotPackable, chart_archive
 from catalog_server.db import db
 from catalog_server.helmrepo import index_entry, render_index, rfc3339
 from catalog_server.models import Catalog, Template, TemplateVersion
 from catalog_server.problems import TemplateNotFound
-from catalog_server.queries import catalog_state
 from catalog_server.render import utc, version_files
 
 helm = Blueprint("helm", __name__, url_prefix="/helm")
@@ -48,10 +48,10 @@ def _cache() -> dict[tuple[str, str | None, int], RepoIndex]:
 
 
 def _state(catalog: str) -> tuple[str | None, int]:
-    for name, revision, generation in catalog_state(db.session):
-        if name == catalog:
-            return revision, generation
-    raise TemplateNotFound(f"catalog {catalog!r} not found")
+    found = served_state().catalog(catalog)
+    if found is None:
+        raise TemplateNotFound(f"catalog {catalog!r} not found")
+    return found
 
 
 @helm.before_request
@@ -61,21 +61,10 @@ def _etag():
         return None
     g.helm_state = _state(catalog)
     digest = hashlib.sha256(repr((catalog, g.helm_state, request.path)).encode()).hexdigest()
-    g.etag = digest[:32]
-    if g.etag in request.if_none_match:
-        response = Response(status=304)
-        response.set_etag(g.etag)
-        return response
-    return None
+    return answer_from_cache(digest[:32])
 
 
-@helm.after_request
-def _add_etag(response: Response) -> Response:
-    etag = g.get("etag")
-    if etag and response.status_code == 200:
-        response.set_etag(etag)
-        response.headers.setdefault("Cache-Control", "no-cache")
-    return response
+helm.after_request(keep)
 
 
 def _generated(catalog: Catalog, latest: datetime | None) -> str:

@@ -53,6 +53,7 @@ def test_api_conforms_to_its_document(app, make_catalog_repo, sync):
             suppress_health_check=list(HealthCheck),
         )
         def check(case):
-            case.call_and_validate()
+            # The WSGI transport hands back bodies as sent; gzip is tested on its own.
+            case.call_and_validate(headers={"Accept-Encoding": "identity"})
 
         check()

@@ -254,3 +254,48 @@ def test_query_count_does_not_grow_with_the_catalog(app, client, make_catalog_re
     detail = _count_queries(app, client, "/api/v1/templates/lib/t3")
     version = _count_queries(app, client, "/api/v1/templates/lib/t3/versions/1.0.2")
     assert detail <= 6 and version <= 6
+
+
+def test_repeated_reads_are_kept_and_sent_gzipped_to_who_takes_it(indexed, client):
+    import gzip
+
+    plain = get(client, "/api/v1/templates?per_page=100")
+    zipped = client.get("/api/v1/templates?per_page=100", headers={"Accept-Encoding": "gzip"})
+    assert zipped.status_code == 200
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in zipped.headers["Vary"]
+    assert gzip.decompress(zipped.data) == plain.data
+    assert zipped.headers["ETag"] == plain.headers["ETag"][:-1] + '-gz"'
+    # either form's ETag revalidates
+    for etag in (plain.headers["ETag"], zipped.headers["ETag"]):
+        again = client.get("/api/v1/templates?per_page=100", headers={"If-None-Match": etag})
+        assert again.status_code == 304
+    # a kept raw file keeps its sandbox
+    url = "/api/v1/templates/lib/web/versions/1.1.0/files/docker-compose.yml"
+    first, second = get(client, url), get(client, url)
+    assert second.data == first.data
+    assert "sandbox" in second.headers["Content-Security-Policy"]
+
+
+def test_a_sync_is_served_within_the_state_ttl(make_catalog_repo, settings, tmp_path):
+    """With a grace period, a process trusts its last read of the state that long, then
+    serves the new catalog."""
+    import time
+    from dataclasses import replace
+
+    from flask_migrate import upgrade
+
+    from catalog_server.app import create_app
+    from catalog_server.indexer import sync_catalog
+
+    app = create_app({"TESTING": True}, settings=replace(settings, state_ttl=0.5))
+    with app.app_context():
+        upgrade()
+        repo = make_catalog_repo(fixture="api-catalog")
+        client = app.test_client()
+        assert client.get("/api/v1/templates").json["total"] == 0
+        sync_catalog(db.session, repo.source("lib"), cache_dir=settings.cache_dir)
+        time.sleep(0.6)
+        assert client.get("/api/v1/templates").json["total"] == 5
+        db.session.remove()
+        db.engine.dispose()

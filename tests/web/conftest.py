@@ -86,6 +86,7 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
             "CATALOG_INSTANCE_DIR": str(base / "instance"),
             "CATALOG_DATABASE_URL": f"sqlite:///{base / 'catalog.db'}",
             "CATALOG_CACHE_DIR": str(base / "cache"),
+            "CATALOG_STATE_TTL": "0",
         }
     )
     app = create_app({"TESTING": True}, settings=settings)
