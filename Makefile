@@ -45,6 +45,7 @@ docs: $(VENV)/.installed
 # about 6 minutes on 2 cores (10 the first time, when the catalogs are generated). Needs wrk
 # (apt-get install wrk) and the Helm SDK (make extras). Never part of `make test`.
 bench: $(VENV)/.installed $(VENV)/.extras
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 test: $(VENV)/.installed $(VENV)/.extras

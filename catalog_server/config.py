@@ -68,6 +68,8 @@ class Settings:
     # How long (seconds) a server process trusts its last read of the catalogs' state: a
     # sync's result is served within this time; hot reads cost no query meanwhile.
     state_ttl: float = 1.0
+    # Run Helm's own lint (the Helm SDK) on every chart version at sync, as the lint does.
+    server_helm_lint: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -89,6 +91,7 @@ class Settings:
             git_timeout=_int(env, "CATALOG_GIT_TIMEOUT", 120),
             allow_local_urls=_bool(env, "CATALOG_ALLOW_LOCAL_URLS", False),
             state_ttl=_float(env, "CATALOG_STATE_TTL", 1.0),
+            server_helm_lint=_bool(env, "CATALOG_SERVER_HELM_LINT", False),
         )
 
 

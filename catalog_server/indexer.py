@@ -14,7 +14,7 @@ Problems of every other kind are recorded and hide nothing.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -234,6 +234,8 @@ def _index(
     root_ids = {r.id for r in roots}
     removed = [slug for slug in existing if slug not in root_ids]
 
+    # Read what is to be loaded in one bulk pass rather than a request per file.
+    snapshot.prefetch(_paths_within({r.folder for r in to_load}, snapshot.entries()))
     loaded: list[LoadedTemplate] = []
     for done, root in enumerate(to_load, 1):
         template = _load(snapshot, root, validators)
@@ -263,7 +265,7 @@ def _index(
     for template in loaded:
         rows.extend(_problem_row(catalog.id, p) for p in template.all_problems())
     if rows:
-        session.execute(insert(ProblemRow), rows)
+        session.execute(insert(ProblemRow.__table__), rows)
     catalog.commit = opened.commit
     catalog.revision = revision
     catalog.commit_time = _time(snapshot.commit_time)
@@ -324,6 +326,20 @@ def _version_stamps(opened: OpenedSource, loaded: list[LoadedTemplate]) -> dict[
     return stamps
 
 
+def _paths_within(folders: set[str], paths: Iterable[str]) -> Iterator[str]:
+    """The paths inside any of `folders` (checked by ancestor, not by scanning folders)."""
+    if "" in folders:
+        yield from paths
+        return
+    for path in paths:
+        parent = path.rpartition("/")[0]
+        while parent:
+            if parent in folders:
+                yield path
+                break
+            parent = parent.rpartition("/")[0]
+
+
 def _touches(root: TemplateRoot, changed: set[str]) -> bool:
     prefix = f"{root.folder}/" if root.folder else ""
     return any(path.startswith(prefix) for path in changed)
@@ -382,13 +398,16 @@ def _write_template(
     order = _positions(new_versions, kept)
     values = _template_values(catalog.id, loaded, new_versions, kept, order)
     if template_id is None:
-        template_id = session.execute(insert(Template).returning(Template.id), values).scalar_one()
+        template_id = session.execute(
+            insert(Template.__table__).returning(Template.__table__.c.id), values
+        ).scalar_one()
     else:
-        session.execute(update(Template).where(Template.id == template_id).values(**values))
+        table = Template.__table__
+        session.execute(update(table).where(table.c.id == template_id).values(**values))
         session.execute(delete(TemplateCategory).where(TemplateCategory.template_id == template_id))
     if loaded.categories:
         session.execute(
-            insert(TemplateCategory),
+            insert(TemplateCategory.__table__),
             [{"template_id": template_id, "name": c} for c in dict.fromkeys(loaded.categories)],
         )
     for row in kept:
@@ -403,7 +422,9 @@ def _write_template(
             for i, v in enumerate(new_versions)
         ]
         ids = session.scalars(
-            insert(TemplateVersion).returning(TemplateVersion.id, sort_by_parameter_order=True),
+            insert(TemplateVersion.__table__).returning(
+                TemplateVersion.__table__.c.id, sort_by_parameter_order=True
+            ),
             version_rows,
         ).all()
         file_rows = [
@@ -418,7 +439,7 @@ def _write_template(
             for f in v.files
         ]
         if file_rows:
-            session.execute(insert(VersionFile), file_rows)
+            session.execute(insert(VersionFile.__table__), file_rows)
     return 0
 
 
@@ -464,7 +485,7 @@ def _template_values(catalog_id, loaded: LoadedTemplate, new_versions, kept, ord
         "latest_version": newest,
         "version_count": len(new_versions) + len(kept),
         "readme": loaded.readme,
-        "meta": loaded.metadata,
+        "metadata": loaded.metadata,
         "search_text": search,
     }
 
@@ -484,7 +505,7 @@ def _version_values(template_id: int, v: LoadedVersion, position: int, stamp: St
         "maximum_rancher_version": v.maximum_rancher_version,
         "upgrade_from": v.upgrade_from,
         "questions": v.questions,
-        "meta": v.metadata,
+        "metadata": v.metadata,
         "readme": v.readme,
         "created": created,
         "commit": commit,

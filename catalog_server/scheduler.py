@@ -61,7 +61,7 @@ def sync_one(session: Session, settings: Settings, source: CatalogSource, **kw) 
         source,
         cache_dir=settings.cache_dir,
         git_timeout=settings.git_timeout,
-        validators=server_validators(),
+        validators=server_validators(helm_lint=settings.server_helm_lint),
         catalog_checks=[catalog_problems],
         **kw,
     )

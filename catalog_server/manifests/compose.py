@@ -20,12 +20,9 @@ questions plus a user's answers into the files to deploy:
 
 from __future__ import annotations
 
-import functools
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 import yaml
@@ -244,17 +241,10 @@ def _escape_dollars(node: Any) -> Any:
     return node
 
 
-@functools.cache
 def _compose_validator():
-    from jsonschema.validators import validator_for
+    from catalog_server.jsonschemas import compose_schema
 
-    text = (
-        resources.files("check_jsonschema")
-        .joinpath("builtin_schemas/vendor/compose-spec.json")
-        .read_text(encoding="utf-8")
-    )
-    schema = json.loads(text)
-    return validator_for(schema)(schema)
+    return compose_schema()
 
 
 def _json_path(path) -> str:

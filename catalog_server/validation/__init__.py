@@ -13,11 +13,13 @@ Validation problems are never blocking: only the loader decides that a version c
 served. Severities of `policy.*` rules follow the catalog's `.catalog-lint.yaml`
 (`overrides`); that file's own problems come from `catalog_problems(snapshot)`.
 
-`server_validators()` is what the indexer takes as `validators=`.
+`server_validators()` is what the indexer takes as `validators=`: every rule of the lint,
+Helm's own lint only when CATALOG_SERVER_HELM_LINT is set.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from catalog_server.loaders.model import LoadedTemplate
@@ -38,8 +40,11 @@ if TYPE_CHECKING:  # the indexer imports the database layer; validation stays pl
 __all__ = ["RULES", "Rule", "catalog_problems", "server_validators", "validate_template"]
 
 
-def validate_template(template: LoadedTemplate, snapshot: Snapshot) -> list[Problem]:
-    """Every validation problem of `template` (see the module docstring)."""
+def validate_template(
+    template: LoadedTemplate, snapshot: Snapshot, *, helm_lint: bool = True
+) -> list[Problem]:
+    """Every validation problem of `template` (see the module docstring). `helm_lint`: run
+    Helm's own lint too, where the Helm SDK is installed."""
     versions = [VersionFiles(template, v) for v in template.versions if v.usable]
     problems: list[Problem] = []
     if template.usable:
@@ -50,7 +55,7 @@ def validate_template(template: LoadedTemplate, snapshot: Snapshot) -> list[Prob
         problems.extend(validate_questions(files, found))
         if template.kind == "compose":
             problems.extend(validate_compose(files, found))
-        problems.extend(validate_helm(files))
+        problems.extend(validate_helm(files, helm_lint=helm_lint))
         problems.extend(validate_policy(files, found, reason or _chart_reason(files)))
     overrides, _ = catalog_overrides(snapshot)
     return apply_overrides(problems, overrides)
@@ -61,9 +66,17 @@ def catalog_problems(snapshot: Snapshot) -> list[Problem]:
     return list(catalog_overrides(snapshot)[1])
 
 
-def server_validators() -> list[Validator]:
-    """The validators `indexer.sync_catalog(validators=...)` runs on the server."""
-    return [validate_template]
+def server_validators(helm_lint: bool = False) -> list[Validator]:
+    """The validators `indexer.sync_catalog(validators=...)` runs on the server.
+
+    Every rule of `catalog-server lint`, except Helm's own lint unless `helm_lint`
+    (CATALOG_SERVER_HELM_LINT): it costs a temporary chart copy and a Helm run per chart
+    version, several times all other rules together, and the contributor's lint and CI
+    run it before a chart is merged. Its findings never block serving anyway.
+    """
+    if helm_lint:
+        return [validate_template]
+    return [functools.partial(validate_template, helm_lint=False)]
 
 
 def _template_states_reason(template: LoadedTemplate, snapshot: Snapshot) -> bool:

@@ -13,16 +13,13 @@ networks are not checked, since v1 created them on the fly.
 
 from __future__ import annotations
 
-import functools
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
-import jsonschema
 from jsonschema.exceptions import best_match
 
+from catalog_server.jsonschemas import CheckedSchema, compose_schema
 from catalog_server.loaders.yamlfile import YamlResult, load_yaml
 from catalog_server.manifests.answers import answer_text
 from catalog_server.manifests.gotemplate import TemplateError, render
@@ -40,13 +37,9 @@ _REFERENCES = (  # (service key, top-level key, rule)
 )
 
 
-@functools.cache
-def compose_schema_validator() -> jsonschema.protocols.Validator:
+def compose_schema_validator() -> CheckedSchema:
     """A validator for the Compose Specification schema shipped by check-jsonschema."""
-    source = resources.files("check_jsonschema").joinpath(
-        "builtin_schemas/vendor/compose-spec.json")
-    schema = json.loads(source.read_text(encoding="utf-8"))
-    return jsonschema.validators.validator_for(schema)(schema)
+    return compose_schema()
 
 
 @dataclass

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from catalog_server.loaders.folder import snapshot_entries_under
 from catalog_server.loaders.model import LoadedTemplate
 from catalog_server.loaders.versions import is_semver, version_key
 from catalog_server.problems import Problem
@@ -213,9 +214,9 @@ def valid_range(text: str) -> bool:
 
 
 def _icon(template: LoadedTemplate, snapshot: Snapshot) -> Iterator[Problem]:
-    prefix = catalog_path(template.folder, ICON_PREFIX)
-    icons = [e for p, e in snapshot.entries().items()
-             if p.startswith(prefix) and "/" not in p[len(prefix):]]
+    # The template folder's own entries (an indexed lookup), not a scan of the catalog.
+    icons = [e for rel, e in snapshot_entries_under(snapshot, template.folder).items()
+             if rel.startswith(ICON_PREFIX) and "/" not in rel]
     if not icons:
         yield problem("config.icon-missing", f"the template has no icon; add "
                       f"{ICON_PREFIX}<name>.svg (or .png / .jpg, at most "

@@ -7,9 +7,7 @@ The chart's folder name is the template folder's last part, for the versioned la
 
 from __future__ import annotations
 
-import json
 import tempfile
-import warnings
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -19,6 +17,7 @@ import jsonschema
 import semver
 
 from catalog_server import helmsdk
+from catalog_server.jsonschemas import document_schema
 from catalog_server.problems import Problem
 from catalog_server.validation.content import VersionFiles, line_of
 
@@ -28,8 +27,9 @@ CHART_TYPES = ("application", "library")
 MAX_SCHEMA_PROBLEMS = 50
 
 
-def validate_helm(files: VersionFiles) -> Iterator[Problem]:
-    """Every Helm problem of one chart version (nothing for compose templates)."""
+def validate_helm(files: VersionFiles, *, helm_lint: bool = True) -> Iterator[Problem]:
+    """Every Helm problem of one chart version (nothing for compose templates); with
+    `helm_lint`, also Helm's own lint where the Helm SDK is installed."""
     if files.template.kind != "helm":
         return
     yield from _chart(files)
@@ -41,7 +41,7 @@ def validate_helm(files: VersionFiles) -> Iterator[Problem]:
                 yield files.report("helm.template-extension", f"{rel}: Helm only renders "
                                    f"{', '.join(TEMPLATE_EXTENSIONS)} files in templates/ "
                                    "(and NOTES.txt); rename or move it", rel)
-    if helmsdk.available():
+    if helm_lint and helmsdk.available():
         yield from _sdk_lint(files)
 
 
@@ -132,13 +132,8 @@ def _values(files: VersionFiles) -> Iterator[Problem]:
         return
     schema_rel = "values.schema.json"
     try:
-        schema = json.loads(files.data(schema_rel) or b"")
-        with warnings.catch_warnings():
-            # An unknown `$schema` warns and falls back to the newest draft, as Helm's does.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            validator_class = jsonschema.validators.validator_for(schema)
-        validator_class.check_schema(schema)
-        validator = validator_class(schema)
+        # Compiled and checked against its metaschema once per distinct schema file.
+        validator = document_schema(files.data(schema_rel) or b"")
         errors = sorted(validator.iter_errors(values), key=lambda e: list(map(str, e.path)))
     except (ValueError, UnicodeDecodeError) as exc:
         yield files.report("helm.schema-file", f"not valid JSON: {exc}", schema_rel)

@@ -19,6 +19,7 @@ from typing import Any
 
 import jsonschema
 
+from catalog_server.jsonschemas import CheckedSchema
 from catalog_server.loaders.model import LoadedTemplate
 from catalog_server.loaders.yamlfile import YamlResult
 from catalog_server.manifests.answers import (
@@ -46,12 +47,14 @@ def questions_schema() -> dict[str, Any]:
 
 
 @functools.cache
-def _validator(definition: str | None) -> jsonschema.protocols.Validator:
+def _validator(definition: str | None) -> CheckedSchema:
     schema = questions_schema()
     if definition:  # validate against one $defs entry, keeping $defs for its $refs
-        schema = {"$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"}
+        schema = {"$schema": schema.get("$schema"), "$defs": schema["$defs"],
+                  "$ref": f"#/$defs/{definition}"}
+        schema = {k: v for k, v in schema.items() if v is not None}
     cls = jsonschema.validators.validator_for(questions_schema())
-    return cls(schema)
+    return CheckedSchema(schema, cls(schema))
 
 
 QUESTION_KEYS = frozenset(questions_schema()["$defs"]["question"]["properties"])
