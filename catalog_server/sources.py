@@ -68,6 +68,15 @@ class Snapshot(Protocol):
 
 def clean_relpath(path: str) -> str:
     """Normalise a relative POSIX path; raise SourceError for absolute or `..` paths."""
+    # Nearly every path is already clean: say so without building a PurePosixPath.
+    if (
+        path
+        and path[0] != "/"
+        and "\\" not in path
+        and "\x00" not in path
+        and all(part not in ("", ".", "..") for part in path.split("/"))
+    ):
+        return path
     p = PurePosixPath(path)
     if p.is_absolute() or ".." in p.parts or "\\" in path or "\x00" in path:
         raise SourceError(f"unsafe path: {path!r}")
@@ -126,7 +135,6 @@ class FolderSnapshot:
         if len(data) > limit:
             raise FileTooLarge(path, len(data), limit)
         return data
-
 
     def prefetch(self, paths: Iterable[str]) -> None:
         """Files on disk are read one by one as needed: nothing to do ahead."""

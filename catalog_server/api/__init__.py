@@ -8,17 +8,21 @@ request gets the kept answer (see `api.cache`).
 
 from __future__ import annotations
 
-import hashlib
-
 from flask import Blueprint, Response, request
 
-from catalog_server.api.cache import answer_from_cache, keep, served_state
+from catalog_server.api.cache import (
+    answer_from_cache,
+    api_etag,
+    keep,
+    served_state,
+)
 from catalog_server.api.errors import ApiError
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
 # Answers that must reflect the live process or database, never a cached state.
 UNCACHED_ENDPOINTS = {"api.healthz", "api.readyz", "api.openapi", "api.list_audit"}
+# (api.cache.UNCACHED_API_PATHS lists the same for the WSGI fast path.)
 
 
 @api.before_request
@@ -28,8 +32,7 @@ def _check_request():
             raise ApiError(400, "bad_parameter", "a path segment holds a NUL character")
     if request.method not in ("GET", "HEAD") or request.endpoint in UNCACHED_ENDPOINTS:
         return None
-    key = f"{served_state().token()} {request.full_path}"
-    return answer_from_cache(hashlib.sha256(key.encode()).hexdigest()[:32])
+    return answer_from_cache(api_etag(served_state().token(), request.full_path))
 
 
 @api.after_request

@@ -18,6 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from flask import Flask, Response, current_app, g, request
+from werkzeug.http import parse_accept_header, parse_etags
 
 from catalog_server.db import db
 from catalog_server.queries import catalog_state
@@ -45,6 +46,17 @@ class ServedState:
             self._catalogs = {row[0]: (row[1], row[2]) for row in rows}
             self._token = hashlib.sha256(repr(rows).encode()).hexdigest()[:24]
             self._read_at = now
+
+    def fresh_token(self) -> str | None:
+        """The token while the last read is fresh, else None (no database access here)."""
+        if time.monotonic() - self._read_at < self.ttl:
+            return self._token
+        return None
+
+    def fresh_catalog(self, name: str) -> tuple[str | None, int] | None:
+        if time.monotonic() - self._read_at < self.ttl:
+            return self._catalogs.get(name)
+        return None
 
     def token(self) -> str:
         """One string that changes whenever any catalog's served content does."""
@@ -108,6 +120,7 @@ class ResponseCache:
 def init_cache(app: Flask, ttl: float) -> None:
     app.extensions["served_state"] = ServedState(ttl)
     app.extensions["response_cache"] = ResponseCache()
+    app.wsgi_app = FastReads(app)  # type: ignore[method-assign]
 
 
 def served_state() -> ServedState:
@@ -118,9 +131,19 @@ def response_cache() -> ResponseCache:
     return current_app.extensions["response_cache"]
 
 
-def _send(answer: CachedAnswer, etag: str) -> Response:
+def api_etag(token: str, full_path: str) -> str:
+    """The ETag of an /api/v1 read: the served state and the URL, path and query."""
+    return hashlib.sha256(f"{token} {full_path}".encode()).hexdigest()[:32]
+
+
+def helm_etag(catalog: str, state: tuple[str | None, int], path: str) -> str:
+    """The ETag of a chart repository read: that catalog's state only, and the path."""
+    return hashlib.sha256(repr((catalog, state, path)).encode()).hexdigest()[:32]
+
+
+def _send(answer: CachedAnswer, etag: str, accepts_gzip: bool) -> Response:
     """The answer in the form the client takes: gzip (its own ETag) when it says it can."""
-    gz = answer.gzipped is not None and "gzip" in request.accept_encodings
+    gz = answer.gzipped is not None and accepts_gzip
     response = Response(answer.gzipped if gz else answer.body, content_type=answer.content_type)
     response.headers.extend(answer.headers)
     if gz:
@@ -129,22 +152,31 @@ def _send(answer: CachedAnswer, etag: str) -> Response:
         response.headers["Vary"] = "Accept-Encoding"
     response.set_etag(f"{etag}-gz" if gz else etag)
     response.headers.setdefault("Cache-Control", "no-cache")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
     return response
 
 
+def _not_modified(etag: str, if_none_match) -> Response | None:
+    for held in (etag, f"{etag}-gz"):
+        if held in if_none_match:
+            response = Response(status=304)
+            response.set_etag(held)
+            return response
+    return None
+
+
 def answer_from_cache(etag: str) -> Response | None:
-    """304 when the client holds this ETag (either form), the kept answer when there is
-    one, else None (the view runs and `keep` stores its answer)."""
+    """before_request: 304 when the client holds this ETag (either form), the kept answer
+    when there is one, else None (the view runs and `keep` stores its answer)."""
     g.etag = etag
-    if etag in request.if_none_match or f"{etag}-gz" in request.if_none_match:
-        response = Response(status=304)
-        response.set_etag(f"{etag}-gz" if f"{etag}-gz" in request.if_none_match else etag)
-        return response
+    found = _not_modified(etag, request.if_none_match)
+    if found is not None:
+        return found
     answer = response_cache().get(etag)
     if answer is None:
         return None
     g.from_cache = True
-    return _send(answer, etag)
+    return _send(answer, etag, "gzip" in request.accept_encodings)
 
 
 def keep(response: Response) -> Response:
@@ -159,4 +191,67 @@ def keep(response: Response) -> Response:
         or response.is_streamed
     ):
         return response
-    return _send(response_cache().put(etag, response), etag)
+    answer = response_cache().put(etag, response)
+    return _send(answer, etag, "gzip" in request.accept_encodings)
+
+
+# Reads that must reflect the live process or database: never answered from memory.
+UNCACHED_API_PATHS = {"/api/v1/healthz", "/api/v1/readyz", "/api/v1/openapi.json", "/api/v1/audit"}
+
+
+class FastReads:
+    """WSGI middleware that answers, before Flask runs, the commonest reads of all: a
+    revalidation whose ETag still holds (304), and a repeat of a kept answer.
+
+    It only ever answers with what the Flask views produced before for the very same ETag
+    (same served state, same URL), and only while the served state is fresh; anything
+    else goes on to Flask, which computes the same ETags (`api_etag`, `helm_etag`).
+    """
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.next = app.wsgi_app
+
+    def __call__(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            started = time.perf_counter()
+            response = self._answer(environ)
+            if response is not None:
+                from catalog_server.metrics import REQUEST_SECONDS
+
+                REQUEST_SECONDS.labels(
+                    "(answered from memory)", environ["REQUEST_METHOD"], str(response.status_code)
+                ).observe(time.perf_counter() - started)
+                return response(environ, start_response)
+        return self.next(environ, start_response)
+
+    def _answer(self, environ) -> Response | None:
+        path = _wsgi_text(environ.get("PATH_INFO", ""))
+        state: ServedState = self.app.extensions["served_state"]
+        if path.startswith("/api/v1/") and path not in UNCACHED_API_PATHS:
+            token = state.fresh_token()
+            if token is None:
+                return None
+            query = _wsgi_text(environ.get("QUERY_STRING", ""))
+            etag = api_etag(token, f"{path}?{query}")
+        elif path.startswith("/helm/") and path.count("/") >= 3:
+            catalog = path.split("/")[2]
+            found = state.fresh_catalog(catalog)
+            if found is None:
+                return None
+            etag = helm_etag(catalog, found, path)
+        else:
+            return None
+        found_304 = _not_modified(etag, parse_etags(environ.get("HTTP_IF_NONE_MATCH")))
+        if found_304 is not None:
+            return found_304
+        answer = self.app.extensions["response_cache"].get(etag)
+        if answer is None:
+            return None
+        accepts = parse_accept_header(environ.get("HTTP_ACCEPT_ENCODING"))
+        return _send(answer, etag, "gzip" in accepts)
+
+
+def _wsgi_text(value: str) -> str:
+    # WSGI hands bytes over as latin-1 text; Flask reads them as UTF-8, and so must we.
+    return value.encode("latin-1").decode("utf-8", "replace")

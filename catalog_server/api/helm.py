@@ -14,7 +14,6 @@ generation: it is the hot endpoint, and a sync bumps the generation.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +21,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy import select
 
-from catalog_server.api.cache import answer_from_cache, keep, served_state
+from catalog_server.api.cache import answer_from_cache, helm_etag, keep, served_state
 from catalog_server.charts import ChartNotPackable, chart_archive
 from catalog_server.db import db
 from catalog_server.helmrepo import index_entry, render_index, rfc3339
@@ -60,8 +59,7 @@ def _etag():
     if not isinstance(catalog, str):
         return None
     g.helm_state = _state(catalog)
-    digest = hashlib.sha256(repr((catalog, g.helm_state, request.path)).encode()).hexdigest()
-    return answer_from_cache(digest[:32])
+    return answer_from_cache(helm_etag(catalog, g.helm_state, request.path))
 
 
 helm.after_request(keep)

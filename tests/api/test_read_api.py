@@ -299,3 +299,55 @@ def test_a_sync_is_served_within_the_state_ttl(make_catalog_repo, settings, tmp_
         assert client.get("/api/v1/templates").json["total"] == 5
         db.session.remove()
         db.engine.dispose()
+
+
+def test_repeats_and_revalidations_are_answered_without_the_database(make_catalog_repo, settings):
+    """With a fresh served state, a repeated read and a revalidation run no SQL at all, and
+    answer exactly what the view answered."""
+    from dataclasses import replace
+
+    from flask_migrate import upgrade
+
+    from catalog_server.app import create_app
+    from catalog_server.indexer import sync_catalog
+
+    app = create_app({"TESTING": True}, settings=replace(settings, state_ttl=60))
+    with app.app_context():
+        upgrade()
+        sync_catalog(db.session, make_catalog_repo(fixture="api-catalog").source("lib"),
+                     cache_dir=settings.cache_dir)  # fmt: skip
+        engine = db.engine
+    client = app.test_client()
+    statements = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for url in [
+            "/api/v1/templates?q=web&per_page=5",
+            "/api/v1/templates/lib/web/versions/1.1.0/files/docker-compose.yml",
+            "/helm/lib/index.yaml",
+        ]:
+            first = client.get(url)
+            assert first.status_code == 200
+            statements.clear()
+            again = client.get(url)
+            assert statements == [], url
+            assert again.data == first.data
+            assert again.headers["ETag"] == first.headers["ETag"]
+            assert again.content_type == first.content_type
+            assert again.headers.get("Content-Security-Policy") == first.headers.get(
+                "Content-Security-Policy"
+            )
+            revalidated = client.get(url, headers={"If-None-Match": first.headers["ETag"]})
+            assert revalidated.status_code == 304 and statements == []
+        # what must stay live is never answered from memory
+        client.get("/api/v1/readyz")
+        assert statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
