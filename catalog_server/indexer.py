@@ -121,7 +121,7 @@ def sync_catalog(
 
 
 # Beyond these a catalog is refused whole, with a clear error, before anything is loaded.
-MAX_CATALOG_FILES = 50_000
+MAX_CATALOG_FILES = 200_000
 MAX_CATALOG_BYTES = 1024 * 1024 * 1024
 
 
