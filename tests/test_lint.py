@@ -35,8 +35,8 @@ def test_text_output_groups_by_template_and_counts(tmp_path):
     assert lines[0] == "app:"
     assert lines[1].endswith(
         "templates/app/0/docker-compose.yml:3: error policy.image-latest: service 'web': "
-        "image 'nginx:latest' has no tag or `latest`; pin a version (`name:1.2.3`) so "
-        "installs are repeatable")
+        "image 'nginx:latest' is not pinned (no tag, or `latest`); pin a released version "
+        "(`name:1.2.3`) so installs are repeatable")
     assert lines[-1] == "1 error, 0 warnings, 0 infos in 1 template"
 
 
