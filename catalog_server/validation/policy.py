@@ -158,8 +158,8 @@ def _helm_values(files: VersionFiles, template_reason: bool) -> Iterator[Problem
                 tag = value.get("tag") if isinstance(value, dict) else None
                 if (isinstance(value, str) and value and image_without_tag(value)) \
                         or str(tag) == "latest":
-                    yield at("policy.image-latest", "the image is not pinned (no tag, or `latest`); "
-                             "pin a released version so installs are repeatable")
+                    yield at("policy.image-latest", "the image is not pinned (no tag, or "
+                             "`latest`); pin a released version so installs are repeatable")
             elif value is True and not template_reason:
                 why = f"; if it is needed, say why in a `{REASON_LABEL}` Chart.yaml annotation"
                 if key == "privileged":
