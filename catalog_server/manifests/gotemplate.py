@@ -38,6 +38,7 @@ MAX_ITERATIONS = 10_000  # range iterations over the whole render, nested ranges
 MAX_DEPTH = 100  # nesting of control structures and parentheses
 FUNCTIONS: Mapping[str, Callable[..., Any]] = fn.FUNCTIONS
 _LAZY = frozenset({"and", "or"})
+_CHAINABLE = frozenset({"field", "chain", "variable", "close"})
 _UNSUPPORTED = frozenset({"define", "template", "block", "break", "continue"})
 _KEYWORDS = frozenset({"if", "else", "end", "range", "with"}) | _UNSUPPORTED
 
@@ -149,12 +150,19 @@ def _action_end(text: str, inner: int, filename: str, line: int) -> int:
 
 
 def _tokens(body: str, filename: str, line: int) -> list[tuple[str, str, int]]:
-    tokens, pos = [], 0
+    """The action's tokens, spaces dropped. A field written right after a field, variable
+    or `)` is a "chain" token (`.Values.A`, `$x.A`); after a space it starts a new operand,
+    as in Go (`or .Values.A .Values.B` has two arguments)."""
+    tokens: list[tuple[str, str, int]] = []
+    pos, spaced = 0, True
     while pos < len(body):
         match = _TOKEN.match(body, pos)
         if not match:
             raise TemplateError(f"unexpected {body[pos]!r} in action", filename, line)
         kind = match.lastgroup or ""
+        if kind == "field" and not spaced and tokens[-1][0] in _CHAINABLE:
+            kind = "chain"
+        spaced = kind == "space"
         if kind != "space":
             tokens.append((kind, match.group(), line))
         line += match.group().count("\n")
@@ -324,7 +332,7 @@ class _Parser:
         else:
             raise self.fail(f"unexpected {value!r} in operand", line)
         chain = []
-        while i < len(tokens) and tokens[i][0] == "field" and kind in ("open", "variable", "field"):
+        while i < len(tokens) and tokens[i][0] == "chain":
             chain.append(tokens[i][1][1:])
             i += 1
         operand.chain += tuple(chain)

@@ -223,6 +223,14 @@ def test_and_or_return_values_and_short_circuit():
     assert r("{{ not 0 }} {{ not .Values.X }}", {"X": "x"}) == "true false"
 
 
+def test_fields_after_a_space_are_separate_arguments():
+    # As in the community catalog's awx: `or .Values.A .Values.B .Values.C`.
+    text = "{{ if or .Values.A .Values.B .Values.C }}yes{{ else }}no{{ end }}"
+    assert r(text, {"A": "", "B": "", "C": ""}) == "no"
+    assert r(text, {"A": "", "B": "", "C": "x"}) == "yes"
+    assert r("{{ $v := .Values }}{{ $v.A }} {{ (.Values).A }}", {"A": "a"}) == "a a"
+
+
 def test_len_and_index():
     assert r(
         '{{ len "héllo" }} {{ len .L }} {{ index .L 1 }} {{ index .M "k" }}', L=[1, 2], M={"k": "v"}
