@@ -23,7 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog_server import queries
-from catalog_server.manifests.compose import Manifest, compose_manifest
+from catalog_server.loaders.model import INSTALLABLE_TYPES, TEMPLATE_TYPES, template_type
+from catalog_server.manifests.compose import TARGETS, Manifest, ManifestError, compose_manifest
 from catalog_server.manifests.helm import helm_manifest
 from catalog_server.models import TemplateVersion, VersionFile
 
@@ -82,26 +83,40 @@ def render_version(
     *,
     release: str | None = None,
     namespace: str | None = None,
+    target: str | None = None,
     server_url: str,
 ) -> Manifest:
     """The install manifest of an indexed version.
 
     ``release`` defaults to the chart's ``catalog.cattle.io/release-name`` annotation, else
     the chart or template name; ``namespace`` to the chart's ``catalog.cattle.io/namespace``
-    annotation, else ``default``. ``server_url`` is where this service is reached (for
-    ``helm repo add``).
+    annotation, else ``default``. ``target`` (compose templates: ``compose``, the default, or
+    ``rancher``; see :func:`compose_manifest`) is refused for charts. ``server_url`` is
+    where this service is reached (for ``helm repo add``).
 
-    Raises TemplateNotFound; ValueError for a bad release or namespace name; ManifestError
-    when the answers or the template fail (see :class:`ManifestError`).
+    Raises TemplateNotFound; ValueError for a bad release, namespace or target;
+    ManifestError when the answers or the template fail, and ``not_installable`` for a
+    template that is neither a stack nor a chart (see :class:`ManifestError`).
     """
     t = queries.get_template(session, catalog, template, with_versions=False)
     v = queries.get_version(session, catalog, template, version)
+    kind = template_type(t.kind, t.base)
+    if kind not in INSTALLABLE_TYPES:
+        raise ManifestError(
+            "not_installable",
+            f"{template} is {TEMPLATE_TYPES[kind]}: there is no install manifest to render",
+            {"type": kind},
+        )
+    if target is not None and t.kind == "helm":
+        raise ValueError("target applies to compose templates; a chart installs with Helm")
     chart = (v.meta or {}).get("chart") or {}
     release = release or _default_release(template, chart)
     check_label("release", release, MAX_RELEASE)
     files = version_files(session, v)
     if t.kind != "helm":
-        return compose_manifest(files, v.questions or [], answers, release=release)
+        return compose_manifest(
+            files, v.questions or [], answers, release=release, target=target or "compose"
+        )
     annotations = chart.get("annotations") or {}
     namespace = namespace or str(annotations.get("catalog.cattle.io/namespace") or "default")
     check_label("namespace", namespace, MAX_NAMESPACE)
@@ -218,6 +233,12 @@ def _render_ref(session, catalog, template, version, answers, **kw) -> Manifest:
     help="One answer (repeatable); wins over --answers.",
 )
 @click.option("--release", help="Release (stack) name.")
+@click.option(
+    "--target",
+    type=click.Choice(TARGETS),
+    help="Compose templates: compose (default: a file today's docker compose accepts) or "
+    "rancher (the files as authored for Rancher 1.x).",
+)
 @click.option("--namespace", help="Kubernetes namespace (Helm charts).")
 @click.option(
     "--out",
@@ -232,12 +253,13 @@ def _render_ref(session, catalog, template, version, answers, **kw) -> Manifest:
     show_default=True,
     help="Where this service is reached, for `helm repo add`.",
 )
-def render(ref, answers_file, settings, release, namespace, out_dir, server_url) -> None:
+def render(ref, answers_file, settings, release, target, namespace, out_dir, server_url) -> None:
     """Render the install manifest of an indexed template version.
 
     Reads the version from the database, as the API does, and writes the same files as
     `POST /api/v1/templates/{catalog}/{template}/versions/{version}/manifest`. VERSION
-    defaults to the template's default version.
+    defaults to the template's default version. Conversions made for the compose target
+    are printed as notes.
     """
     from catalog_server.cli import app_context
     from catalog_server.db import db
@@ -250,10 +272,12 @@ def render(ref, answers_file, settings, release, namespace, out_dir, server_url)
     with app_context():
         manifest = _render_ref(
             db.session, catalog, template, version, answers,
-            release=release, namespace=namespace, server_url=server_url,
+            release=release, namespace=namespace, target=target, server_url=server_url,
         )  # fmt: skip
     for warning in manifest.warnings:
         click.echo(f"warning: {warning}", err=True)
+    for note in manifest.notes:
+        click.echo(f"note: {note}", err=True)
     if out_dir:
         for target in write_manifest(manifest, Path(out_dir)):
             click.echo(f"wrote {target}", err=True)

@@ -14,12 +14,12 @@ from catalog_server import queries
 from catalog_server.api import api
 from catalog_server.api.errors import ApiError, BadParameter
 from catalog_server.db import db
-from catalog_server.manifests.compose import Manifest, ManifestError, dump_yaml
+from catalog_server.manifests.compose import TARGETS, Manifest, ManifestError, dump_yaml
 from catalog_server.manifests.upgrades import VersionInfo, files_diff, upgrade_targets
 from catalog_server.render import manifest_archive, render_version, utc, version_files
 
 FORMATS = ("json", "yaml", "tar")
-BODY_KEYS = frozenset({"answers", "release", "namespace", "format"})
+BODY_KEYS = frozenset({"answers", "release", "namespace", "format", "target"})
 MAX_ANSWERS = 1000
 
 
@@ -46,11 +46,15 @@ def _body() -> dict[str, Any]:
     fmt = body.get("format") or "json"
     if fmt not in FORMATS:
         raise BadParameter("format", f"must be one of {', '.join(FORMATS)}")
+    target = body.get("target")
+    if target is not None and target not in TARGETS:
+        raise BadParameter("target", f"must be one of {', '.join(TARGETS)}")
     return {
         "answers": answers,
         "release": body.get("release") or None,
         "namespace": body.get("namespace") or None,
         "format": fmt,
+        "target": target,
     }
 
 
@@ -65,6 +69,7 @@ def _manifest_response(manifest: Manifest, fmt: str, filename: str) -> Response:
                 "files": {f.path: f.content for f in manifest.files},
                 "commands": manifest.commands,
                 "warnings": manifest.warnings,
+                "notes": manifest.notes,
             }
         )
         return Response(text, content_type="application/yaml; charset=utf-8")
@@ -73,6 +78,7 @@ def _manifest_response(manifest: Manifest, fmt: str, filename: str) -> Response:
             "files": [{"path": f.path, "content": f.content} for f in manifest.files],
             "commands": manifest.commands,
             "warnings": manifest.warnings,
+            "notes": manifest.notes,
         }
     )
 
@@ -83,13 +89,15 @@ def render_manifest(catalog: str, template: str, version: str):
     try:
         manifest = render_version(
             db.session, catalog, template, version, body["answers"],
-            release=body["release"], namespace=body["namespace"],
+            release=body["release"], namespace=body["namespace"], target=body["target"],
             server_url=request.host_url,
         )  # fmt: skip
     except ManifestError as exc:
         raise ApiError(exc.status, exc.code, exc.message, exc.details) from None
-    except ValueError as exc:  # a bad release or namespace name
-        name = "namespace" if str(exc).startswith("namespace") else "release"
+    except ValueError as exc:  # a bad release or namespace name, a target for a chart
+        name = next(
+            (n for n in ("namespace", "target") if str(exc).startswith(n)), "release"
+        )
         raise BadParameter(name, str(exc)) from None
     slug = template.rpartition("*")[2]
     return _manifest_response(manifest, body["format"], f"{slug}-{version}")

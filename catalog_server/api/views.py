@@ -14,6 +14,7 @@ from catalog_server import queries
 from catalog_server.api import api
 from catalog_server.api.errors import BadParameter, error_response
 from catalog_server.db import db
+from catalog_server.loaders.model import template_type
 from catalog_server.models import Catalog, ProblemRow, Template, TemplateVersion
 from catalog_server.problems import PROBLEM_FIELDS, SEVERITIES, TemplateNotFound
 
@@ -105,6 +106,7 @@ def template_summary(catalog: str, t: Template) -> dict[str, Any]:
         "catalog": catalog,
         "id": t.slug,
         "kind": t.kind,
+        "type": template_type(t.kind, t.base),
         "name": t.name,
         "description": t.description,
         "categories": t.categories or [],
@@ -222,6 +224,7 @@ def get_version(catalog: str, template: str, version: str):
         {
             "catalog": catalog,
             "template": template,
+            "type": template_type(v.template.kind, v.template.base),
             "version": v.version,
             "folder": v.folder,
             "revision": v.revision,

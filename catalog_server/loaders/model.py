@@ -12,6 +12,32 @@ from catalog_server.problems import Problem
 
 Kind = Literal["compose", "helm"]
 
+# What a template is, which decides what installing it means. Rancher 1.x told its
+# template kinds apart by the folder they live in (`<base>-templates/`), and so does this.
+TEMPLATE_TYPES = {
+    "stack": "a compose stack: services that `docker compose` (or Rancher 1.x) runs",
+    "chart": "a Helm chart",
+    "machine-driver": "a Docker Machine driver (machine-templates/): Rancher 1.x installed it "
+    "as a host driver from its url and checksum; it is not a stack and has no compose file",
+    "kubernetes-manifests": "Kubernetes manifests (kubernetes-templates/) for a Rancher 1.x "
+    "Kubernetes environment; not a compose stack",
+    "environment-template": "a Rancher 1.x environment template (project-templates/): which "
+    "infrastructure stacks an environment starts with; not a stack itself",
+}
+INSTALLABLE_TYPES = frozenset({"stack", "chart"})
+_BASE_TYPES = {
+    "machine": "machine-driver",
+    "kubernetes": "kubernetes-manifests",
+    "project": "environment-template",
+}
+
+
+def template_type(kind: str, base: str | None) -> str:
+    """The template's type (a TEMPLATE_TYPES key) from its loader kind and base folder."""
+    if kind == "helm":
+        return "chart"
+    return _BASE_TYPES.get(base or "", "stack")
+
 
 @dataclass(slots=True)
 class FileEntry:

@@ -1,21 +1,26 @@
 """Install manifests of compose templates: resolved compose files and a ``.env``.
 
 Pure Python (no Flask, no database). :func:`compose_manifest` turns a version's files and
-questions plus a user's answers into the files to deploy:
+questions plus a user's answers into the files to deploy. First, for every target:
+``docker-compose.yml.tpl`` is rendered with the Go-template subset over ``.Values`` (when
+the version has one), else ``docker-compose.yml`` is read; then it is parsed and
+interpolated with the Compose Specification's rules over the answers (values only, never
+keys), converted from its own format to the Compose Specification
+(:mod:`.composeconvert`) and checked (:mod:`.composecheck`): what is still invalid after
+conversion is refused, naming file, line and rule. Then, by ``target``:
 
-- ``docker-compose.yml``: ``docker-compose.yml.tpl`` rendered with the Go-template subset
-  over ``.Values`` (when the version has one), else ``docker-compose.yml``; then parsed and
-  interpolated with the Compose Specification's rules over the answers (values only, never
-  keys). The result is checked against the Compose Specification's JSON schema and written
-  back with every literal ``$`` escaped as ``$$``, so ``docker compose`` reading it again
-  (with or without the ``.env``) sees the same values. A legacy v1 file (services at the
-  top level) is moved under ``services:``, with a warning.
-- ``rancher-compose.yml``: rendered and interpolated the same way, without the catalog
-  block (``.catalog`` / ``catalog``: questions and metadata, not deployment settings).
-- ``.env``: the answers, one ``KEY=value`` line each, quoted so compose's dotenv parser
-  reads back exactly the answer.
+- ``compose`` (the default): ``docker-compose.yml`` is the converted document, which today's
+  ``docker compose`` accepts, every conversion listed in the manifest's notes; ``.env``
+  holds the answers, one ``KEY=value`` line each, quoted so compose's dotenv parser reads
+  back exactly the answer. ``rancher-compose.yml`` is left out (Rancher-only settings).
+- ``rancher``: the files as authored for Rancher 1.x: ``docker-compose.yml`` in its own
+  format, and ``rancher-compose.yml`` rendered and interpolated the same way, without the
+  catalog block (``.catalog`` / ``catalog``: questions and metadata, not deployment
+  settings).
 
-:class:`Manifest` and :class:`ManifestError` are shared with :mod:`.helm`.
+Files are written back with every literal ``$`` escaped as ``$$``, so a tool reading them
+again sees the same values. :class:`Manifest` and :class:`ManifestError` are shared with
+:mod:`.helm`.
 """
 
 from __future__ import annotations
@@ -29,17 +34,19 @@ import yaml
 
 from catalog_server.loaders.yamlfile import load_yaml
 from catalog_server.manifests.answers import AnswerCheck, answer_text, check_answers
+from catalog_server.manifests.composecheck import check_compose, show_path
+from catalog_server.manifests.composeconvert import Conversion, convert
 from catalog_server.manifests.gotemplate import TemplateError, render
 from catalog_server.manifests.interpolate import InterpolationError, interpolate
 
 __all__ = [
     "COMPOSE_FILE",
+    "TARGETS",
     "Manifest",
     "ManifestError",
     "ManifestFile",
     "checked_answers",
     "compose_manifest",
-    "compose_schema_errors",
     "dotenv",
     "dump_yaml",
 ]
@@ -47,11 +54,8 @@ __all__ = [
 COMPOSE_FILE = "docker-compose.yml"
 RANCHER_FILE = "rancher-compose.yml"
 ENV_FILE = ".env"
-# Top-level keys of the Compose Specification; a file with none of them is the v1 layout.
-_SPEC_KEYS = frozenset(
-    {"version", "name", "include", "services", "networks", "volumes", "secrets", "configs",
-     "models"}
-)  # fmt: skip
+# What a compose manifest is for: today's `docker compose` (the default), or Rancher 1.x.
+TARGETS = ("compose", "rancher")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _ENV_BARE = re.compile(r"[A-Za-z0-9_./:@,+=%-]*\Z")
 
@@ -64,11 +68,13 @@ class ManifestFile:
 
 @dataclass
 class Manifest:
-    """What an install needs: files to write, commands to run, warnings to show."""
+    """What an install needs: files to write, commands to run, warnings to show, and notes
+    on what was converted to make the files (compose target)."""
 
     files: list[ManifestFile] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 class ManifestError(ValueError):
@@ -76,7 +82,9 @@ class ManifestError(ValueError):
 
     Codes: ``invalid_answers`` (422, details ``{VAR: [message, ...]}``), ``render_error``
     (422, details ``{"file", "line", ...}``), ``invalid_compose`` (422, details
-    ``{"file", "errors": [{"path", "message"}]}``), ``helm_sdk_missing`` (501).
+    ``{"file", "format", "errors": [{"path", "line", "rule", "message"}]}``),
+    ``not_installable`` (422, details ``{"type"}``: the template is not a stack or chart),
+    ``helm_sdk_missing`` (501).
     """
 
     def __init__(self, code: str, message: str, details: Any = None, status: int = 422):
@@ -241,25 +249,63 @@ def _escape_dollars(node: Any) -> Any:
     return node
 
 
-def _compose_validator():
-    from catalog_server.jsonschemas import compose_schema
-
-    return compose_schema()
-
-
-def _json_path(path) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
+def _line(result, path: tuple) -> int | None:
+    """The line of ``path`` in a parsed file, or of its nearest located ancestor."""
+    path = tuple(path)
+    while path:
+        line = result.line(*path)
+        if line:
+            return line
+        path = path[:-1]
+    return None
 
 
-def compose_schema_errors(document: Any) -> list[dict[str, str]]:
-    """Every violation of the Compose Specification schema: ``[{"path", "message"}]``."""
-    errors = sorted(
-        _compose_validator().iter_errors(document), key=lambda e: list(map(str, e.path))
+def _checked(filename: str, parsed, document: Any) -> Conversion:
+    """The document converted to the Compose Specification; ManifestError
+    ``invalid_compose`` listing every finding (file, line, rule) when it is still invalid."""
+    if not isinstance(document, dict):
+        raise ManifestError(
+            "invalid_compose",
+            f"{filename}: a compose file must be a mapping with a `services:` key",
+            {"file": filename, "errors": [
+                {"path": "(top level)", "line": 1, "rule": "compose.schema",
+                 "message": "a compose file must be a mapping"},
+            ]},
+        )  # fmt: skip
+    conversion = convert(document)
+    label = conversion.format.label
+    findings = check_compose(conversion.document, conversion.original_path, label)
+    if not findings:
+        return conversion
+    errors = []
+    for finding in findings:
+        original = conversion.original_path(finding.path)
+        errors.append(
+            {
+                "path": show_path(original),
+                "line": _line(parsed, original),
+                "rule": finding.rule,
+                "message": finding.message,
+            }
+        )
+    first = errors[0]
+    rendered = " (as rendered from the template)" if filename.endswith(".tpl") else ""
+    count = len(errors)
+    raise ManifestError(
+        "invalid_compose",
+        f"{filename}:{first['line'] or '?'}{rendered}: {first['rule']}: {first['message']}"
+        f" ({count} problem{'s' if count != 1 else ''}, {label})",
+        {"file": filename, "format": label, "errors": errors},
     )
-    return [{"path": _json_path(e.path), "message": e.message} for e in errors]
+
+
+def _note_lines(filename: str, parsed, conversion: Conversion) -> list[str]:
+    """Every conversion made, as ``file:line: what changed``."""
+    out = []
+    for note in conversion.notes:
+        if note.change:
+            out.append(f"{filename}:{_line(parsed, note.path) or 1}: {note.change}")
+    return out
 
 
 def compose_manifest(
@@ -268,14 +314,24 @@ def compose_manifest(
     answers: Mapping[str, Any],
     *,
     release: str | None = None,
+    target: str = "compose",
 ) -> Manifest:
     """Files to deploy a compose template version with ``answers``.
 
     ``files`` maps paths in the version folder to their content; ``release`` names the
-    stack (``.Stack.Name`` in templates, ``-p`` in the command). Raises ManifestError with
-    code ``invalid_answers``, ``render_error`` (file and line in details) or
-    ``invalid_compose`` (every schema violation).
+    stack (``.Stack.Name`` in templates, ``-p`` in the command). ``target`` is one of
+    TARGETS: ``compose`` (the default) gives a ``docker-compose.yml`` in the Compose
+    Specification that today's ``docker compose`` reads, every conversion from the file's
+    own format listed in ``notes``; ``rancher`` gives the files as authored for Rancher 1.x
+    (``.tpl`` rendered, answers interpolated) with ``rancher-compose.yml`` beside. Both
+    refuse a file that is invalid even after conversion.
+
+    Raises ValueError for an unknown target; ManifestError with code ``invalid_answers``,
+    ``render_error`` (file and line in details) or ``invalid_compose`` (every finding:
+    path, line, rule, message).
     """
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {', '.join(TARGETS)}")
     check = checked_answers(questions, answers)
     variables = {
         name: answer_text(value)
@@ -293,42 +349,40 @@ def compose_manifest(
     filename, text = source
     parsed = _parse(filename, text)
     document = _interpolate(parsed, filename, variables, manifest.warnings)
-    if (
-        isinstance(document, dict)
-        and document
-        and not (set(document) & _SPEC_KEYS)
-        and not all(str(key).startswith("x-") for key in document)
-    ):
-        document = {"services": document}
-        manifest.warnings.append(
-            f"{filename}: legacy v1 layout (services at the top level); moved under services:"
-        )
-    problems = compose_schema_errors(document)
-    if problems:
-        raise ManifestError(
-            "invalid_compose",
-            f"{filename}: the resolved compose file breaks the Compose Specification "
-            f"({len(problems)} problem{'s' if len(problems) != 1 else ''}): "
-            f"{problems[0]['path']}: {problems[0]['message']}",
-            {"file": filename, "errors": problems},
-        )
-    manifest.files.append(ManifestFile(COMPOSE_FILE, dump_yaml(_escape_dollars(document))))
-
+    conversion = _checked(filename, parsed, document)
     rancher = _source(files, RANCHER_FILE, check.values, extra)
-    if rancher is not None:
-        filename, text = rancher
-        parsed = _parse(filename, text)
-        if isinstance(parsed.value, dict):
-            for key in (".catalog", "catalog"):
-                parsed.value.pop(key, None)
-        document = _interpolate(parsed, filename, variables, manifest.warnings)
-        manifest.files.append(
-            ManifestFile(RANCHER_FILE, dump_yaml(_escape_dollars(document or {})))
-        )
+    project = f" -p {release}" if release else ""
 
+    if target == "rancher":
+        manifest.files.append(ManifestFile(COMPOSE_FILE, dump_yaml(_escape_dollars(document))))
+        if rancher is not None:
+            name, text = rancher
+            rancher_parsed = _parse(name, text)
+            if isinstance(rancher_parsed.value, dict):
+                for key in (".catalog", "catalog"):
+                    rancher_parsed.value.pop(key, None)
+            resolved = _interpolate(rancher_parsed, name, variables, manifest.warnings)
+            manifest.files.append(
+                ManifestFile(RANCHER_FILE, dump_yaml(_escape_dollars(resolved or {})))
+            )
+            manifest.commands.append(
+                f"rancher-compose{project} -f {COMPOSE_FILE} -r {RANCHER_FILE} up -d"
+            )
+        else:
+            manifest.commands.append(f"rancher-compose{project} -f {COMPOSE_FILE} up -d")
+        return manifest
+
+    manifest.notes.extend(_note_lines(filename, parsed, conversion))
+    if rancher is not None:
+        manifest.notes.append(
+            f"{RANCHER_FILE}: left out; it holds Rancher 1.x settings (scale, health checks, "
+            "load balancers) that today's Compose does not read (target rancher keeps it)"
+        )
+    manifest.files.append(
+        ManifestFile(COMPOSE_FILE, dump_yaml(_escape_dollars(conversion.document)))
+    )
     env_text, env_warnings = dotenv(check.values)
     manifest.warnings.extend(env_warnings)
     manifest.files.append(ManifestFile(ENV_FILE, env_text))
-    project = f" -p {release}" if release else ""
     manifest.commands.append(f"docker compose{project} --env-file .env -f {COMPOSE_FILE} up -d")
     return manifest

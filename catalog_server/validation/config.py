@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from catalog_server.loaders.folder import snapshot_entries_under
-from catalog_server.loaders.model import LoadedTemplate
+from catalog_server.loaders.model import LoadedTemplate, template_type
 from catalog_server.loaders.versions import is_semver, version_key
 from catalog_server.problems import Problem
 from catalog_server.sources import Snapshot
@@ -41,7 +41,6 @@ COMPOSE_FILES = (
     "docker-compose.yml", "docker-compose.yaml", "docker-compose.yml.tpl",
     "docker-compose.yaml.tpl",
 )  # fmt: skip
-NON_COMPOSE_BASES = frozenset({"kubernetes", "machine", "project"})
 ICON_PREFIX = "catalogIcon-"
 ICON_MAX_BYTES = 100 * 1024
 _ICON_MAGIC = {
@@ -157,7 +156,7 @@ def _versions(versions: list[VersionFiles]) -> Iterator[Problem]:
     # Two folders declaring one version: the loader's `version.duplicate` (blocking).
     for files in versions:
         version = files.version
-        if files.template.base in NON_COMPOSE_BASES:
+        if template_type(files.template.kind, files.template.base) != "stack":
             continue  # raw manifests, machine drivers, projects: no compose, no catalog block
         if files.first(*COMPOSE_FILES) is None:
             yield files.report("config.missing-compose", f"version folder {version.folder!r} "

@@ -43,7 +43,9 @@ def files_of(body) -> dict[str, str]:
 def test_compose_manifest_with_defaults(indexed, client):
     body = post(client, f"{STACK}/1.0.0/manifest", {"answers": {"ADMIN_PASSWORD": PASSWORD}}).json
     files = files_of(body)
-    assert sorted(files) == [".env", "docker-compose.yml", "rancher-compose.yml"]
+    # The compose target: Rancher's own settings file is left out, and the notes say so.
+    assert sorted(files) == [".env", "docker-compose.yml"]
+    assert any(n.startswith("rancher-compose.yml: left out") for n in body["notes"])
     compose = yaml.safe_load(files["docker-compose.yml"])
     web = compose["services"]["web"]
     assert web["image"] == "example/web:1.0"
@@ -57,7 +59,10 @@ def test_compose_manifest_with_defaults(indexed, client):
     assert env["SHELL_PRICE"] == "$$5 per hour"
     assert env["OPTIONAL_NOTE"] == ""
     assert compose["services"]["cache"]["command"] == ["cache", "--hosts", "web.example.com"]
-    rancher = yaml.safe_load(files["rancher-compose.yml"])
+    answers = {"answers": {"ADMIN_PASSWORD": PASSWORD}, "target": "rancher"}
+    for_rancher = files_of(post(client, f"{STACK}/1.0.0/manifest", answers).json)
+    assert sorted(for_rancher) == ["docker-compose.yml", "rancher-compose.yml"]
+    rancher = yaml.safe_load(for_rancher["rancher-compose.yml"])
     assert "catalog" not in rancher and rancher["services"]["web"]["scale"] == "1"
     assert "ADMIN_PASSWORD=correct-horse\n" in files[".env"]
     assert "GREETING='hello\nworld'\n" in files[".env"]
@@ -184,7 +189,10 @@ def test_legacy_layout_is_moved_under_services(indexed, client):
     compose = yaml.safe_load(files_of(body)["docker-compose.yml"])
     assert compose["services"]["db"]["image"] == "example/db:9.6"
     assert compose["services"]["db"]["environment"]["PASSWORD"] == "$${not_a_variable}"
-    assert any("legacy v1 layout" in w for w in body["warnings"])
+    # A conversion from the file's own format (v1) is a note, at the file and line.
+    assert "docker-compose.yml:1: services moved under `services:` (compose file format v1)" in (
+        body["notes"]
+    )
 
 
 def test_yaml_and_tar_formats_hold_the_same_files(indexed, client):

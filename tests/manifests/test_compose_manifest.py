@@ -255,8 +255,13 @@ def test_compose_schema_violations_are_all_listed():
     with pytest.raises(ManifestError) as caught:
         compose_manifest({"docker-compose.yml": source}, [], {})
     assert caught.value.code == "invalid_compose"
-    paths = [e["path"] for e in caught.value.details["errors"]]
-    assert paths == ["services.db.restart", "services.web"]
+    errors = [(e["path"], e["line"], e["rule"]) for e in caught.value.details["errors"]]
+    assert errors == [
+        ("services.db.restart", 6, "compose.schema"),
+        ("services.web.portz", 4, "compose.schema"),
+        ("services.db", 5, "compose.no-image"),
+    ]
+    assert caught.value.message.startswith("docker-compose.yml:6: compose.schema: ")
 
 
 def test_missing_compose_file_is_an_error():
