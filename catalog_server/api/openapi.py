@@ -5,9 +5,23 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from catalog_server.loaders.model import INSTALLABLE_TYPES, TEMPLATE_TYPES
+from catalog_server.manifests.compose import TARGETS
+
 
 def _nullable(type_: str) -> dict[str, Any]:
     return {"type": [type_, "null"]}
+
+
+TEMPLATE_TYPE = {
+    "type": "string",
+    "enum": list(TEMPLATE_TYPES),
+    "description": "What the template is; only "
+    + " and ".join(sorted(INSTALLABLE_TYPES))
+    + " have install manifests. "
+    + "; ".join(f"`{name}`: {text}" for name, text in TEMPLATE_TYPES.items())
+    + ".",
+}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -96,11 +110,14 @@ SCHEMAS: dict[str, Any] = {
     },
     "TemplateSummary": {
         "type": "object",
-        "required": ["catalog", "id", "kind", "name", "categories", "version_count", "links"],
+        "required": [
+            "catalog", "id", "kind", "type", "name", "categories", "version_count", "links",
+        ],
         "properties": {
             "catalog": {"type": "string"},
             "id": {"type": "string"},
             "kind": {"type": "string", "enum": ["compose", "helm"]},
+            "type": TEMPLATE_TYPE,
             "name": {"type": "string"},
             "description": _nullable("string"),
             "categories": {"type": "array", "items": {"type": "string"}},
@@ -167,10 +184,13 @@ SCHEMAS["Template"] = {
 }
 SCHEMAS["Version"] = {
     "type": "object",
-    "required": ["catalog", "template", "version", "questions", "files", "links", "problems"],
+    "required": [
+        "catalog", "template", "type", "version", "questions", "files", "links", "problems",
+    ],
     "properties": {
         "catalog": {"type": "string"},
         "template": {"type": "string"},
+        "type": TEMPLATE_TYPE,
         "version": {"type": "string"},
         "folder": {"type": "string"},
         "revision": _nullable("integer"),
@@ -228,11 +248,18 @@ MANIFEST_FILE = {
 }
 SCHEMAS["Manifest"] = {
     "type": "object",
-    "required": ["files", "commands", "warnings"],
+    "required": ["files", "commands", "warnings", "notes"],
     "properties": {
         "files": {"type": "array", "items": MANIFEST_FILE},
         "commands": {"type": "array", "items": {"type": "string"}},
         "warnings": {"type": "array", "items": {"type": "string"}},
+        "notes": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Compose target: every conversion from the file's own format to "
+            "the Compose Specification, as `file:line: what changed` (`net` became "
+            "`network_mode`, a Rancher-only key left out, ...).",
+        },
     },
 }
 SCHEMAS["ManifestRequest"] = {
@@ -257,6 +284,16 @@ SCHEMAS["ManifestRequest"] = {
             "maxLength": 63,
         },
         "format": {"type": "string", "enum": ["json", "yaml", "tar"], "default": "json"},
+        "target": {
+            "type": "string",
+            "enum": list(TARGETS),
+            "default": "compose",
+            "description": "Compose templates only. `compose`: a docker-compose.yml that "
+            "today's `docker compose` accepts, converted from the file's own format (v1, "
+            "2.x, 3.x) with every conversion in `notes`, and a .env. `rancher`: the files "
+            "as authored for Rancher 1.x (the .tpl rendered, answers interpolated), "
+            "rancher-compose.yml beside. A chart refuses it (400).",
+        },
     },
 }
 SCHEMAS["Upgrades"] = {
@@ -294,8 +331,9 @@ def _manifest_paths(template: dict, version: dict) -> dict[str, Any]:
         f"{base}/manifest": {
             "post": {
                 "summary": "Install manifest of a version for the given answers: the resolved "
-                "compose file, rancher-compose.yml and .env, or a Helm values file with the "
-                "rendered Kubernetes manifests, plus the commands to install.",
+                "compose file and .env (or, with target rancher, the compose file and "
+                "rancher-compose.yml as authored), or a Helm values file with the rendered "
+                "Kubernetes manifests, plus the commands to install.",
                 "parameters": params,
                 "requestBody": {
                     "required": False,
@@ -315,7 +353,11 @@ def _manifest_paths(template: dict, version: dict) -> dict[str, Any]:
                     "404": NOT_FOUND,
                     "422": _error(
                         "invalid_answers (details: {VAR: [message]}), render_error (details: "
-                        "file, line) or invalid_compose (details: file, errors)."
+                        "file, line), invalid_compose (details: file, format, errors: [{path, "
+                        "line, rule, message}]: what is invalid even after conversion), or "
+                        "not_installable (details: type): the template is not a stack or "
+                        "chart (a machine driver, Kubernetes manifests, an environment "
+                        "template)."
                     ),
                     "501": _error("Helm charts need the optional Helm SDK (helm_sdk_missing)."),
                 },

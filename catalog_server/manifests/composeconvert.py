@@ -153,6 +153,11 @@ def _top_level(conv: Conversion, fmt: ComposeFormat) -> None:
                 continue
             for key in list(entry):
                 path = (section, name, key)
+                if fmt.rancher and entry[key] is None:
+                    # Rancher read an empty setting (`driver_opts:` rendered empty) as unset.
+                    conv.note(None, path, "", f"{definition} {name!r}: empty `{key}` left out")
+                    del entry[key]
+                    continue
                 if _extension(key) or key in allowed:
                     continue
                 if fmt.rancher and section == "volumes" and key in RANCHER_VOLUME_KEYS:
