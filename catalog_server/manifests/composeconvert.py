@@ -209,7 +209,8 @@ def _service(
             del service[key]
         elif key in RANCHER_BLKIO_KEYS and key not in fmt.service_keys():
             _blkio(conv, base, service, key)
-    if "net" in service:
+    own = fmt.service_keys()
+    if "net" in service and "net" in own:
         value = service.pop("net")
         conv.origin[(*base, "network_mode")] = conv.original_path((*base, "net"))
         conv.note(
@@ -236,9 +237,12 @@ def _service(
             f"service {name!r}: `network_mode: "
             f"{mode}` became `service:{target}` ({target} is a service of the file)",
         )
-    _logging(conv, base, service)
-    _build(conv, base, service)
-    _volume_driver(conv, base, service)
+    if "log_driver" in own:
+        _logging(conv, base, service)
+    if "dockerfile" in own:
+        _build(conv, base, service)
+    if "volume_driver" in own:
+        _volume_driver(conv, base, service)
 
 
 def _logging(conv: Conversion, base: Path, service: dict[str, Any]) -> None:
