@@ -95,9 +95,7 @@ def render_manifest(catalog: str, template: str, version: str):
     except ManifestError as exc:
         raise ApiError(exc.status, exc.code, exc.message, exc.details) from None
     except ValueError as exc:  # a bad release or namespace name, a target for a chart
-        name = next(
-            (n for n in ("namespace", "target") if str(exc).startswith(n)), "release"
-        )
+        name = next((n for n in ("namespace", "target") if str(exc).startswith(n)), "release")
         raise BadParameter(name, str(exc)) from None
     slug = template.rpartition("*")[2]
     return _manifest_response(manifest, body["format"], f"{slug}-{version}")

@@ -111,7 +111,14 @@ SCHEMAS: dict[str, Any] = {
     "TemplateSummary": {
         "type": "object",
         "required": [
-            "catalog", "id", "kind", "type", "name", "categories", "version_count", "links",
+            "catalog",
+            "id",
+            "kind",
+            "type",
+            "name",
+            "categories",
+            "version_count",
+            "links",
         ],
         "properties": {
             "catalog": {"type": "string"},
@@ -185,7 +192,14 @@ SCHEMAS["Template"] = {
 SCHEMAS["Version"] = {
     "type": "object",
     "required": [
-        "catalog", "template", "type", "version", "questions", "files", "links", "problems",
+        "catalog",
+        "template",
+        "type",
+        "version",
+        "questions",
+        "files",
+        "links",
+        "problems",
     ],
     "properties": {
         "catalog": {"type": "string"},

@@ -29,8 +29,9 @@ def test_default_target_is_compose_with_notes(make_catalog_repo, sync, client):
     body = response.json
     compose = yaml.safe_load(_files(body)["docker-compose.yml"])
     assert compose["services"]["web"]["network_mode"] == "service:web-ip"
-    assert "docker-compose.yml:1: services moved under `services:` (compose file format v1)" in (
-        body["notes"]
+    assert (
+        "docker-compose.yml:1: services moved under `services:` (compose file format v1)"
+        in (body["notes"])
     )
     assert sorted(_files(body)) == [".env", "docker-compose.yml"]
     explicit = client.post(f"{BASE}/v1-stack/versions/1.0.0/manifest", json={"target": "compose"})
@@ -63,9 +64,7 @@ def test_bad_target_is_a_bad_parameter(make_catalog_repo, sync, client):
 def test_a_chart_refuses_a_target(make_catalog_repo, sync, client):
     repo = make_catalog_repo(fixture="manifest-catalog")
     sync(repo.source("lib"))
-    response = client.post(
-        f"{BASE}/charts*app/versions/1.1.0/manifest", json={"target": "rancher"}
-    )
+    response = client.post(f"{BASE}/charts*app/versions/1.1.0/manifest", json={"target": "rancher"})
     assert response.status_code == 400, response.get_data(True)
     assert response.json["error"]["details"]["parameter"] == "target"
 

@@ -12,10 +12,10 @@ import yaml
 
 from catalog_server import helmsdk
 from catalog_server.lint import lint_catalog
+from catalog_server.manifests.compose import ManifestError, compose_manifest
 from catalog_server.manifests.composecheck import check_compose
 from catalog_server.manifests.composeconvert import convert
 from catalog_server.manifests.composeformat import ComposeFormat, detect_format
-from catalog_server.manifests.compose import ManifestError, compose_manifest
 from tests.manifests.test_compose_manifest import (
     compose_config,
     fill_required,
@@ -111,9 +111,7 @@ def test_a_legacy_key_names_its_replacement_at_its_line():
     ]
     assert net.severity == "info"
     assert net.line == 4
-    assert net.message == (
-        "`net` is `network_mode` in today's Compose (services 'web', 'web-ip')"
-    )
+    assert net.message == ("`net` is `network_mode` in today's Compose (services 'web', 'web-ip')")
 
 
 def _lint_one(tmp_path, compose: str, name: str = "docker-compose.yml"):
