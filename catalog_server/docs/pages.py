@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from catalog_server import queries
 from catalog_server.docs.reference import front_matter
 from catalog_server.docs.sanitize import clean_svg, render_markdown
+from catalog_server.loaders.model import INSTALLABLE_TYPES, TEMPLATE_TYPES, template_type
 from catalog_server.render import _default_release
 
 KIND_LABELS = {"compose": "Compose", "helm": "Helm chart"}
@@ -223,10 +224,14 @@ def template_page(session: Session, catalog: str, t, icon_name: str | None) -> s
     project_url = t.project_url or ""
     if not project_url.startswith(("https://", "http://")):
         project_url = None  # a catalog's link is only ever a web link
+    kind = template_type(t.kind, t.base)
     body = _env.get_template("template.html").render(
         t=t,
         catalog=catalog,
         kind_label=KIND_LABELS.get(t.kind, t.kind),
+        template_type=kind,
+        type_text=TEMPLATE_TYPES[kind],
+        installable=kind in INSTALLABLE_TYPES,
         icon=icon_name or "../../../" + PLACEHOLDER_ICON,
         home="../../../",
         project_url=project_url,

@@ -114,3 +114,18 @@ def test_render_command_takes_a_target(make_catalog_repo, sync, cli_env, tmp_pat
     result = runner.invoke(main, ["render", "lib/machine*driver"], env=cli_env)
     assert result.exit_code == 1
     assert "Docker Machine driver" in result.stderr
+
+
+def test_site_pages_say_what_is_not_installable(make_catalog_repo, sync, app, settings):
+    from catalog_server.db import db
+    from catalog_server.docs import build_site
+
+    _sync(make_catalog_repo, sync)
+    with app.app_context():
+        build_site(db.session, settings.site_dir)
+    pages = settings.site_dir / "catalogs" / "lib"
+    driver = (pages / "machine*driver" / "index.html").read_text()
+    assert 'id="not-installable"' in driver and "Docker Machine driver" in driver
+    assert 'id="install-app"' not in driver
+    stack = (pages / "v1-stack" / "index.html").read_text()
+    assert 'id="install-app"' in stack and 'id="not-installable"' not in stack
