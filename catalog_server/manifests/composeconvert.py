@@ -339,11 +339,9 @@ def _volume_driver(conv: Conversion, base: Path, service: dict[str, Any]) -> Non
             service=name,
         )
     )
-    volumes = conv.document.setdefault("volumes", {})
-    if not isinstance(volumes, dict):
-        return
     mounted = [v for v in map(named_volume, service.get("volumes") or ()) if v]
-    if not mounted or driver in (None, ""):
+    volumes = conv.document.setdefault("volumes", {}) if mounted else None
+    if not isinstance(volumes, dict) or driver in (None, ""):
         conv.notes.append(
             Note(
                 None,

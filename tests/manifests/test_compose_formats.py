@@ -357,3 +357,10 @@ def test_both_targets_refuse_what_is_invalid_after_conversion():
 def test_an_unknown_target_is_refused():
     with pytest.raises(ValueError, match="target must be one of compose, rancher"):
         compose_manifest({"docker-compose.yml": b"services: {}\n"}, [], {}, target="swarm")
+
+
+def test_volume_driver_without_named_volumes_is_left_out_and_noted():
+    conversion = convert({"web": {"image": "x:1", "volume_driver": "nfs", "volumes": ["/a:/b"]}})
+    assert "volumes" not in conversion.document
+    assert "volume_driver" not in conversion.document["services"]["web"]
+    assert any("no named volume to apply it to" in (n.change or "") for n in conversion.notes)
