@@ -34,7 +34,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["AnswerCheck", "ShowIf", "answer_text", "check_answers", "parse_show_if"]
+__all__ = [
+    "AnswerCheck",
+    "ShowIf",
+    "answer_text",
+    "check_answers",
+    "parse_show_if",
+    "question_variables",
+]
 
 NUMBER_TYPES = frozenset({"int", "float"})
 # Every other known type, and any unknown one, holds text.
@@ -139,6 +146,11 @@ def _flatten(questions: Iterable[Any], parent: _Question | None = None, depth=0)
         if isinstance(subquestions, list):
             flat.extend(_flatten(subquestions, question, depth + 1))
     return flat
+
+
+def question_variables(questions: Iterable[Any]) -> set[str]:
+    """Every variable the questions declare, subquestions included."""
+    return {question.variable for question in _flatten(questions)}
 
 
 def _missing(value: Any) -> bool:

@@ -1,11 +1,18 @@
 """Install manifests of Helm chart versions: a values file and the rendered manifests.
 
 Pure Python (no Flask, no database). :func:`helm_manifest` checks the answers against the
-chart's questions, turns them into a values override as Rancher does (a dotted variable is
-a path of nested keys: ``ingress.tls.enabled: true`` -> ``{ingress: {tls: {enabled: true}}}``),
-deep-merges the override over the chart's ``values.yaml`` and checks the result against
-``values.schema.json`` when the chart has one. Then the Helm SDK renders the chart (the
-``helm template`` equivalent) with the release name and namespace.
+chart's questions (its questions file's, else those derived from ``values.schema.json``,
+see :mod:`.schema_questions`), turns them into a values override as Rancher does (a dotted
+variable is a path of nested keys: ``ingress.tls.enabled: true`` -> ``{ingress: {tls:
+{enabled: true}}}``), deep-merges the override over the chart's ``values.yaml`` and checks
+the result against ``values.schema.json`` when the chart has one. Then the Helm SDK renders
+the chart (the ``helm template`` equivalent) with the release name and namespace.
+
+Answers are data: an answer for a variable no question declares is refused. Anything else
+is set through the request's raw values document (:mod:`.values`), merged over
+``values.yaml`` before the answers; a value it gives for a declared variable is that
+question's answer and checked as such, and the manifest's warnings say which raw values
+were applied.
 
 The output is ``values.yaml`` (the override: what ``helm install -f values.yaml`` takes), each
 non-empty rendered template under ``manifests/`` (``manifests/<chart>/templates/x.yaml``) and
@@ -26,18 +33,22 @@ from typing import Any
 from catalog_server import helmsdk
 from catalog_server.charts import ChartNotPackable, chart_archive
 from catalog_server.loaders.yamlfile import load_yaml
-from catalog_server.manifests.compose import (
-    Manifest,
-    ManifestError,
-    ManifestFile,
-    checked_answers,
-    dump_yaml,
+from catalog_server.manifests.answers import answer_text, check_answers, question_variables
+from catalog_server.manifests.compose import Manifest, ManifestError, ManifestFile, dump_yaml
+from catalog_server.manifests.schema_questions import SCHEMA_FILE, chart_questions
+from catalog_server.manifests.values import (
+    changed_values,
+    entry,
+    leaf_paths,
+    parse_values,
+    values_error,
 )
 
 __all__ = ["deep_merge", "helm_manifest", "values_override"]
 
 VALUES_FILE = "values.yaml"
-SCHEMA_FILE = "values.schema.json"
+UNDECLARED = "no question declares this variable; set it in the request's values instead"
+MAX_NOTED = 20  # raw values named in the manifest's warning
 # "template: demo/templates/cm.yaml:7:12: executing ..." and "parse error at (demo/x.yaml:3)".
 _HELM_PLACE = re.compile(r"([\w.\-/]+\.(?:ya?ml|tpl|txt|json)):(\d+)")
 
@@ -117,10 +128,15 @@ def _validator_class(schema: Any):
     return Draft7Validator
 
 
-def _schema_errors(files: Mapping[str, bytes | None], values: Any) -> dict[str, list[str]]:
+SchemaError = tuple[tuple[Any, ...], tuple[Any, ...], str]
+
+
+def _schema_errors(files: Mapping[str, bytes | None], values: Any) -> list[SchemaError]:
+    """The schema's errors as (path of the value at fault, path of the value checked,
+    message): for a missing required property the first names the property itself."""
     raw = files.get(SCHEMA_FILE)
     if raw is None:
-        return {}
+        return []
     from jsonschema.exceptions import SchemaError
 
     try:
@@ -136,10 +152,19 @@ def _schema_errors(files: Mapping[str, bytes | None], values: Any) -> dict[str, 
             f"{SCHEMA_FILE} is not a valid JSON schema: {exc}",
             {"file": SCHEMA_FILE},
         ) from None
-    errors: dict[str, list[str]] = {}
+    errors: list[SchemaError] = []
     for error in validator.iter_errors(values):
-        where = ".".join(str(part) for part in error.path) or "(values)"
-        errors.setdefault(where, []).append(error.message)
+        checked = tuple(error.path)
+        at_fault = checked
+        if error.validator == "required" and isinstance(error.instance, dict):
+            missing = [
+                name
+                for name in error.validator_value or ()
+                if name not in error.instance and repr(name) in error.message
+            ]
+            if len(missing) == 1:
+                at_fault = (*checked, missing[0])
+        errors.append((at_fault, checked, error.message))
     return errors
 
 
@@ -178,30 +203,78 @@ def helm_manifest(
     namespace: str,
     repo_name: str,
     repo_url: str,
+    values: str | Mapping[str, Any] | None = None,
 ) -> Manifest:
-    """Files to install chart ``chart_name`` ``version`` with ``answers``.
+    """Files to install chart ``chart_name`` ``version`` with ``answers`` and ``values``.
 
     ``files`` are the chart's files (paths relative to the chart folder), packaged as the
-    chart repository serves them (``created`` pins their times). ``repo_name`` and
+    chart repository serves them (``created`` pins their times). ``questions`` are the
+    chart's questions file's (none: derived from its values schema). ``values`` is the
+    request's raw values document (text or mapping), or None. ``repo_name`` and
     ``repo_url`` go into the ``helm repo add`` command. Raises ManifestError:
-    ``invalid_answers`` (questions, conflicting dotted variables and values.schema.json
-    violations, by variable or values path), ``render_error`` (Helm's message, file and line
-    when Helm gives them), ``helm_sdk_missing`` (status 501).
+    ``invalid_answers`` (undeclared variables, the questions' checks, conflicting dotted
+    variables and values.schema.json violations, by variable or values path),
+    ``invalid_values`` (the values document, by line: see :mod:`.values`; its details also
+    carry ``answers``, the answers' errors by variable), ``render_error`` (Helm's message,
+    file and line when Helm gives them), ``helm_sdk_missing`` (status 501).
     """
-    check = checked_answers(questions, answers)
-    override, conflicts = values_override(check.values)
-    if conflicts:
-        raise ManifestError(
-            "invalid_answers", f"answers conflict: {', '.join(sorted(conflicts))}", conflicts
-        )
-    merged = deep_merge(_defaults(files), override)
-    schema_errors = _schema_errors(files, merged)
-    if schema_errors:
+    defaults = _defaults(files)
+    doc = parse_values(values) if values is not None else None
+    asked = chart_questions(files, questions, defaults)
+    declared = question_variables(asked.questions)
+    undeclared = sorted(variable for variable in answers if variable not in declared)
+    if undeclared:
         raise ManifestError(
             "invalid_answers",
-            f"the values break the chart's {SCHEMA_FILE}: {', '.join(sorted(schema_errors))}",
-            schema_errors,
+            f"no question declares {', '.join(undeclared)}: set undeclared values in the "
+            "request's values, not as answers",
+            {variable: [UNDECLARED] for variable in undeclared},
         )
+    given = dict(answers)
+    from_doc: dict[str, tuple[Any, ...]] = {}
+    doc_errors: list[dict[str, Any]] = []
+    if doc is not None:
+        for variable, (value, path) in doc.take(sorted(declared)).items():
+            if variable in given and not _same(given[variable], value):
+                message = f"{variable} is answered too, with another value: give it once"
+                doc_errors.append(entry(message, path, doc.place(path)))
+                continue
+            given[variable] = value
+            from_doc[variable] = path
+    check = check_answers(asked.questions, given)
+    if asked.derived:
+        _unset_empty(asked.questions, given, check.values)
+    answer_errors: dict[str, list[str]] = {}
+    for variable, messages in check.errors.items():
+        if variable in from_doc and doc is not None:
+            path = from_doc[variable]
+            doc_errors.extend(entry(message, path, doc.place(path)) for message in messages)
+        else:
+            answer_errors[variable] = messages
+    answered, conflicts = values_override(check.values)
+    answer_errors.update(conflicts)
+    _raise_for(answer_errors, doc_errors)
+
+    raw = changed_values(doc.tree, defaults) if doc is not None else {}
+    if asked.derived:
+        answered = changed_values(answered, defaults)
+    override = deep_merge(raw, answered) if raw else answered
+    merged = deep_merge(defaults, override)
+    for at_fault, checked, message in _schema_errors(files, merged):
+        where = ".".join(str(part) for part in at_fault) or "(values)"
+        if doc is not None and where not in check.values and doc.holds(checked):
+            doc_errors.append(entry(message, at_fault, doc.place(at_fault)))
+        elif doc is not None and where not in check.values:
+            doc_errors.append(entry(message, at_fault))
+        else:
+            answer_errors.setdefault(where, []).append(message)
+    if answer_errors and not doc_errors:
+        raise ManifestError(
+            "invalid_answers",
+            f"the values break the chart's {SCHEMA_FILE}: {', '.join(sorted(answer_errors))}",
+            answer_errors,
+        )
+    _raise_for(answer_errors, doc_errors)
     if not helmsdk.available():
         raise ManifestError("helm_sdk_missing", helmsdk.missing_message(), status=501)
     try:
@@ -214,6 +287,13 @@ def helm_manifest(
         raise _helm_failure(exc) from None
 
     manifest = Manifest()
+    if raw:
+        paths = leaf_paths(raw)
+        more = f" and {len(paths) - MAX_NOTED} more" if len(paths) > MAX_NOTED else ""
+        manifest.warnings.append(
+            "raw values were applied from the request's values, checked by no question: "
+            + ", ".join(paths[:MAX_NOTED]) + more
+        )  # fmt: skip
     manifest.files.append(ManifestFile(VALUES_FILE, dump_yaml(override) if override else "{}\n"))
     for path in sorted(rendered):
         text = rendered[path]
@@ -229,3 +309,41 @@ def helm_manifest(
         f"-n {namespace} --create-namespace -f values.yaml",
     ]
     return manifest
+
+
+def _same(answer: Any, value: Any) -> bool:
+    if isinstance(answer, dict | list) or isinstance(value, dict | list):
+        return answer == value
+    return answer_text(answer) == answer_text(value)
+
+
+def _unset_empty(questions: list[dict], given: Mapping[str, Any], values: dict) -> None:
+    """A derived question left empty, with no default, sets nothing: Helm applies no schema
+    default, and "" could break the schema (a pattern, a format) the chart never asked for."""
+    for question in questions:
+        variable = question.get("variable")
+        empty = values.get(variable) == "" and given.get(variable) in (None, "")
+        if empty and question.get("default") in (None, ""):
+            del values[variable]
+
+
+def _raise_for(answer_errors: dict[str, list[str]], doc_errors: list[dict[str, Any]]) -> None:
+    """Raise for what was found: the values document's errors (with the answers'), or the
+    answers' alone."""
+    if doc_errors:
+        doc_errors.sort(key=lambda e: (e["line"] is None, e["line"] or 0, e["column"] or 0))
+        count = len(doc_errors)
+        message = f"the values document has {count} error{'s' if count != 1 else ''}"
+        if answer_errors:
+            message += f"; answers failed too: {', '.join(sorted(answer_errors))}"
+        error = values_error(message, doc_errors)
+        error.details["answers"] = answer_errors
+        raise error
+    if answer_errors:
+        count = sum(len(messages) for messages in answer_errors.values())
+        raise ManifestError(
+            "invalid_answers",
+            f"{count} answer{'s' if count != 1 else ''} failed the chart's questions: "
+            + ", ".join(sorted(answer_errors)),
+            answer_errors,
+        )
