@@ -21,14 +21,26 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from catalog_server.loaders.yamlfile import load_yaml
+from catalog_server.manifests.schema_questions import SCHEMA_FILE, ChartQuestions, chart_questions
 
-__all__ = ["MAX_KEYS", "ValueKey", "ValuesDoc", "document_values"]
+__all__ = [
+    "CHART_VALUE_FILES",
+    "MAX_KEYS",
+    "VALUES_FILE",
+    "ValueKey",
+    "ValuesDoc",
+    "document_values",
+    "effective_questions",
+    "values_defaults",
+]
 
 VALUES_FILE = "values.yaml"
+CHART_VALUE_FILES = (VALUES_FILE, SCHEMA_FILE)
 MAX_KEYS = 2000
 MAX_DEFAULT = 160
 MAX_DESCRIPTION = 2000
@@ -55,6 +67,23 @@ class ValuesDoc:
 
     keys: list[ValueKey] = field(default_factory=list)
     total: int = 0
+
+
+def values_defaults(data: bytes | None) -> dict[str, Any]:
+    """The parsed ``values.yaml``; empty when there is none or it is not a readable mapping."""
+    if not data:
+        return {}
+    result = load_yaml(data, VALUES_FILE)
+    return result.value if result.ok and isinstance(result.value, dict) else {}
+
+
+def effective_questions(files: Mapping[str, bytes | None], questions: list | None):
+    """A chart version's questions: its questions file's, else derived from its values
+    schema (``files`` needs only CHART_VALUE_FILES). Returns a ChartQuestions."""
+    result: ChartQuestions = chart_questions(
+        files, questions, values_defaults(files.get(VALUES_FILE))
+    )
+    return result
 
 
 def document_values(data: bytes | None) -> ValuesDoc:

@@ -5,6 +5,7 @@ Each function runs a small, fixed number of queries whatever the size of the ans
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -248,6 +249,18 @@ def version_file(session: Session, version: TemplateVersion, path: str) -> Versi
     if row is None or row.content is None:
         raise TemplateNotFound(f"{path!r} is not a file of version {version.version!r}")
     return row
+
+
+def version_contents(
+    session: Session, version: TemplateVersion, paths: Iterable[str]
+) -> dict[str, bytes]:
+    """The contents of those of ``paths`` that ``version`` has and kept, in one query."""
+    rows = session.execute(
+        select(VersionFile.path, VersionFile.content).where(
+            VersionFile.version_id == version.id, VersionFile.path.in_(list(paths))
+        )
+    )
+    return {path: content for path, content in rows if content is not None}
 
 
 def problems(

@@ -26,6 +26,7 @@ from catalog_server import queries
 from catalog_server.loaders.model import INSTALLABLE_TYPES, TEMPLATE_TYPES, template_type
 from catalog_server.manifests.compose import TARGETS, Manifest, ManifestError, compose_manifest
 from catalog_server.manifests.helm import helm_manifest
+from catalog_server.manifests.values import MAX_VALUES_BYTES, entry, values_error
 from catalog_server.models import TemplateVersion, VersionFile
 
 __all__ = [
@@ -85,14 +86,17 @@ def render_version(
     namespace: str | None = None,
     target: str | None = None,
     server_url: str,
+    values: str | Mapping[str, Any] | None = None,
 ) -> Manifest:
     """The install manifest of an indexed version.
 
-    ``release`` defaults to the chart's ``catalog.cattle.io/release-name`` annotation, else
-    the chart or template name; ``namespace`` to the chart's ``catalog.cattle.io/namespace``
-    annotation, else ``default``. ``target`` (compose templates: ``compose``, the default, or
-    ``rancher``; see :func:`compose_manifest`) is refused for charts. ``server_url`` is
-    where this service is reached (for ``helm repo add``).
+    ``values`` is a raw values document (YAML or JSON text, or a mapping) for a Helm chart;
+    compose templates take none. ``release`` defaults to the chart's
+    ``catalog.cattle.io/release-name`` annotation, else the chart or template name;
+    ``namespace`` to the chart's ``catalog.cattle.io/namespace`` annotation, else
+    ``default``. ``target`` (compose templates: ``compose``, the default, or ``rancher``;
+    see :func:`compose_manifest`) is refused for charts. ``server_url`` is where this
+    service is reached (for ``helm repo add``).
 
     Raises TemplateNotFound; ValueError for a bad release, namespace or target;
     ManifestError when the answers or the template fail, and ``not_installable`` for a
@@ -114,6 +118,11 @@ def render_version(
     check_label("release", release, MAX_RELEASE)
     files = version_files(session, v)
     if t.kind != "helm":
+        if values is not None:
+            raise values_error(
+                "values apply to Helm charts only; compose templates take answers",
+                [entry("compose templates take answers, not a values document")],
+            )
         return compose_manifest(
             files, v.questions or [], answers, release=release, target=target or "compose"
         )
@@ -131,6 +140,7 @@ def render_version(
         namespace=namespace,
         repo_name=catalog,
         repo_url=f"{server_url.rstrip('/')}/helm/{catalog}",
+        values=values,
     )
 
 
@@ -198,6 +208,22 @@ def _read_answers(path: str | None, settings: tuple[str, ...]) -> dict[str, Any]
     return answers
 
 
+def _read_values(path: str | None) -> str | None:
+    """The text of the --values document ('-' for stdin), parsed later where the API parses
+    it, so that errors name the same lines."""
+    if not path:
+        return None
+    try:
+        if path == "-":
+            text = click.get_text_stream("stdin").read(MAX_VALUES_BYTES + 1)
+        else:
+            with open(path, encoding="utf-8") as stream:
+                text = stream.read(MAX_VALUES_BYTES + 1)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc}", param_hint="--values") from None
+    return text
+
+
 def _render_ref(session, catalog, template, version, answers, **kw) -> Manifest:
     """render_version for the command: the default version; errors as ClickException."""
     from catalog_server.manifests.compose import ManifestError
@@ -232,6 +258,13 @@ def _render_ref(session, catalog, template, version, answers, **kw) -> Manifest:
     metavar="VAR=VALUE",
     help="One answer (repeatable); wins over --answers.",
 )
+@click.option(
+    "--values",
+    "values_file",
+    metavar="FILE",
+    help="Helm charts: a YAML or JSON values document merged over the chart's values.yaml "
+    "('-' for stdin); the only way to set values no question declares.",
+)
 @click.option("--release", help="Release (stack) name.")
 @click.option(
     "--target",
@@ -253,13 +286,16 @@ def _render_ref(session, catalog, template, version, answers, **kw) -> Manifest:
     show_default=True,
     help="Where this service is reached, for `helm repo add`.",
 )
-def render(ref, answers_file, settings, release, target, namespace, out_dir, server_url) -> None:
+def render(
+    ref, answers_file, settings, values_file, release, target, namespace, out_dir, server_url
+) -> None:
     """Render the install manifest of an indexed template version.
 
     Reads the version from the database, as the API does, and writes the same files as
     `POST /api/v1/templates/{catalog}/{template}/versions/{version}/manifest`. VERSION
     defaults to the template's default version. Conversions made for the compose target
-    are printed as notes.
+    are printed as notes. Answers must be for declared questions; other Helm values go in
+    --values.
     """
     from catalog_server.cli import app_context
     from catalog_server.db import db
@@ -269,10 +305,12 @@ def render(ref, answers_file, settings, release, target, namespace, out_dir, ser
     if not sep or not catalog or not template:
         raise click.BadParameter("must be CATALOG/TEMPLATE[@VERSION]", param_hint="REF")
     answers = _read_answers(answers_file, settings)
+    values = _read_values(values_file)
     with app_context():
         manifest = _render_ref(
             db.session, catalog, template, version, answers,
             release=release, namespace=namespace, target=target, server_url=server_url,
+            values=values,
         )  # fmt: skip
     for warning in manifest.warnings:
         click.echo(f"warning: {warning}", err=True)

@@ -19,7 +19,7 @@ from catalog_server.manifests.upgrades import VersionInfo, files_diff, upgrade_t
 from catalog_server.render import manifest_archive, render_version, utc, version_files
 
 FORMATS = ("json", "yaml", "tar")
-BODY_KEYS = frozenset({"answers", "release", "namespace", "format", "target"})
+BODY_KEYS = frozenset({"answers", "values", "release", "namespace", "format", "target"})
 MAX_ANSWERS = 1000
 
 
@@ -39,6 +39,9 @@ def _body() -> dict[str, Any]:
         answers = {}
     if not isinstance(answers, dict) or len(answers) > MAX_ANSWERS:
         raise BadParameter("answers", f"must be an object of at most {MAX_ANSWERS} answers")
+    values = body.get("values")
+    if values is not None and not isinstance(values, str | dict):
+        raise BadParameter("values", "must be a YAML or JSON document (a string) or an object")
     for name in ("release", "namespace"):
         value = body.get(name)
         if value is not None and not isinstance(value, str):
@@ -51,6 +54,7 @@ def _body() -> dict[str, Any]:
         raise BadParameter("target", f"must be one of {', '.join(TARGETS)}")
     return {
         "answers": answers,
+        "values": values,
         "release": body.get("release") or None,
         "namespace": body.get("namespace") or None,
         "format": fmt,
@@ -90,7 +94,7 @@ def render_manifest(catalog: str, template: str, version: str):
         manifest = render_version(
             db.session, catalog, template, version, body["answers"],
             release=body["release"], namespace=body["namespace"], target=body["target"],
-            server_url=request.host_url,
+            server_url=request.host_url, values=body["values"],
         )  # fmt: skip
     except ManifestError as exc:
         raise ApiError(exc.status, exc.code, exc.message, exc.details) from None

@@ -13,8 +13,15 @@ from sqlalchemy import text
 from catalog_server import queries
 from catalog_server.api import api
 from catalog_server.api.errors import BadParameter, error_response
+from catalog_server.chartvalues import (
+    CHART_VALUE_FILES,
+    VALUES_FILE,
+    document_values,
+    effective_questions,
+)
 from catalog_server.db import db
 from catalog_server.loaders.model import template_type
+from catalog_server.manifests.schema_questions import SCHEMA_FILE
 from catalog_server.models import Catalog, ProblemRow, Template, TemplateVersion
 from catalog_server.problems import PROBLEM_FIELDS, SEVERITIES, TemplateNotFound
 
@@ -212,9 +219,27 @@ def get_template(catalog: str, template: str):
     return jsonify(body)
 
 
+QUESTION_FILES = ("questions.yaml", "questions.yml")  # Rancher reads questions.yaml first
+
+
+def version_questions(v: TemplateVersion) -> tuple[list[dict[str, Any]], str | None]:
+    """A version's questions and the file they come from: its own (rancher-compose.yml,
+    questions.yaml|yml), else, for a chart, those derived from its values.schema.json."""
+    paths = {f.path for f in v.files}
+    if v.template.kind != "helm":
+        return v.questions or [], "rancher-compose.yml" if v.questions else None
+    if v.questions:
+        return v.questions, next((p for p in QUESTION_FILES if p in paths), None)
+    if SCHEMA_FILE not in paths:
+        return [], None
+    asked = effective_questions(queries.version_contents(db.session, v, CHART_VALUE_FILES), [])
+    return asked.questions, asked.source
+
+
 @api.get("/templates/<catalog>/<template>/versions/<version>")
 def get_version(catalog: str, template: str, version: str):
     v: TemplateVersion = queries.get_version(db.session, catalog, template, version)
+    questions, questions_source = version_questions(v)
     found = queries.problems(
         db.session, catalog=catalog, template=template, version=v.version, per_page=1000
     )
@@ -235,7 +260,8 @@ def get_version(catalog: str, template: str, version: str):
             "maximum_rancher_version": v.maximum_rancher_version,
             "upgrade_from": v.upgrade_from,
             "created": _iso(v.created),
-            "questions": v.questions or [],
+            "questions": questions,
+            "questions_source": questions_source,
             "chart": meta.get("chart"),
             "files": [
                 {
@@ -254,8 +280,36 @@ def get_version(catalog: str, template: str, version: str):
                 )
                 if v.readme
                 else None,
+                "values": f"{files_url}/values" if v.template.kind == "helm" else None,
             },
             "problems": [problem_json(p, catalog) for p, _ in found.items],
+        }
+    )
+
+
+@api.get("/templates/<catalog>/<template>/versions/<version>/values")
+def get_values(catalog: str, template: str, version: str):
+    """A chart version's values document: values.yaml's text to edit, and its keys with
+    their types, defaults and comments."""
+    v: TemplateVersion = queries.get_version(db.session, catalog, template, version)
+    if v.template.kind != "helm":
+        raise TemplateNotFound(f"{template!r} is a compose template: it has no values document")
+    contents = queries.version_contents(db.session, v, CHART_VALUE_FILES)
+    data = contents.get(VALUES_FILE)
+    doc = document_values(data)
+    asked = effective_questions(contents, v.questions or [])
+    return jsonify(
+        {
+            "catalog": catalog,
+            "template": template,
+            "version": v.version,
+            "file": VALUES_FILE if data is not None else None,
+            "text": data.decode("utf-8", "replace").lstrip("\ufeff") if data else "",
+            "schema": SCHEMA_FILE in contents,
+            "questions_source": version_questions(v)[1],
+            "keys": [key.as_dict() for key in doc.keys],
+            "total_keys": doc.total,
+            "left_to_values": asked.left_to_values if asked.derived else [],
         }
     )
 

@@ -24,9 +24,9 @@ so the install form, the manifest API and the docs treat them like written ones:
 - Arrays, maps (objects without ``properties``), ``anyOf``/``oneOf`` and untyped
   properties are not asked: they are set through the values document. Local ``$ref``
   (``#/definitions/...``, ``#/$defs/...``) and ``allOf`` are followed.
-- Kubeapps' conventions, used by Bitnami's schemas: when any property is marked
-  ``form: true``, only marked properties are asked; ``hidden: {value: PATH, condition:
-  BOOL}`` (or ``hidden: PATH``) becomes ``show_if`` when PATH is itself a question.
+- Kubeapps' conventions, used by Bitnami's schemas: when any property is marked ``form``
+  (true or a field id), only marked properties are asked; ``hidden`` (a path, or
+  conditions on paths) becomes ``show_if`` where it can (boolean conditions on questions).
 
 Everything is bounded (nesting depth, ``$ref`` expansions, number of questions): a hostile
 schema costs little and yields fewer questions, never an error.
@@ -138,7 +138,7 @@ class _Walker:
             item = stack.pop()
             seen += 1
             if isinstance(item, dict):
-                if item.get("form") is True:
+                if _marked(item):
                     return True
                 stack.extend(item.values())
             elif isinstance(item, list):
@@ -212,7 +212,7 @@ class _Walker:
 
     def question(self, schema: dict[str, Any], kind: str | None, variable: str,
                  required: bool) -> dict[str, Any] | None:  # fmt: skip
-        if self.form_only and schema.get("form") is not True:
+        if self.form_only and not _marked(schema):
             return None
         options = None
         enum = schema.get("enum")
@@ -240,6 +240,12 @@ class _Walker:
             q["required"] = True
         _bounds(schema, kind, q)
         return q
+
+
+def _marked(schema: Mapping[str, Any]) -> bool:
+    """Kubeapps' ``form`` mark: true, or a field id."""
+    form = schema.get("form")
+    return form is True or (isinstance(form, str) and bool(form))
 
 
 def _kind(schema: Mapping[str, Any]) -> str | None:
@@ -311,17 +317,52 @@ def _bounds(schema: Mapping[str, Any], kind: str, q: dict[str, Any]) -> None:
 
 
 def _show_if(hidden: Any, variables: set[str]) -> str | None:
-    """Kubeapps' ``hidden`` as a show_if, when it can be one (a boolean condition on a
-    question); anything else is not expressible and the question stays shown."""
+    """Kubeapps' ``hidden`` as a show_if, when it can be one; else None (always shown).
+
+    ``hidden`` is a path (hidden while that value is true), ``{path, value}`` (hidden while
+    the value at path equals value), Bitnami's older ``{value: path, condition}``, or
+    ``{conditions: [...], operator: and|or|nor}``. Paths may use "/" for ".". Only boolean
+    conditions on questions can be written as show_if (which has no ``!=``).
+    """
+    if isinstance(hidden, dict) and isinstance(hidden.get("conditions"), list):
+        found = [_hidden_term(c, variables) for c in hidden["conditions"]]
+        terms = [term for term in found if term is not None]
+        if not terms or len(terms) != len(found):
+            return None
+        operator = hidden.get("operator") or "and"
+        if operator == "nor":  # hidden when none holds: shown when one does
+            return "||".join(f"{path}={_bool(value)}" for path, value in terms)
+        # "and": hidden when all hold, shown when one fails; "or": shown when all fail.
+        joiner = {"and": "||", "or": "&&"}.get(operator)
+        if joiner is None:
+            return None
+        return joiner.join(f"{path}={_bool(not value)}" for path, value in terms)
+    term = _hidden_term(hidden, variables)
+    if term is None:
+        return None
+    return f"{term[0]}={_bool(not term[1])}"
+
+
+def _hidden_term(hidden: Any, variables: set[str]) -> tuple[str, bool] | None:
+    """(path, value it hides at) of one Kubeapps condition, or None."""
     if isinstance(hidden, str):
-        path, condition = hidden, True
-    elif isinstance(hidden, dict):
-        path, condition = hidden.get("value"), hidden.get("condition", True)
+        path, value = hidden, True
+    elif isinstance(hidden, dict) and "path" in hidden:
+        path, value = hidden.get("path"), hidden.get("value", True)
+    elif isinstance(hidden, dict) and "condition" in hidden:
+        path, value = hidden.get("value"), hidden.get("condition")
     else:
         return None
-    if not isinstance(path, str) or path not in variables or not isinstance(condition, bool):
+    if isinstance(value, str) and value in ("true", "false"):
+        value = value == "true"
+    if not isinstance(path, str) or not isinstance(value, bool):
         return None
-    return f"{path}={'false' if condition else 'true'}"
+    path = path.replace("/", ".")
+    return (path, value) if path in variables else None
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
 
 
 def _lookup(tree: Any, parts: list[str]) -> Any:
