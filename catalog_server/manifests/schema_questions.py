@@ -167,7 +167,9 @@ class _Walker:
                     continue
                 for key, value in resolved.items():
                     if key == "properties" and isinstance(value, dict):
-                        merged["properties"] = {**value, **(merged.get("properties") or {})}
+                        known = merged.get("properties") or {}
+                        extra = {k: v for k, v in value.items() if k not in known}
+                        merged["properties"] = {**known, **extra}
                     elif key == "required" and isinstance(value, list):
                         merged["required"] = list(merged.get("required") or []) + value
                     else:

@@ -200,7 +200,7 @@ def changed_values(override: Any, defaults: Any) -> Any:
     for key, value in override.items():
         if key not in base:
             if value is not None:
-                out[key] = copy.deepcopy(value)
+                out[key] = changed_values(value, {})
             continue
         default = base[key]
         if isinstance(value, dict) and isinstance(default, dict):

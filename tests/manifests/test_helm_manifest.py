@@ -142,6 +142,95 @@ def test_helm_template_errors_give_file_and_line():
     assert caught.value.details == {"file": "app/templates/broken.yaml", "line": 2}
 
 
+# --- answers are data: undeclared variables and raw values --------------------------------------
+
+
+def test_undeclared_answers_are_refused_naming_each():
+    # What an attacker sent: a securityContext smuggled in under the chart's own keys.
+    answers = {
+        "securityContext.privileged": True,
+        "image.pullPolicy": "IfNotPresent",
+        "hostNetwork": "true",
+    }
+    with pytest.raises(ManifestError) as caught:
+        render(FIXTURE / "1.1.0", answers)
+    assert caught.value.code == "invalid_answers"
+    assert sorted(caught.value.details) == ["hostNetwork", "securityContext.privileged"]
+    assert "values" in caught.value.details["hostNetwork"][0]
+
+
+def test_a_declared_answer_cannot_carry_structure():
+    smuggled = {"image.pullPolicy": {"securityContext": {"privileged": True}}}
+    with pytest.raises(ManifestError) as caught:
+        render(FIXTURE / "1.1.0", smuggled)
+    assert caught.value.details == {"image.pullPolicy": ["must be text"]}
+
+
+def render_manifest(folder: Path, answers: dict, values) -> Any:
+    files, questions = read_chart(folder)
+    return helm_manifest(
+        files, questions, answers, values=values, chart_name="app", version="1.1.0",
+        created=None, release="r", namespace="n", repo_name="l", repo_url="http://x/helm/l",
+    )  # fmt: skip
+
+
+@needs_helm
+def test_raw_values_are_applied_and_said_so():
+    values = "resources:\n  limits:\n    cpu: 200m\nreplicaCount: 3\n"
+    manifest = render_manifest(FIXTURE / "1.1.0", {"image.tag": "2.5"}, values)
+    files = {f.path: f.content for f in manifest.files}
+    assert yaml.safe_load(files["values.yaml"])["resources"] == {"limits": {"cpu": "200m"}}
+    assert yaml.safe_load(files["values.yaml"])["replicaCount"] == 3  # a declared variable
+    deployment = yaml.safe_load(files["manifests/app/templates/deployment.yaml"])
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["resources"] == {"limits": {"cpu": "200m"}}
+    assert container["image"].endswith(":2.5") and deployment["spec"]["replicas"] == 3
+    assert manifest.warnings == [
+        "raw values were applied from the request's values, checked by no question: "
+        "resources.limits.cpu"
+    ]
+
+
+def test_declared_variables_in_raw_values_are_checked_as_answers():
+    values = "replicaCount: 99\nimage:\n  pullPolicy: {a: b}\n"
+    with pytest.raises(ManifestError) as caught:
+        render_manifest(FIXTURE / "1.1.0", {}, values)
+    assert caught.value.code == "invalid_values"
+    errors = [(e["line"], e["path"], e["message"]) for e in caught.value.details["errors"]]
+    assert errors == [
+        (1, "replicaCount", "must be at most 20"),
+        (3, "image.pullPolicy", "must be text"),
+    ]
+
+
+def test_an_answer_and_a_raw_value_for_one_variable_must_agree(monkeypatch):
+    with pytest.raises(ManifestError) as caught:
+        render_manifest(FIXTURE / "1.1.0", {"replicaCount": 2}, {"replicaCount": 3})
+    (error,) = caught.value.details["errors"]
+    assert error["path"] == "replicaCount" and "answered too" in error["message"]
+    assert error["line"] is None  # a mapping has no lines
+    # The same value twice passes every check (and only rendering is left).
+    monkeypatch.setattr(helmsdk, "available", lambda: False)
+    with pytest.raises(ManifestError) as caught:
+        render_manifest(FIXTURE / "1.1.0", {"replicaCount": "3"}, {"replicaCount": 3})
+    assert caught.value.code == "helm_sdk_missing"
+
+
+def test_schema_errors_of_raw_values_point_at_their_line():
+    values = "service:\n  port: 80\n  type: Headless\n"  # service.type: a declared enum
+    with pytest.raises(ManifestError) as caught:
+        render_manifest(FIXTURE / "1.1.0", {}, values)
+    assert [(e["line"], e["path"]) for e in caught.value.details["errors"]] == [
+        (3, "service.type")
+    ]
+    values = "image:\n  repository: ''\n"  # not declared: only the schema checks it
+    with pytest.raises(ManifestError) as caught:
+        render_manifest(FIXTURE / "1.1.0", {}, values)
+    (error,) = caught.value.details["errors"]
+    assert (error["line"], error["path"]) == (2, "image.repository")
+    assert error["message"] == "'' should be non-empty"
+
+
 # --- the bundled catalog ----------------------------------------------------------------------
 
 
