@@ -253,8 +253,10 @@ def helm_manifest(
             answer_errors[variable] = messages
     answered, conflicts = values_override(check.values)
     answer_errors.update(conflicts)
-    _raise_for(answer_errors, doc_errors)
+    failed_questions = sorted(answer_errors)
 
+    # The schema is checked even when answers failed (theirs are left out, so the chart's
+    # defaults stand in), so that every problem is reported at once.
     raw = changed_values(doc.tree, defaults) if doc is not None else {}
     if asked.derived:
         answered = changed_values(answered, defaults)
@@ -268,13 +270,7 @@ def helm_manifest(
             doc_errors.append(entry(message, at_fault))
         else:
             answer_errors.setdefault(where, []).append(message)
-    if answer_errors and not doc_errors:
-        raise ManifestError(
-            "invalid_answers",
-            f"the values break the chart's {SCHEMA_FILE}: {', '.join(sorted(answer_errors))}",
-            answer_errors,
-        )
-    _raise_for(answer_errors, doc_errors)
+    _raise_for(answer_errors, doc_errors, failed_questions)
     if not helmsdk.available():
         raise ManifestError("helm_sdk_missing", helmsdk.missing_message(), status=501)
     try:
@@ -327,9 +323,11 @@ def _unset_empty(questions: list[dict], given: Mapping[str, Any], values: dict) 
             del values[variable]
 
 
-def _raise_for(answer_errors: dict[str, list[str]], doc_errors: list[dict[str, Any]]) -> None:
-    """Raise for what was found: the values document's errors (with the answers'), or the
-    answers' alone."""
+def _raise_for(
+    answer_errors: dict[str, list[str]], doc_errors: list[dict[str, Any]], failed: list[str]
+) -> None:
+    """Raise for what was found: the values document's errors (with the answers'), else the
+    answers' alone (``failed``: those that failed the questions, not only the schema)."""
     if doc_errors:
         doc_errors.sort(key=lambda e: (e["line"] is None, e["line"] or 0, e["column"] or 0))
         count = len(doc_errors)
@@ -339,11 +337,17 @@ def _raise_for(answer_errors: dict[str, list[str]], doc_errors: list[dict[str, A
         error = values_error(message, doc_errors)
         error.details["answers"] = answer_errors
         raise error
-    if answer_errors:
-        count = sum(len(messages) for messages in answer_errors.values())
+    if failed:
+        count = sum(len(answer_errors[variable]) for variable in failed)
         raise ManifestError(
             "invalid_answers",
             f"{count} answer{'s' if count != 1 else ''} failed the chart's questions: "
             + ", ".join(sorted(answer_errors)),
+            answer_errors,
+        )
+    if answer_errors:
+        raise ManifestError(
+            "invalid_answers",
+            f"the values break the chart's {SCHEMA_FILE}: {', '.join(sorted(answer_errors))}",
             answer_errors,
         )
