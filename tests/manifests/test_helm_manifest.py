@@ -220,9 +220,7 @@ def test_schema_errors_of_raw_values_point_at_their_line():
     values = "service:\n  port: 80\n  type: Headless\n"  # service.type: a declared enum
     with pytest.raises(ManifestError) as caught:
         render_manifest(FIXTURE / "1.1.0", {}, values)
-    assert [(e["line"], e["path"]) for e in caught.value.details["errors"]] == [
-        (3, "service.type")
-    ]
+    assert [(e["line"], e["path"]) for e in caught.value.details["errors"]] == [(3, "service.type")]
     values = "image:\n  repository: ''\n"  # not declared: only the schema checks it
     with pytest.raises(ManifestError) as caught:
         render_manifest(FIXTURE / "1.1.0", {}, values)

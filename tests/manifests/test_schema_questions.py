@@ -45,7 +45,9 @@ def test_relay_schema_becomes_typed_grouped_questions():
     }  # fmt: skip
     tag = asked["image.tag"]
     assert (tag["group"], tag["required"], tag["pattern"]) == (
-        "Image", True, "^[0-9][A-Za-z0-9_.-]*$"
+        "Image",
+        True,
+        "^[0-9][A-Za-z0-9_.-]*$",
     )
     assert asked["image.repository"]["min_length"] == 1
     assert asked["image.pullPolicy"]["type"] == "enum"

@@ -129,7 +129,9 @@ def test_documented_keys_of_a_commented_values_file():
     assert keys["image.repository"].description == ""  # the file's header is not its comment
     s3 = keys["s3"]
     assert (s3.type, s3.line, s3.description) == (
-        "object", 10, "Default s3 bucket for storing all backup files"
+        "object",
+        10,
+        "Default s3 bucket for storing all backup files",
     )
     assert keys["s3.credentialSecretName"].description == (
         "credentialSecretName if set, should be the name of the Secret holding the credentials."
