@@ -118,3 +118,40 @@ def test_cli_and_api_agree_on_a_helm_chart(indexed, client, cli_env, tmp_path):
     )
     assert written(out) == expected
     assert "manifests/app/templates/ingress.yaml" in expected
+
+
+@pytest.fixture
+def values_catalog(make_catalog_repo, sync):
+    repo = make_catalog_repo(fixture="values-catalog")
+    assert sync(repo.source("vals")).status == "updated"
+    return repo
+
+
+@needs_helm
+def test_cli_and_api_agree_on_a_values_document(values_catalog, client, cli_env, tmp_path):
+    values = "s3:\n  enabled: true\n  bucketName: nightly\nextraArgs: [--dry-run]\n"
+    (tmp_path / "values.yaml").write_text(values)
+    out = tmp_path / "out"
+    result = render(
+        cli_env, "vals/stable*backup", "--values", str(tmp_path / "values.yaml"),
+        "--out", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "warning: raw values were applied" in result.output
+    expected = api_files(
+        client, "/api/v1/templates/vals/stable*backup/versions/0.4.2/manifest", {"values": values}
+    )
+    assert written(out) == expected
+    assert "--s3-bucket=nightly" in expected["manifests/backup/templates/deployment.yaml"]
+
+
+def test_cli_refuses_undeclared_answers_and_names_bad_lines(values_catalog, cli_env, tmp_path):
+    result = render(cli_env, "vals/stable*backup", "--set", "s3.enabled=true")
+    assert result.exit_code == 1
+    assert "no question declares s3.enabled" in result.output
+    (tmp_path / "bad.yaml").write_text("s3:\n  enabled: true\n  enabled: false\n")
+    result = render(cli_env, "vals/stable*backup", "--values", str(tmp_path / "bad.yaml"))
+    assert result.exit_code == 1
+    assert '"line": 3' in result.output and "duplicate" in result.output.lower()
+    result = render(cli_env, "vals/stable*backup", "--values", str(tmp_path / "missing.yaml"))
+    assert result.exit_code == 2 and "cannot read" in result.output
