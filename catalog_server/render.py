@@ -23,9 +23,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog_server import queries
+from catalog_server.chartvalues import CHART_VALUE_FILES, effective_questions
 from catalog_server.loaders.model import INSTALLABLE_TYPES, TEMPLATE_TYPES, template_type
 from catalog_server.manifests.compose import TARGETS, Manifest, ManifestError, compose_manifest
 from catalog_server.manifests.helm import helm_manifest
+from catalog_server.manifests.schema_questions import SCHEMA_FILE
 from catalog_server.manifests.values import MAX_VALUES_BYTES, entry, values_error
 from catalog_server.models import TemplateVersion, VersionFile
 
@@ -34,6 +36,7 @@ __all__ = [
     "render",
     "render_version",
     "version_files",
+    "version_questions",
 ]
 
 # Helm release names are DNS labels of at most 53 characters, namespaces of at most 63;
@@ -65,6 +68,26 @@ def version_files(session: Session, version: TemplateVersion) -> dict[str, bytes
         select(VersionFile.path, VersionFile.content).where(VersionFile.version_id == version.id)
     )
     return {path: content for path, content in rows}
+
+
+QUESTION_FILES = ("questions.yaml", "questions.yml")  # Rancher reads questions.yaml first
+
+
+def version_questions(
+    session: Session, v: TemplateVersion
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A version's questions and the file they come from: its own (``rancher-compose.yml``,
+    ``questions.yaml|yml``), else, for a chart, those derived from its
+    ``values.schema.json``; ([], None) when it asks none."""
+    paths = {f.path for f in v.files}
+    if v.template.kind != "helm":
+        return v.questions or [], "rancher-compose.yml" if v.questions else None
+    if v.questions:
+        return v.questions, next((p for p in QUESTION_FILES if p in paths), None)
+    if SCHEMA_FILE not in paths:
+        return [], None
+    asked = effective_questions(queries.version_contents(session, v, CHART_VALUE_FILES), [])
+    return asked.questions, asked.source
 
 
 def _default_release(slug: str, chart: Mapping[str, Any]) -> str:

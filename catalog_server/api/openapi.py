@@ -215,7 +215,23 @@ SCHEMAS["Version"] = {
         "maximum_rancher_version": _nullable("string"),
         "upgrade_from": _nullable("string"),
         "created": _nullable("string"),
-        "questions": {"type": "array", "items": {"type": "object"}},
+        "questions": {
+            "type": "array",
+            "items": {"type": "object"},
+            "description": "The questions: the version's own, else (a chart without a "
+            "questions file) derived from its values.schema.json.",
+        },
+        "questions_source": {
+            "type": ["string", "null"],
+            "enum": [
+                "rancher-compose.yml",
+                "questions.yml",
+                "questions.yaml",
+                "values.schema.json",
+                None,
+            ],
+            "description": "Where the questions come from; null when the version asks none.",
+        },  # fmt: skip
         "chart": {"type": ["object", "null"], "description": "Chart.yaml, for Helm charts."},
         "files": {
             "type": "array",
@@ -276,6 +292,40 @@ SCHEMAS["Manifest"] = {
         },
     },
 }
+VALUE_KEY = {
+    "type": "object",
+    "required": ["key", "type", "default", "description", "line"],
+    "properties": {
+        "key": {"type": "string", "description": 'Dotted path; names with dots quoted ("a.b").'},
+        "type": {
+            "type": "string",
+            "enum": ["string", "int", "float", "bool", "null", "list", "object"],
+        },
+        "default": {"type": "string", "description": "The value as JSON, shortened."},
+        "description": {"type": "string", "description": "The comment above the key."},
+        "line": _nullable("integer"),
+    },
+}
+SCHEMAS["Values"] = {
+    "type": "object",
+    "required": ["catalog", "template", "version", "file", "text", "schema", "keys"],
+    "properties": {
+        "catalog": {"type": "string"},
+        "template": {"type": "string"},
+        "version": {"type": "string"},
+        "file": {"type": ["string", "null"], "description": "values.yaml, or null without one."},
+        "text": {"type": "string", "description": "values.yaml as written, comments included."},
+        "schema": {"type": "boolean", "description": "The chart has a values.schema.json."},
+        "questions_source": _nullable("string"),
+        "keys": {"type": "array", "items": VALUE_KEY},
+        "total_keys": {"type": "integer", "description": "Keys documented, before the cap."},
+        "left_to_values": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Schema paths no derived question asks (lists, maps, untyped).",
+        },
+    },
+}
 SCHEMAS["ManifestRequest"] = {
     "type": "object",
     "additionalProperties": False,
@@ -283,7 +333,18 @@ SCHEMAS["ManifestRequest"] = {
         "answers": {
             "type": "object",
             "description": "Answers by question variable; Helm variables may be dotted "
-            "(`ingress.tls.enabled`). Unanswered questions take their defaults.",
+            "(`ingress.tls.enabled`). Unanswered questions take their defaults. For a Helm "
+            "chart, an answer for a variable no question declares is refused (422): set it "
+            "in `values`.",
+        },
+        "values": {
+            "type": ["string", "object"],
+            "description": "Helm charts: raw values, as a YAML or JSON document (text, at most "
+            "1 MiB; errors name their line) or an object, merged over the chart's values.yaml "
+            "as `helm install -f` does (null removes a key). The only way to set values no "
+            "question declares; a value for a declared variable is that question's answer "
+            "and checked as such. The manifest's warnings name the raw values applied. "
+            "Compose templates take none.",
         },
         "release": {
             "type": "string",
@@ -366,12 +427,14 @@ def _manifest_paths(template: dict, version: dict) -> dict[str, Any]:
                     "400": _error("The body is malformed (bad_request, bad_parameter)."),
                     "404": NOT_FOUND,
                     "422": _error(
-                        "invalid_answers (details: {VAR: [message]}), render_error (details: "
-                        "file, line), invalid_compose (details: file, format, errors: [{path, "
-                        "line, rule, message}]: what is invalid even after conversion), or "
-                        "not_installable (details: type): the template is not a stack or "
-                        "chart (a machine driver, Kubernetes manifests, an environment "
-                        "template)."
+                        "invalid_answers (details: {VAR: [message]}; also for undeclared Helm "
+                        "variables), invalid_values (the values document; details: errors: "
+                        "[{line, column, path, message}], answers: {VAR: [message]}), "
+                        "render_error (details: file, line), invalid_compose (details: file, "
+                        "format, errors: [{path, line, rule, message}]: what is invalid even "
+                        "after conversion), or not_installable (details: type): the template "
+                        "is not a stack or chart (a machine driver, Kubernetes manifests, an "
+                        "environment template)."
                     ),
                     "501": _error("Helm charts need the optional Helm SDK (helm_sdk_missing)."),
                 },
@@ -476,6 +539,13 @@ def openapi_document() -> dict[str, Any]:
             _json(_ref("Version"), "The version."),
             [CATALOG, TEMPLATE, VERSION],
             {"404": NOT_FOUND},
+        ),
+        "/api/v1/templates/{catalog}/{template}/versions/{version}/values": _get(
+            "A chart version's values document: values.yaml as written (what the install "
+            "form edits) and its keys with type, default and the comment above each.",
+            _json(_ref("Values"), "The values."),
+            [CATALOG, TEMPLATE, VERSION],
+            {"404": _error("No such chart version, or a compose template (no values).")},
         ),
         "/api/v1/templates/{catalog}/{template}/versions/{version}/readme": _get(
             "The version's README.", markdown, [CATALOG, TEMPLATE, VERSION], {"404": NOT_FOUND}

@@ -24,6 +24,7 @@ from catalog_server.loaders.model import template_type
 from catalog_server.manifests.schema_questions import SCHEMA_FILE
 from catalog_server.models import Catalog, ProblemRow, Template, TemplateVersion
 from catalog_server.problems import PROBLEM_FIELDS, SEVERITIES, TemplateNotFound
+from catalog_server.render import version_questions
 
 KINDS = ("compose", "helm")
 MAX_PER_PAGE = 100
@@ -219,27 +220,10 @@ def get_template(catalog: str, template: str):
     return jsonify(body)
 
 
-QUESTION_FILES = ("questions.yaml", "questions.yml")  # Rancher reads questions.yaml first
-
-
-def version_questions(v: TemplateVersion) -> tuple[list[dict[str, Any]], str | None]:
-    """A version's questions and the file they come from: its own (rancher-compose.yml,
-    questions.yaml|yml), else, for a chart, those derived from its values.schema.json."""
-    paths = {f.path for f in v.files}
-    if v.template.kind != "helm":
-        return v.questions or [], "rancher-compose.yml" if v.questions else None
-    if v.questions:
-        return v.questions, next((p for p in QUESTION_FILES if p in paths), None)
-    if SCHEMA_FILE not in paths:
-        return [], None
-    asked = effective_questions(queries.version_contents(db.session, v, CHART_VALUE_FILES), [])
-    return asked.questions, asked.source
-
-
 @api.get("/templates/<catalog>/<template>/versions/<version>")
 def get_version(catalog: str, template: str, version: str):
     v: TemplateVersion = queries.get_version(db.session, catalog, template, version)
-    questions, questions_source = version_questions(v)
+    questions, questions_source = version_questions(db.session, v)
     found = queries.problems(
         db.session, catalog=catalog, template=template, version=v.version, per_page=1000
     )
@@ -306,7 +290,7 @@ def get_values(catalog: str, template: str, version: str):
             "file": VALUES_FILE if data is not None else None,
             "text": data.decode("utf-8", "replace").lstrip("\ufeff") if data else "",
             "schema": SCHEMA_FILE in contents,
-            "questions_source": version_questions(v)[1],
+            "questions_source": version_questions(db.session, v)[1],
             "keys": [key.as_dict() for key in doc.keys],
             "total_keys": doc.total,
             "left_to_values": asked.left_to_values if asked.derived else [],

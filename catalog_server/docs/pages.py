@@ -11,7 +11,8 @@ Layout of what :func:`catalog_pages` returns (paths relative to the docs folder)
     index.md                                   home: search box, filters, cards
     templates.json                             the search index the home page filters with
     catalogs/<catalog>/<template>/index.md    a template's page
-    catalogs/<catalog>/<template>/template.json  versions and questions, for the install form
+    catalogs/<catalog>/<template>/template.json  versions and questions (and for charts
+                                               where their values are), for the install form
     catalogs/<catalog>/<template>/icon.svg|png|jpg  the icon, cleaned
 """
 
@@ -28,16 +29,19 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from catalog_server import queries
+from catalog_server.chartvalues import VALUES_FILE, document_values
 from catalog_server.docs.reference import front_matter
 from catalog_server.docs.sanitize import clean_svg, render_markdown
 from catalog_server.loaders.model import INSTALLABLE_TYPES, TEMPLATE_TYPES, template_type
-from catalog_server.render import _default_release
+from catalog_server.manifests.schema_questions import SCHEMA_FILE
+from catalog_server.render import _default_release, version_questions
 
 KIND_LABELS = {"compose": "Compose", "helm": "Helm chart"}
 PLACEHOLDER_ICON = "img/template.svg"  # in the theme
 SERVER_PLACEHOLDER = "https://CATALOG-SERVER"  # the page's script writes its own origin
 ICON_EXTENSIONS = {"image/svg+xml": "svg", "image/png": "png", "image/jpeg": "jpg"}
 PAGE_SIZE = 100
+MAX_VALUES_SHOWN = 256 * 1024  # a longer values.yaml is linked to, not shown in the page
 
 _env = Environment(
     loader=PackageLoader("catalog_server.docs", "templates"),
@@ -216,15 +220,36 @@ def _helm_install(session: Session, catalog: str, t) -> dict[str, Any] | None:
     }
 
 
+def values_section(session: Session, v, api_url: str) -> dict[str, Any]:
+    """The Values section of a chart version: its keys documented, and the file itself."""
+    contents = queries.version_contents(session, v, (VALUES_FILE, SCHEMA_FILE))
+    data = contents.get(VALUES_FILE)
+    doc = document_values(data)
+    text = data.decode("utf-8", "replace").lstrip("\ufeff") if data else ""
+    return {
+        "version": v.version,
+        "rows": doc.keys,
+        "more": doc.total - len(doc.keys),
+        "schema": SCHEMA_FILE in contents,
+        "text": text if len(data or b"") <= MAX_VALUES_SHOWN else "",
+        "lines": text.count("\n") + (0 if text.endswith("\n") or not text else 1),
+        "present": data is not None,
+        "url": f"{api_url}/versions/{quote(v.version, safe='')}/files/{VALUES_FILE}",
+    }
+
+
 def template_page(session: Session, catalog: str, t, icon_name: str | None) -> str:
     """The Markdown page (front matter and an HTML body) of one template."""
     default = t.default_version or (t.versions[0].version if t.versions else None)
-    questions = queries.get_version(session, catalog, t.slug, default).questions if default else []
+    version = queries.get_version(session, catalog, t.slug, default) if default else None
+    questions, source = version_questions(session, version) if version else ([], None)
     api_path = f"/api/v1/templates/{url_segment(catalog)}/{url_segment(t.slug)}"
     project_url = t.project_url or ""
     if not project_url.startswith(("https://", "http://")):
         project_url = None  # a catalog's link is only ever a web link
     kind = template_type(t.kind, t.base)
+    api_url = "../../.." + api_path
+    values = values_section(session, version, api_url) if version and t.kind == "helm" else None
     body = _env.get_template("template.html").render(
         t=t,
         catalog=catalog,
@@ -236,7 +261,7 @@ def template_page(session: Session, catalog: str, t, icon_name: str | None) -> s
         home="../../../",
         project_url=project_url,
         # Relative to the page, so the links work wherever the site is served from.
-        api_url="../../.." + api_path,
+        api_url=api_url,
         api_path=api_path,
         helm_repo=f"../../../helm/{url_segment(catalog)}" if t.kind == "helm" else None,
         helm=_helm_install(session, catalog, t),
@@ -256,16 +281,24 @@ def template_page(session: Session, catalog: str, t, icon_name: str | None) -> s
         upgrades=[v for v in t.versions if v.upgrade_from],
         question_version=default,
         question_groups=question_rows(questions or []),
+        questions_source=source,
+        values=values,
     )
     return front_matter(t.name, page_class="template-page-wrap") + body
 
 
 def template_data(session: Session, catalog: str, t) -> dict[str, Any]:
     """What the install form reads: every version with its questions, newest first."""
+    api = f"/api/v1/templates/{url_segment(catalog)}/{url_segment(t.slug)}"
     versions = []
     for summary in t.versions:
         v = queries.get_version(session, catalog, t.slug, summary.version)
-        versions.append({"version": v.version, "folder": v.folder, "questions": v.questions or []})
+        questions, source = version_questions(session, v)
+        entry = {"version": v.version, "folder": v.folder, "questions": questions}
+        if t.kind == "helm":
+            entry["questions_source"] = source
+            entry["values"] = f"{api}/versions/{url_segment(v.version)}/values"
+        versions.append(entry)
     helm = _helm_install(session, catalog, t)
     return {
         "catalog": catalog,
@@ -273,7 +306,7 @@ def template_data(session: Session, catalog: str, t) -> dict[str, Any]:
         "name": t.name,
         "kind": t.kind,
         "default_version": t.default_version,
-        "api": f"/api/v1/templates/{url_segment(catalog)}/{url_segment(t.slug)}",
+        "api": api,
         "release": helm["release"] if helm else _default_release(t.slug, {}),
         "namespace": helm["namespace"] if helm else None,
         "versions": versions,

@@ -338,7 +338,7 @@ def _raise_for(
         error.details["answers"] = answer_errors
         raise error
     if failed:
-        count = sum(len(answer_errors[variable]) for variable in failed)
+        count = sum(len(messages) for messages in answer_errors.values())
         raise ManifestError(
             "invalid_answers",
             f"{count} answer{'s' if count != 1 else ''} failed the chart's questions: "

@@ -74,10 +74,9 @@ class LiveServer:
     settings: Settings
 
 
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory) -> Iterator[LiveServer]:
-    """The app on SQLite with the site-catalog indexed and the site built, served over HTTP
-    on 127.0.0.1 and a free port for the whole module."""
+def serve_catalog(tmp_path_factory, fixture: str, name: str) -> Iterator[LiveServer]:
+    """The app on SQLite with ``tests/data/<fixture>`` indexed as catalog ``name`` and the
+    site built, served over HTTP on 127.0.0.1 and a free port until the generator ends."""
     from flask_migrate import upgrade
 
     base = tmp_path_factory.mktemp("live")
@@ -92,8 +91,8 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
     app = create_app({"TESTING": True}, settings=settings)
     with app.app_context():
         upgrade()
-    repo = git_catalog(base / "site-catalog", "site-catalog")
-    index_and_build(app, settings, CatalogSource(name="site", url=str(repo)))
+    repo = git_catalog(base / fixture, fixture)
+    index_and_build(app, settings, CatalogSource(name=name, url=str(repo)))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -106,6 +105,18 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory) -> Iterator[LiveServer]:
+    """The site-catalog fixture as catalog ``site``, served for the whole module."""
+    yield from serve_catalog(tmp_path_factory, "site-catalog", "site")
+
+
+@pytest.fixture(scope="module")
+def values_server(tmp_path_factory) -> Iterator[LiveServer]:
+    """The values-catalog fixture (charts without questions) as catalog ``vals``."""
+    yield from serve_catalog(tmp_path_factory, "values-catalog", "vals")
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,8 @@
 /* The install form of a template page: built from the questions in template.json (next to
    the page), show_if and subquestions applied live, answers sent to the manifest API on
-   this origin, and the API's messages shown at their fields. */
+   this origin, and the API's messages shown at their fields. Helm charts also get a values
+   document: the whole values.yaml to edit when the chart asks no questions, else a box for
+   values no question asks for; its errors are shown by line. */
 (function () {
   "use strict";
 
@@ -142,10 +144,62 @@
       }
       fieldsets[group].appendChild(node);
     });
-    if (!this.flat.length) {
+    if (this.version().questions_source === "values.schema.json" && this.flat.length) {
+      this.questionsBox.insertBefore(
+        el("p", { class: "muted questions-source", text: "These fields come from the chart's values.schema.json: it has no questions file." }),
+        this.questionsBox.firstChild);
+    }
+    if (!this.flat.length && this.data.kind !== "helm") {
       this.questionsBox.appendChild(el("p", { class: "muted", text: "This version asks no questions." }));
     }
+    this.valuesInput = null;
+    if (this.data.kind === "helm") this.questionsBox.appendChild(this.valuesEditor(this.version()));
     this.refresh();
+  };
+
+  // The values document: values.yaml itself when the chart asks no questions (always sent),
+  // else an optional box for values no question asks for (sent when it holds something).
+  InstallForm.prototype.valuesEditor = function (version) {
+    var self = this;
+    var whole = !this.flat.length;
+    var id = "install-values";
+    var input = el("textarea", {
+      id: id, name: "values", rows: whole ? 18 : 6, spellcheck: "false", class: "values-input",
+      "aria-describedby": id + "-help " + id + "-error",
+    });
+    var help = el("p", {
+      class: "field-help", id: id + "-help",
+      text: whole
+        ? "This chart asks no questions: edit its values.yaml. The server checks the YAML, then the chart's schema if it has one, and shows each error at its line."
+        : "YAML merged over the chart's values.yaml (null removes a key). Applied as written: only the chart's schema checks them. Values of the questions above are checked as answers.",
+    });
+    var error = el("ul", { class: "field-error values-errors", id: id + "-error" });
+    var label = el("label", { for: id, text: whole ? "values.yaml" : "Values (YAML)" });
+    var field = el("div", { class: "field values-field" }, [label, input, help, error]);
+    var box;
+    if (whole) {
+      box = el("fieldset", { class: "question-group values-group" }, [el("legend", { text: "Values" }), field]);
+    } else {
+      box = el("details", { class: "values-group" }, [
+        el("summary", { text: "Other values: set what no question asks for" }), field,
+      ]);
+    }
+    this.valuesInput = input;
+    this.valuesWhole = whole;
+    this.fields["@values"] = { field: box, input: input, error: error };
+    if (whole && version.values) {
+      input.disabled = true;
+      fetch(version.values)
+        .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.json(); })
+        .then(function (doc) {
+          if (self.valuesInput !== input) return; // another version was picked meanwhile
+          input.value = doc.text;
+          if (!doc.file) help.textContent = "This chart has no values.yaml: write values here, or render it as it is.";
+        })
+        .catch(function () { help.textContent = "The chart's values.yaml could not be loaded; write values here."; })
+        .then(function () { input.disabled = false; });
+    }
+    return box;
   };
 
   InstallForm.prototype.questionField = function (q, index) {
@@ -154,12 +208,14 @@
     var label = q.label ? String(q.label) : q.variable;
     var required = q.required === true || q.required === "true";
     var def = q["default"];
-    var described = (q.description ? id + "-help " : "") + id + "-error";
+    var helpText = [q.description ? String(q.description) : "", q.pattern ? "Must match " + String(q.pattern) : ""]
+      .filter(Boolean).join(" ");
+    var described = (helpText ? id + "-help " : "") + id + "-error";
     var input;
     if (type === "boolean") {
       input = el("input", { type: "checkbox", id: id, name: q.variable, "aria-describedby": described });
       input.checked = answerText(def).toLowerCase() === "true";
-    } else if (type === "enum") {
+    } else if (type === "enum" || (Array.isArray(q.options) && q.options.length && TEXTUAL[type] === "number")) {
       input = el("select", { id: id, name: q.variable, "aria-describedby": described, "aria-required": required ? "true" : null });
       if (!required || def === undefined || def === null || def === "") input.appendChild(el("option", { value: "", text: "(none)" }));
       (Array.isArray(q.options) ? q.options : []).forEach(function (option) {
@@ -188,7 +244,7 @@
     var children = type === "boolean"
       ? [el("div", { class: "field-check" }, [input, labelNode])]
       : [labelNode, input];
-    if (q.description) children.push(el("p", { class: "field-help", id: id + "-help", text: String(q.description) }));
+    if (helpText) children.push(el("p", { class: "field-help", id: id + "-help", text: helpText }));
     var error = el("p", { class: "field-error", id: id + "-error" });
     children.push(error);
     var field = el("div", { class: "field", "data-variable": q.variable }, children);
@@ -248,14 +304,61 @@
     });
   };
 
+  // Select line `line` of the values document, so its error is where the cursor is.
+  InstallForm.prototype.showLine = function (line) {
+    var input = this.valuesInput;
+    var lines = input.value.split("\n");
+    var start = 0;
+    for (var i = 0; i < line - 1 && i < lines.length; i++) start += lines[i].length + 1;
+    var end = start + (lines[line - 1] || "").length;
+    var box = input.closest("details");
+    if (box) box.open = true;
+    input.focus();
+    input.setSelectionRange(start, end);
+    var height = input.scrollHeight / Math.max(lines.length, 1);
+    input.scrollTop = Math.max(0, (line - 3) * height);
+  };
+
+  // The values document's errors, each at its line (a button that selects it).
+  InstallForm.prototype.showValuesErrors = function (errors) {
+    var self = this;
+    var target = this.fields["@values"];
+    if (!target) return false;
+    target.error.textContent = "";
+    errors.forEach(function (e) {
+      var where = e.line ? "Line " + e.line + (e.path ? " (" + e.path + ")" : "") : (e.path || "The document");
+      var item = el("li", { class: "values-error", "data-line": e.line || null });
+      if (e.line) {
+        var jump = el("button", { type: "button", class: "link-button", text: where });
+        jump.addEventListener("click", function () { self.showLine(e.line); });
+        item.appendChild(jump);
+      } else {
+        item.appendChild(el("span", { text: where }));
+      }
+      item.appendChild(document.createTextNode(": " + String(e.message)));
+      target.error.appendChild(item);
+    });
+    target.input.setAttribute("aria-invalid", "true");
+    var box = target.input.closest("details");
+    if (box) box.open = true;
+    var first = errors.filter(function (e) { return e.line; })[0];
+    if (first) this.showLine(first.line);
+    else target.input.focus();
+    return true;
+  };
+
   InstallForm.prototype.showErrors = function (error) {
     var fields = this.fields;
     var details = error.details || {};
     var first = null;
     var elsewhere = [];
     var byField = {};
+    var valuesShown = false;
     if (error.code === "invalid_answers") {
       byField = details;
+    } else if (error.code === "invalid_values") {
+      byField = details.answers || {};
+      valuesShown = this.showValuesErrors(details.errors || []);
     } else if (error.code === "bad_parameter" && details.parameter && fields["@" + details.parameter]) {
       byField["@" + details.parameter] = [error.message];
     }
@@ -272,13 +375,16 @@
     });
     var summary = error.message || "The manifest could not be rendered.";
     this.setStatus(summary + (elsewhere.length ? " " + elsewhere.join(" ") : ""), true);
-    if (first) first.focus();
+    if (first && !valuesShown) first.focus();
   };
 
   InstallForm.prototype.submit = function (format) {
     var self = this;
     var version = this.versionSelect.value;
     var body = { answers: this.answers(), format: format };
+    if (this.valuesInput && (this.valuesWhole || this.valuesInput.value.trim())) {
+      body.values = this.valuesInput.value;
+    }
     var release = this.fields["@release"].input.value.trim();
     if (release) body.release = release;
     if (this.fields["@namespace"]) {
