@@ -20,7 +20,8 @@ The semantics follow Rancher's own UI where it is the only reference:
 - ``min``/``max`` bound int and float values; ``min_length``/``max_length`` bound the
   length of text answers.
 - Answers for variables no question declares are passed through unchanged, as Rancher
-  passes them to the chart or stack; answers for hidden questions are dropped.
+  passes them to a stack (Helm manifests refuse them first: see :mod:`.helm`); answers for
+  hidden questions are dropped.
 - An optional question with no answer and no default is set to "" when its type is text
   (Rancher's UI sends "" for it, and templates test ``ne .Values.X ""``); a number or
   boolean question is left out.
