@@ -124,20 +124,13 @@ def display_key(path: tuple[str, ...]) -> str:
     return ".".join(p if _PLAIN_KEY.fullmatch(p) else json.dumps(p) for p in path)
 
 
+_TYPE_NAMES = ((bool, "bool"), (int, "int"), (float, "float"), (list, "list"), (dict, "object"))
+
+
 def _type(value: Any) -> str:
     if value is None:
         return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, dict):
-        return "object"
-    return "string"
+    return next((name for cls, name in _TYPE_NAMES if isinstance(value, cls)), "string")
 
 
 def _default(value: Any) -> str:

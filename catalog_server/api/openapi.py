@@ -189,6 +189,8 @@ SCHEMAS["Template"] = {
         },
     ]
 }
+# What names a version in the answers about it.
+VERSION_NAME = {name: {"type": "string"} for name in ("catalog", "template", "version")}
 SCHEMAS["Version"] = {
     "type": "object",
     "required": [
@@ -202,10 +204,8 @@ SCHEMAS["Version"] = {
         "problems",
     ],
     "properties": {
-        "catalog": {"type": "string"},
-        "template": {"type": "string"},
+        **VERSION_NAME,
         "type": TEMPLATE_TYPE,
-        "version": {"type": "string"},
         "folder": {"type": "string"},
         "revision": _nullable("integer"),
         "name": _nullable("string"),
@@ -310,9 +310,7 @@ SCHEMAS["Values"] = {
     "type": "object",
     "required": ["catalog", "template", "version", "file", "text", "schema", "keys"],
     "properties": {
-        "catalog": {"type": "string"},
-        "template": {"type": "string"},
-        "version": {"type": "string"},
+        **VERSION_NAME,
         "file": {"type": ["string", "null"], "description": "values.yaml, or null without one."},
         "text": {"type": "string", "description": "values.yaml as written, comments included."},
         "schema": {"type": "boolean", "description": "The chart has a values.schema.json."},
