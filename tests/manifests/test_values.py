@@ -148,7 +148,7 @@ def test_documented_keys_of_a_commented_values_file():
     # Comments indented below a key belong to nothing.
     assert keys["serviceAccount.annotations"].description == ""
     assert keys["resources"].default == "{}" and keys["resources"].description == ""
-    assert keys["nodeSelector"].description == ""
+    assert keys["nodeSelector"].description.startswith("Where to run; a comment is shown as text")
     assert keys['podAnnotations."prometheus.io/scrape"'].default == '"true"'
     assert keys["extraArgs"].type == "list"
     assert keys["extraArgs"].default == '["--log-format=json"]'

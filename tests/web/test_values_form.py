@@ -160,6 +160,8 @@ def test_the_values_are_documented_on_the_chart_page(values_server, page):
     assert by_key["image.pullPolicy"][2] == "Always for mutable tags"
     assert by_key["s3"] == ["object", "", "Default s3 bucket for storing all backup files"]
     assert by_key['podAnnotations."prometheus.io/scrape"'][1] == '"true"'
+    assert by_key["nodeSelector"][2].endswith("never as markup: <img src=x onerror=alert(1)>")
+    assert page.locator("#values img").count() == 0
     page.click("details.values-file summary")
     assert "# existingRole: my-role" in page.text_content(".values-yaml")
     assert "This template asks no questions." in page.text_content("#questions")
