@@ -36,7 +36,7 @@ __all__ = [
     "render",
     "render_version",
     "version_files",
-    "version_questions",
+    "served_questions",
 ]
 
 # Helm release names are DNS labels of at most 53 characters, namespaces of at most 63;
@@ -73,7 +73,7 @@ def version_files(session: Session, version: TemplateVersion) -> dict[str, bytes
 QUESTION_FILES = ("questions.yaml", "questions.yml")  # Rancher reads questions.yaml first
 
 
-def version_questions(
+def served_questions(
     session: Session, v: TemplateVersion
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A version's questions and the file they come from: its own (``rancher-compose.yml``,

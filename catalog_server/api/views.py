@@ -24,7 +24,7 @@ from catalog_server.loaders.model import template_type
 from catalog_server.manifests.schema_questions import SCHEMA_FILE
 from catalog_server.models import Catalog, ProblemRow, Template, TemplateVersion
 from catalog_server.problems import PROBLEM_FIELDS, SEVERITIES, TemplateNotFound
-from catalog_server.render import version_questions
+from catalog_server.render import served_questions
 
 KINDS = ("compose", "helm")
 MAX_PER_PAGE = 100
@@ -223,7 +223,7 @@ def get_template(catalog: str, template: str):
 @api.get("/templates/<catalog>/<template>/versions/<version>")
 def get_version(catalog: str, template: str, version: str):
     v: TemplateVersion = queries.get_version(db.session, catalog, template, version)
-    questions, questions_source = version_questions(db.session, v)
+    questions, questions_source = served_questions(db.session, v)
     found = queries.problems(
         db.session, catalog=catalog, template=template, version=v.version, per_page=1000
     )
@@ -281,7 +281,8 @@ def get_values(catalog: str, template: str, version: str):
     contents = queries.version_contents(db.session, v, CHART_VALUE_FILES)
     data = contents.get(VALUES_FILE)
     doc = document_values(data)
-    asked = effective_questions(contents, v.questions or [])
+    _, source = served_questions(db.session, v)
+    left = effective_questions(contents, []).left_to_values if source == SCHEMA_FILE else []
     return jsonify(
         {
             "catalog": catalog,
@@ -290,10 +291,10 @@ def get_values(catalog: str, template: str, version: str):
             "file": VALUES_FILE if data is not None else None,
             "text": data.decode("utf-8", "replace").lstrip("\ufeff") if data else "",
             "schema": SCHEMA_FILE in contents,
-            "questions_source": version_questions(db.session, v)[1],
+            "questions_source": source,
             "keys": [key.as_dict() for key in doc.keys],
             "total_keys": doc.total,
-            "left_to_values": asked.left_to_values if asked.derived else [],
+            "left_to_values": left,
         }
     )
 

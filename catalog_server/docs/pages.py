@@ -34,7 +34,7 @@ from catalog_server.docs.reference import front_matter
 from catalog_server.docs.sanitize import clean_svg, render_markdown
 from catalog_server.loaders.model import INSTALLABLE_TYPES, TEMPLATE_TYPES, template_type
 from catalog_server.manifests.schema_questions import SCHEMA_FILE
-from catalog_server.render import _default_release, version_questions
+from catalog_server.render import _default_release, served_questions
 
 KIND_LABELS = {"compose": "Compose", "helm": "Helm chart"}
 PLACEHOLDER_ICON = "img/template.svg"  # in the theme
@@ -242,7 +242,7 @@ def template_page(session: Session, catalog: str, t, icon_name: str | None) -> s
     """The Markdown page (front matter and an HTML body) of one template."""
     default = t.default_version or (t.versions[0].version if t.versions else None)
     version = queries.get_version(session, catalog, t.slug, default) if default else None
-    questions, source = version_questions(session, version) if version else ([], None)
+    questions, source = served_questions(session, version) if version else ([], None)
     api_path = f"/api/v1/templates/{url_segment(catalog)}/{url_segment(t.slug)}"
     project_url = t.project_url or ""
     if not project_url.startswith(("https://", "http://")):
@@ -293,7 +293,7 @@ def template_data(session: Session, catalog: str, t) -> dict[str, Any]:
     versions = []
     for summary in t.versions:
         v = queries.get_version(session, catalog, t.slug, summary.version)
-        questions, source = version_questions(session, v)
+        questions, source = served_questions(session, v)
         entry = {"version": v.version, "folder": v.folder, "questions": questions}
         if t.kind == "helm":
             entry["questions_source"] = source
