@@ -44,6 +44,18 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _auto_bool(env: Mapping[str, str], name: str, default: str) -> str:
+    """ "auto", "true" or "false" (1/yes/on and 0/no/off are taken too)."""
+    raw = (env.get(name) or default).lower()
+    if raw in ("auto", "true", "false"):
+        return raw
+    if raw in ("1", "yes", "on"):
+        return "true"
+    if raw in ("0", "no", "off"):
+        return "false"
+    raise ConfigError(f"{name} must be auto, true or false, not {raw!r}")
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -68,8 +80,9 @@ class Settings:
     # How long (seconds) a server process trusts its last read of the catalogs' state: a
     # sync's result is served within this time; hot reads cost no query meanwhile.
     state_ttl: float = 1.0
-    # Run Helm's own lint (the Helm SDK) on every chart version at sync, as the lint does.
-    server_helm_lint: bool = False
+    # Run Helm's own lint (the Helm SDK) on chart versions at sync, as the lint does:
+    # "true", "false", or "auto" (catalogs of at most validation.HELM_LINT_AUTO_LIMIT charts).
+    server_helm_lint: str = "auto"
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -91,7 +104,7 @@ class Settings:
             git_timeout=_int(env, "CATALOG_GIT_TIMEOUT", 120),
             allow_local_urls=_bool(env, "CATALOG_ALLOW_LOCAL_URLS", False),
             state_ttl=_float(env, "CATALOG_STATE_TTL", 1.0),
-            server_helm_lint=_bool(env, "CATALOG_SERVER_HELM_LINT", False),
+            server_helm_lint=_auto_bool(env, "CATALOG_SERVER_HELM_LINT", "auto"),
         )
 
 

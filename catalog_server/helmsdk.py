@@ -1,10 +1,12 @@
-"""The one door to the optional Helm v4 SDK (PyPI ``helm-python-sdk``, import ``helm_python``).
+"""The one door to the Helm v4 SDK (PyPI ``helm-python-sdk``, import ``helm_python``).
 
 The SDK binds Helm v4's Go code through a bundled C library (``libhelm_c``, ~85 MB, a
 manylinux x86_64 wheel among others), so Helm's own linter, renderer and repository client
-run in process without a ``helm`` binary. It is young (alpha, 0.2.x): nothing else in the
-service imports it, and everything here works, or fails with :class:`HelmSDKMissing`, whether
-it is installed or not. Install it with ``pip install 'catalog-server[helm]'`` (``make helm``).
+run in process without a ``helm`` binary. It is a default dependency where PyPI has its wheel
+(see pyproject.toml's marker); elsewhere it is missing unless built from its sdist
+(``pip install 'catalog-server[helm]'``, needs Go). It is young (alpha, 0.2.x): nothing else
+in the service imports it, and everything here works, or fails with :class:`HelmSDKMissing`,
+whether it is installed or not.
 
 Every function raises :class:`HelmSDKMissing` when the SDK cannot be imported and
 :class:`HelmError`, carrying Helm's own message, when Helm reports a failure.
@@ -49,7 +51,7 @@ _SEVERITIES = {0: "info", 1: "info", 2: "warning", 3: "error"}
 
 
 class HelmSDKMissing(CatalogError):
-    """The optional Helm SDK is not installed (or its native library does not load)."""
+    """The Helm SDK is not installed (or its native library does not load)."""
 
 
 class HelmError(CatalogError):
@@ -81,9 +83,10 @@ def missing_message() -> str:
     if module is not None:
         return ""
     return (
-        "this needs the optional Helm SDK (PyPI helm-python-sdk); install the extra with "
-        "`pip install 'catalog-server[helm]'` or run `make helm`"
-        + (f" ({reason})" if reason else "")
+        "this needs the Helm SDK (PyPI helm-python-sdk), which is installed with the server "
+        "where PyPI has its wheel (Linux x86_64 and aarch64 with glibc 2.28+, macOS, Windows "
+        "x86_64); elsewhere build it with `pip install 'catalog-server[helm]'` (needs Go) or "
+        "`make helm`" + (f" ({reason})" if reason else "")
     )
 
 

@@ -20,7 +20,7 @@ from catalog_server.catalogs import CatalogSource, configured_sources
 from catalog_server.config import Settings
 from catalog_server.indexer import SyncSummary, sync_catalog
 from catalog_server.models import Catalog
-from catalog_server.validation import catalog_problems, server_validators
+from catalog_server.validation import server_catalog_checks, server_validators
 
 log = logging.getLogger("catalog_server.sync")
 
@@ -62,7 +62,7 @@ def sync_one(session: Session, settings: Settings, source: CatalogSource, **kw) 
         cache_dir=settings.cache_dir,
         git_timeout=settings.git_timeout,
         validators=server_validators(helm_lint=settings.server_helm_lint),
-        catalog_checks=[catalog_problems],
+        catalog_checks=server_catalog_checks(helm_lint=settings.server_helm_lint),
         **kw,
     )
     log.info(

@@ -434,7 +434,9 @@ def _manifest_paths(template: dict, version: dict) -> dict[str, Any]:
                         "is not a stack or chart (a machine driver, Kubernetes manifests, an "
                         "environment template)."
                     ),
-                    "501": _error("Helm charts need the optional Helm SDK (helm_sdk_missing)."),
+                    "501": _error(
+                        "The Helm SDK is not installed on this platform (helm_sdk_missing)."
+                    ),
                 },
             }
         },

@@ -1,5 +1,5 @@
 """Rules for Helm charts: Chart.yaml as `helm lint` checks it, values, values.schema.json,
-template file names, and (when the optional Helm SDK is installed) Helm's own lint.
+template file names, and (where the Helm SDK is installed) Helm's own lint.
 
 The chart's folder name is the template folder's last part, for the versioned layout
 (`charts/<name>/<version>/`) and plain charts (`stable/<name>/`) alike.

@@ -120,6 +120,10 @@ _VALIDATION = [
     ("helm.schema-file", "error", "values.schema.json is not a valid JSON Schema"),
     ("helm.template-extension", "error", "a file in templates/ has an extension Helm refuses"),
     ("helm.lint", "warning", "a finding of the Helm SDK's lint (severity as Helm gives it)"),
+    ("helm.lint-skipped", "info", "Helm's lint left out at sync: a catalog of many charts"),
+    ("helm.rancher-annotation", "warning", "a catalog.cattle.io/ annotation is malformed"),
+    ("helm.artifacthub-annotation", "warning", "an artifacthub.io/ annotation is malformed"),
+    ("helm.artifacthub-repo", "warning", "artifacthub-repo.yml is malformed and not served"),
     # Policy (severity overridable per catalog in .catalog-lint.yaml)
     ("policy.image-latest", "error", "an image with no tag or the :latest tag"),
     ("policy.privileged", "warning", "a privileged container without a stated reason"),
