@@ -9,8 +9,9 @@ zlib), so a chart's digest is stable across rebuilds of the same commit.
   ``Helm`` comment, modification time 0, no file name). Unlike Helm, entries are sorted by
   path and every entry carries the same ``mtime`` (the commit time), and files are stored as
   given: Helm re-serialises ``Chart.yaml``, we keep the contributor's bytes.
-- :func:`index_entry` and :func:`render_index` build index.yaml, which Helm parses strictly:
-  only keys Helm knows are emitted, with the types Helm expects.
+- :func:`render_index` writes index.yaml, which Helm parses strictly, from the entries
+  :func:`catalog_server.chartmetadata.index_entry` builds (re-exported here): only keys
+  Helm knows, with the types and values Helm's own ``repo index`` writes.
 
 Helm's own sources are the reference for every limit and rule here (``pkg/chart/loader``,
 ``pkg/ignore``, ``pkg/repo/index.go``); the package tests check the results against the
@@ -33,9 +34,11 @@ from typing import Any
 
 import yaml
 
+from catalog_server.chartmetadata import CHART_VERSION_KEYS, index_entry
 from catalog_server.helmignore import HELMIGNORE, HelmIgnore
 
 __all__ = [
+    "CHART_VERSION_KEYS",
     "MAX_CHART_SIZE",
     "MAX_FILE_SIZE",
     "HelmIgnore",
@@ -171,52 +174,6 @@ def chart_digest(data: bytes) -> str:
 # --- index.yaml ---------------------------------------------------------------------------
 
 _RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)\Z")
-_SHA256_HEX = re.compile(r"[0-9a-f]{64}\Z")
-
-# Chart.yaml fields as Helm's chart.Metadata declares them, by the type Helm expects.
-# ``condition`` and ``tags`` are Chart.yaml v1 leftovers Helm still reads.
-_TEXT_FIELDS = (
-    "apiVersion",
-    "name",
-    "version",
-    "kubeVersion",
-    "description",
-    "type",
-    "home",
-    "icon",
-    "appVersion",
-    "condition",
-    "tags",
-)
-_TEXT_LIST_FIELDS = ("keywords", "sources")
-_MAINTAINER_FIELDS = ("email", "name", "url")
-# chart.Dependency: field -> kind.
-_DEPENDENCY_FIELDS = {
-    "alias": "text",
-    "condition": "text",
-    "enabled": "bool",
-    "import-values": "list",
-    "name": "text",
-    "repository": "text",
-    "tags": "text_list",
-    "version": "text",
-}
-#: Every key a ChartVersion in index.yaml may carry; Helm rejects any other.
-CHART_VERSION_KEYS = frozenset(
-    (
-        *_TEXT_FIELDS,
-        *_TEXT_LIST_FIELDS,
-        "annotations",
-        "dependencies",
-        "deprecated",
-        "maintainers",
-        "created",
-        "digest",
-        "removed",
-        "urls",
-    )
-)
-
 
 def rfc3339(seconds: int | float) -> str:
     """Format epoch seconds as index.yaml writes times: RFC 3339, UTC, ``Z``."""
@@ -225,123 +182,6 @@ def rfc3339(seconds: int | float) -> str:
     if moment.microsecond:
         text += f".{moment.microsecond:06d}".rstrip("0")
     return text + "Z"
-
-
-def _text(field: str, value: Any) -> str:
-    # YAML loaders turn unquoted `1.0` into a number; Helm wants the string. Numbers are
-    # converted (a float has already lost trailing zeros, so loaders should keep text).
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    raise ValueError(f"Chart.yaml field {field!r} must be a string, not {type(value).__name__}")
-
-
-def _text_list(field: str, value: Any) -> list[str]:
-    if not isinstance(value, list):
-        raise ValueError(f"Chart.yaml field {field!r} must be a list of strings")
-    return [_text(field, item) for item in value if item not in (None, "")]
-
-
-def _maintainers(value: Any) -> list[dict[str, str]]:
-    if not isinstance(value, list):
-        raise ValueError("Chart.yaml field 'maintainers' must be a list")
-    out = []
-    for person in value:
-        if not isinstance(person, dict):
-            raise ValueError("each Chart.yaml maintainer must be a mapping (name, email, url)")
-        kept = {
-            key: _text(f"maintainers.{key}", person[key])
-            for key in _MAINTAINER_FIELDS
-            if person.get(key) not in (None, "")
-        }
-        if kept:
-            out.append(kept)
-    return out
-
-
-def _dependencies(value: Any) -> list[dict[str, Any]]:
-    if not isinstance(value, list):
-        raise ValueError("Chart.yaml field 'dependencies' must be a list")
-    out = []
-    for dep in value:
-        if not isinstance(dep, dict):
-            raise ValueError("each Chart.yaml dependency must be a mapping")
-        kept: dict[str, Any] = {}
-        for key, kind in _DEPENDENCY_FIELDS.items():
-            item = dep.get(key)
-            if item in (None, "", [], {}):
-                continue
-            where = f"dependencies.{key}"
-            if kind == "text":
-                kept[key] = _text(where, item)
-            elif kind == "text_list":
-                kept[key] = _text_list(where, item)
-            elif kind == "bool":
-                if not isinstance(item, bool):
-                    raise ValueError(f"Chart.yaml field {where!r} must be true or false")
-                kept[key] = item
-            else:
-                if not isinstance(item, list):
-                    raise ValueError(f"Chart.yaml field {where!r} must be a list")
-                kept[key] = item
-        out.append(kept)
-    return out
-
-
-def index_entry(
-    chart: Mapping[str, Any], *, digest: str, created: str, urls: list[str]
-) -> dict[str, Any]:
-    """The ChartVersion index.yaml stores for one chart version.
-
-    ``chart`` is the parsed ``Chart.yaml``. Every field Helm reads is kept, converted to the
-    type Helm expects (``appVersion`` and ``version`` become strings); empty fields and keys
-    Helm does not know are dropped, since Helm rejects an index holding unknown keys.
-    Keys come out sorted, as Helm writes them.
-
-    Raises:
-        ValueError: no name or version; a field of the wrong shape; ``digest`` is not
-            sha256 hex; ``created`` is not RFC 3339; ``urls`` is empty or not strings.
-    """
-    entry: dict[str, Any] = {}
-    for field in _TEXT_FIELDS:
-        value = chart.get(field)
-        if value not in (None, ""):
-            entry[field] = _text(field, value)
-    for field in _TEXT_LIST_FIELDS:
-        value = chart.get(field)
-        if value not in (None, []) and (items := _text_list(field, value)):
-            entry[field] = items
-    if chart.get("maintainers") and (people := _maintainers(chart["maintainers"])):
-        entry["maintainers"] = people
-    if chart.get("dependencies"):
-        entry["dependencies"] = _dependencies(chart["dependencies"])
-    deprecated = chart.get("deprecated")
-    if deprecated not in (None, False):
-        if deprecated is not True:
-            raise ValueError("Chart.yaml field 'deprecated' must be true or false")
-        entry["deprecated"] = True
-    annotations = chart.get("annotations")
-    if annotations:
-        if not isinstance(annotations, dict):
-            raise ValueError("Chart.yaml field 'annotations' must be a mapping")
-        entry["annotations"] = {
-            _text("annotations", k): _text(f"annotations.{k}", v)
-            for k, v in sorted(annotations.items(), key=lambda kv: str(kv[0]))
-        }
-
-    if not entry.get("name") or not entry.get("version"):
-        raise ValueError("Chart.yaml must give a name and a version")
-    if not isinstance(digest, str) or not _SHA256_HEX.match(digest):
-        raise ValueError(f"digest {digest!r} is not a lowercase sha256 hex string")
-    if not isinstance(created, str) or not _RFC3339.match(created):
-        raise ValueError(f"created {created!r} is not an RFC 3339 time")
-    if not urls or not all(isinstance(url, str) and url for url in urls):
-        raise ValueError("urls must be a non-empty list of strings")
-    entry["digest"] = digest
-    entry["created"] = created
-    entry["urls"] = list(urls)
-    return dict(sorted(entry.items()))
 
 
 # Masterminds/semver's loose grammar, which Helm sorts index entries with: a leading "v",

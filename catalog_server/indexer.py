@@ -27,6 +27,7 @@ from catalog_server.charts import ChartNotPackable, archive_digest
 from catalog_server.loaders import load_template
 from catalog_server.loaders.detect import TemplateRoot, find_templates
 from catalog_server.loaders.model import LoadedTemplate, LoadedVersion
+from catalog_server.loaders.repository import artifacthub_repo
 from catalog_server.loaders.versions import sort_versions
 from catalog_server.locks import catalog_lock
 from catalog_server.models import (
@@ -266,6 +267,7 @@ def _index(
         rows.extend(_problem_row(catalog.id, p) for p in template.all_problems())
     if rows:
         session.execute(insert(ProblemRow.__table__), rows)
+    catalog.artifacthub_repo = artifacthub_repo(snapshot)[0]
     catalog.commit = opened.commit
     catalog.revision = revision
     catalog.commit_time = _time(snapshot.commit_time)
@@ -486,8 +488,18 @@ def _template_values(catalog_id, loaded: LoadedTemplate, new_versions, kept, ord
         "version_count": len(new_versions) + len(kept),
         "readme": loaded.readme,
         "metadata": loaded.metadata,
+        "hidden": loaded.hidden,
+        "flags": loaded.flags or None,
         "search_text": search,
     }
+
+
+def _range_text(text: str | None) -> str | None:
+    """A version range for a 500-character column. Longer ones (which no range parser here
+    reads anyway) are cut and marked with "...", so they still fit no version."""
+    if text is None or len(text) <= 500:
+        return text
+    return text[:497] + "..."
 
 
 def _version_values(template_id: int, v: LoadedVersion, position: int, stamp: Stamp, commit):
@@ -504,6 +516,9 @@ def _version_values(template_id: int, v: LoadedVersion, position: int, stamp: St
         "minimum_rancher_version": v.minimum_rancher_version,
         "maximum_rancher_version": v.maximum_rancher_version,
         "upgrade_from": v.upgrade_from,
+        "kube_version": v.kube_version,
+        "chart_kube_version": _range_text(v.chart_kube_version),
+        "rancher_version": v.rancher_version,
         "questions": v.questions,
         "metadata": v.metadata,
         "readme": v.readme,

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -60,6 +61,8 @@ class Catalog(db.Model):
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_sync_seconds: Mapped[float | None] = mapped_column(Float)
     last_sync_status: Mapped[str | None] = mapped_column(String(20))
+    # The catalog's artifacthub-repo.yml as written (served beside index.yaml), if any.
+    artifacthub_repo: Mapped[str | None] = mapped_column(Text)
 
     templates: Mapped[list[Template]] = relationship(
         back_populates="catalog", cascade="all, delete-orphan", passive_deletes=True
@@ -90,6 +93,10 @@ class Template(db.Model):
     version_count: Mapped[int] = mapped_column(Integer, default=0)
     readme: Mapped[str | None] = mapped_column(Text)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    # catalog.cattle.io/hidden: left out of lists unless asked for; still served by id.
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # What a card shows: certified, experimental, deprecated, featured, type, os.
+    flags: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Lower-cased text that `q=` searches: id, name, description, categories, keywords.
     search_text: Mapped[str] = mapped_column(Text, default="")
 
@@ -132,6 +139,11 @@ class TemplateVersion(db.Model):
     minimum_rancher_version: Mapped[str | None] = mapped_column(String(100))
     maximum_rancher_version: Mapped[str | None] = mapped_column(String(100))
     upgrade_from: Mapped[str | None] = mapped_column(String(500))
+    # Helm charts: version ranges as written (catalog.cattle.io/kube-version, Chart.yaml's
+    # kubeVersion, catalog.cattle.io/rancher-version); see catalog_server.constraints.
+    kube_version: Mapped[str | None] = mapped_column(String(500))
+    chart_kube_version: Mapped[str | None] = mapped_column(String(500))
+    rancher_version: Mapped[str | None] = mapped_column(String(500))
     questions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     readme: Mapped[str | None] = mapped_column(Text)

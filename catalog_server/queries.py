@@ -12,6 +12,13 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, defer, load_only, selectinload
 
+from catalog_server.constraints import (
+    ConstraintError,
+    Version,
+    parse_constraint,
+    parse_version,
+)
+from catalog_server.manifests.upgrades import parse_loose
 from catalog_server.models import (
     Catalog,
     ProblemRow,
@@ -25,10 +32,24 @@ from catalog_server.problems import TemplateNotFound
 
 @dataclass
 class TemplateFilter:
+    """What a template list is filtered by.
+
+    ``kube_version`` keeps the Helm charts with a version whose Kubernetes ranges
+    (``catalog.cattle.io/kube-version`` and Chart.yaml's ``kubeVersion``, each where given)
+    both contain it; ``rancher_version`` the templates with a version whose
+    ``catalog.cattle.io/rancher-version`` range contains it or, without that range, whose
+    minimum/maximum_rancher_version (inclusive) surround it. Ranges are read as Helm and
+    Rancher read them (:mod:`catalog_server.constraints`). Hidden templates are left out
+    unless ``include_hidden``.
+    """
+
     q: str | None = None
     catalog: str | None = None
     kind: str | None = None
     category: str | None = None
+    include_hidden: bool = False
+    kube_version: str | None = None
+    rancher_version: str | None = None
 
 
 @dataclass
@@ -88,7 +109,69 @@ def get_catalog(session: Session, name: str) -> tuple[Catalog, int, int]:
     raise TemplateNotFound(f"catalog {name!r} not found")
 
 
-def _filtered(stmt: Select, f: TemplateFilter, skip: str | None = None) -> Select:
+def _in_range(range_text: str | None, version: Version) -> bool:
+    if range_text is None:
+        return True
+    try:
+        return parse_constraint(range_text).contains(version)
+    except ConstraintError:  # Helm refuses to install a chart whose range does not parse
+        return False
+
+
+def _fits(f: TemplateFilter, row: Any) -> bool:
+    """Whether one version (a row of _VERSION_RANGES) fits the filter's versions."""
+    if f.kube_version is not None:
+        kube = parse_version(f.kube_version)
+        if row.kind != "helm" or not all(
+            _in_range(r, kube) for r in (row.kube_version, row.chart_kube_version)
+        ):
+            return False
+    if f.rancher_version is not None:
+        if row.rancher_version is not None:
+            return _in_range(row.rancher_version, parse_version(f.rancher_version))
+        rancher = parse_loose(f.rancher_version)
+        low, high = (
+            parse_loose(row.minimum_rancher_version),
+            parse_loose(row.maximum_rancher_version),
+        )
+        if rancher is None or (low and rancher < low) or (high and rancher > high):
+            return False
+    return True
+
+
+_VERSION_RANGES = (
+    TemplateVersion.template_id,
+    Template.kind,
+    TemplateVersion.kube_version,
+    TemplateVersion.chart_kube_version,
+    TemplateVersion.rancher_version,
+    TemplateVersion.minimum_rancher_version,
+    TemplateVersion.maximum_rancher_version,
+)
+
+
+def _fitting(session: Session, f: TemplateFilter) -> set[int] | None:
+    """Ids of the templates with a version that fits the filter's Kubernetes and Rancher
+    versions; None when it names neither. Raises ConstraintError for a version that does
+    not parse."""
+    if f.kube_version is None and f.rancher_version is None:
+        return None
+    stmt = (
+        select(*_VERSION_RANGES)
+        .join(Template, TemplateVersion.template_id == Template.id)
+        .join(Catalog, Template.catalog_id == Catalog.id)
+    )
+    plain = TemplateFilter(f.q, f.catalog, f.kind, f.category, f.include_hidden)
+    return {row.template_id for row in session.execute(_filtered(stmt, plain)) if _fits(f, row)}
+
+
+def _filtered(
+    stmt: Select, f: TemplateFilter, skip: str | None = None, fitting: set[int] | None = None
+) -> Select:
+    if fitting is not None:
+        stmt = stmt.where(Template.id.in_(sorted(fitting)))
+    if not f.include_hidden:
+        stmt = stmt.where(Template.hidden.is_(False))
     if f.catalog and skip != "catalog":
         stmt = stmt.where(Catalog.name == f.catalog)
     if f.kind and skip != "kind":
@@ -119,15 +202,22 @@ _SUMMARY_COLUMNS = load_only(
     Template.latest_version,
     Template.version_count,
     Template.icon_media_type,
+    Template.hidden,
+    Template.flags,
 )
 
 
 def search_templates(session: Session, f: TemplateFilter, page: int, per_page: int) -> Page:
+    """A page of the templates the filter keeps, by name. Raises ConstraintError for a
+    Kubernetes or Rancher version that does not parse."""
+    fitting = _fitting(session, f)
     base = select(Template, Catalog.name).join(Catalog, Template.catalog_id == Catalog.id)
-    stmt = _filtered(base, f).options(_SUMMARY_COLUMNS)
+    stmt = _filtered(base, f, fitting=fitting).options(_SUMMARY_COLUMNS)
     total = session.scalar(
         _filtered(
-            select(func.count(Template.id)).join(Catalog, Template.catalog_id == Catalog.id), f
+            select(func.count(Template.id)).join(Catalog, Template.catalog_id == Catalog.id),
+            f,
+            fitting=fitting,
         )
     )
     rows = session.execute(
@@ -140,6 +230,7 @@ def search_templates(session: Session, f: TemplateFilter, page: int, per_page: i
 
 def template_facets(session: Session, f: TemplateFilter) -> dict[str, dict[str, int]]:
     """Counts per category and per kind, each under all the other filters."""
+    fitting = _fitting(session, f)
     by_category = session.execute(
         _filtered(
             select(TemplateCategory.name, func.count())
@@ -147,6 +238,7 @@ def template_facets(session: Session, f: TemplateFilter) -> dict[str, dict[str, 
             .join(Catalog, Template.catalog_id == Catalog.id),
             f,
             skip="category",
+            fitting=fitting,
         )
         .group_by(TemplateCategory.name)
         .order_by(TemplateCategory.name)
@@ -156,6 +248,7 @@ def template_facets(session: Session, f: TemplateFilter) -> dict[str, dict[str, 
             select(Template.kind, func.count()).join(Catalog, Template.catalog_id == Catalog.id),
             f,
             skip="kind",
+            fitting=fitting,
         )
         .group_by(Template.kind)
         .order_by(Template.kind)
@@ -164,10 +257,12 @@ def template_facets(session: Session, f: TemplateFilter) -> dict[str, dict[str, 
 
 
 def categories(session: Session, catalog: str | None = None) -> list[tuple[str, int]]:
+    """Categories with their count of listed (not hidden) templates."""
     stmt = (
         select(TemplateCategory.name, func.count())
         .join(Template, TemplateCategory.template_id == Template.id)
         .join(Catalog, Template.catalog_id == Catalog.id)
+        .where(Template.hidden.is_(False))
     )
     if catalog:
         stmt = stmt.where(Catalog.name == catalog)
@@ -196,6 +291,9 @@ def get_template(session: Session, catalog: str, slug: str, *, with_versions: bo
                     TemplateVersion.upgrade_from,
                     TemplateVersion.minimum_rancher_version,
                     TemplateVersion.maximum_rancher_version,
+                    TemplateVersion.kube_version,
+                    TemplateVersion.chart_kube_version,
+                    TemplateVersion.rancher_version,
                     TemplateVersion.created,
                 )
             )

@@ -22,11 +22,15 @@ from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy import select
 
 from catalog_server.api.cache import answer_from_cache, helm_etag, keep, served_state
+from catalog_server.api.views import sandboxed
 from catalog_server.charts import ChartNotPackable, chart_archive
 from catalog_server.db import db
 from catalog_server.helmrepo import index_entry, render_index, rfc3339
+from catalog_server.loaders.folder import ICON_EXTENSIONS
+from catalog_server.loaders.helm import local_icon
 from catalog_server.models import Catalog, Template, TemplateVersion
 from catalog_server.problems import TemplateNotFound
+from catalog_server.queries import template_icon
 from catalog_server.render import utc, version_files
 
 helm = Blueprint("helm", __name__, url_prefix="/helm")
@@ -77,7 +81,7 @@ def build_index(catalog_name: str) -> RepoIndex:
     if catalog is None:
         raise TemplateNotFound(f"catalog {catalog_name!r} not found")
     rows = db.session.execute(
-        select(TemplateVersion, Template.slug)
+        select(TemplateVersion, Template.slug, Template.icon_media_type)
         .join(Template, TemplateVersion.template_id == Template.id)
         .where(
             Template.catalog_id == catalog.id,
@@ -89,8 +93,12 @@ def build_index(catalog_name: str) -> RepoIndex:
     entries: dict[str, list[dict]] = {}
     charts: dict[str, tuple[int, str]] = {}
     latest = None
-    for v, slug in rows:
+    for v, slug, icon_type in rows:
         chart = dict((v.meta or {}).get("chart") or {})
+        if local_icon(chart.get("icon")):
+            # A catalog file (file://assets/x.svg): the template's icon, served here.
+            extension = ICON_EXTENSIONS.get(icon_type or "")
+            chart["icon"] = f"icons/{slug}.{extension}" if extension else None
         name = str(chart.get("name") or slug.rpartition("*")[2])
         chart.setdefault("name", name)
         chart_version = str(chart.get("version") or v.version)
@@ -106,7 +114,7 @@ def build_index(catalog_name: str) -> RepoIndex:
         try:
             entry = index_entry(
                 chart, digest=v.chart_digest, created=rfc3339(created.timestamp()),
-                urls=[f"charts/{filename}"],
+                urls=[f"charts/{filename}"], requirements=(v.meta or {}).get("requirements"),
             )  # fmt: skip
         except ValueError as exc:
             current_app.logger.warning("helm repo %s: %s left out: %s", catalog_name, slug, exc)
@@ -136,6 +144,27 @@ def repo_index(catalog: str) -> RepoIndex:
 @helm.get("/<catalog>/index.yaml")
 def index_yaml(catalog: str):
     return Response(repo_index(catalog).text, content_type="application/x-yaml; charset=utf-8")
+
+
+@helm.get("/<catalog>/icons/<filename>")
+def icon(catalog: str, filename: str):
+    """A template's icon, for charts whose Chart.yaml names a catalog file as their icon
+    (index.yaml points here: ``icons/<template>.<svg|png|jpg>``)."""
+    slug, _, extension = filename.rpartition(".")
+    data, media_type = template_icon(db.session, catalog, slug)
+    if ICON_EXTENSIONS.get(media_type) != extension:
+        raise TemplateNotFound(f"no icon {filename!r} in catalog {catalog!r}")
+    return sandboxed(data, media_type)
+
+
+@helm.get("/<catalog>/artifacthub-repo.yml")
+def artifacthub_repo_yml(catalog: str):
+    """The catalog's artifacthub-repo.yml as written, so Artifact Hub can list the
+    repository; 404 when the catalog has none (or it was malformed: see its problems)."""
+    text = db.session.scalar(select(Catalog.artifacthub_repo).where(Catalog.name == catalog))
+    if text is None:
+        raise TemplateNotFound(f"catalog {catalog!r} has no artifacthub-repo.yml")
+    return Response(text, content_type="application/yaml; charset=utf-8")
 
 
 @helm.get("/<catalog>/charts/<filename>")

@@ -19,6 +19,7 @@ from catalog_server.chartvalues import (
     document_values,
     effective_questions,
 )
+from catalog_server.constraints import ConstraintError, parse_version
 from catalog_server.db import db
 from catalog_server.loaders.model import template_type
 from catalog_server.manifests.schema_questions import SCHEMA_FILE
@@ -59,6 +60,27 @@ def _int_arg(name: str, default: int, low: int, high: int | None = None) -> int:
     if value < low or (high is not None and value > high):
         bound = f"from {low} to {high}" if high is not None else f"at least {low}"
         raise BadParameter(name, f"must be {bound}")
+    return value
+
+
+def _bool_arg(name: str) -> bool:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return False
+    if raw.lower() in ("true", "1", "yes"):
+        return True
+    if raw.lower() in ("false", "0", "no"):
+        return False
+    raise BadParameter(name, "must be true or false")
+
+
+def _version_arg(name: str) -> str | None:
+    value = _text_arg(name)
+    if value is not None:
+        try:
+            parse_version(value)
+        except ConstraintError:
+            raise BadParameter(name, f"must be a version like 1.29.3, not {value[:40]!r}") from None
     return value
 
 
@@ -123,7 +145,18 @@ def template_summary(catalog: str, t: Template) -> dict[str, Any]:
         "default_version": t.default_version,
         "latest_version": t.latest_version,
         "version_count": t.version_count,
+        "hidden": bool(t.hidden),
+        "flags": t.flags or {},
         "links": template_links(catalog, t),
+    }
+
+
+def version_ranges(v: TemplateVersion) -> dict[str, str | None]:
+    """The Kubernetes and Rancher version ranges of a version, as written."""
+    return {
+        "kube_version": v.kube_version,
+        "chart_kube_version": v.chart_kube_version,
+        "rancher_version": v.rancher_version,
     }
 
 
@@ -175,6 +208,9 @@ def list_templates():
         catalog=_text_arg("catalog"),
         kind=_text_arg("kind", KINDS),
         category=_text_arg("category"),
+        include_hidden=_bool_arg("include_hidden"),
+        kube_version=_version_arg("kube_version"),
+        rancher_version=_version_arg("rancher_version"),
     )
     page, per_page = _paging()
     result = queries.search_templates(db.session, f, page, per_page)
@@ -209,6 +245,7 @@ def get_template(catalog: str, template: str):
                     "upgrade_from": v.upgrade_from,
                     "minimum_rancher_version": v.minimum_rancher_version,
                     "maximum_rancher_version": v.maximum_rancher_version,
+                    **version_ranges(v),
                     "created": _iso(v.created),
                     "links": {"self": version_link(catalog, template, v.version)},
                 }
@@ -243,10 +280,15 @@ def get_version(catalog: str, template: str, version: str):
             "minimum_rancher_version": v.minimum_rancher_version,
             "maximum_rancher_version": v.maximum_rancher_version,
             "upgrade_from": v.upgrade_from,
+            **version_ranges(v),
             "created": _iso(v.created),
             "questions": questions,
             "questions_source": questions_source,
             "chart": meta.get("chart"),
+            "rancher": meta.get("rancher") or {},
+            "artifacthub": meta.get("artifacthub") or {},
+            "changes": (meta.get("artifacthub") or {}).get("changes") or [],
+            "changelog": meta.get("changelog"),
             "files": [
                 {
                     "path": f.path,
@@ -320,7 +362,7 @@ def _media_type(path: str, data: bytes) -> str:
     return "text/plain; charset=utf-8"
 
 
-def _raw(data: bytes, media_type: str) -> Response:
+def sandboxed(data: bytes, media_type: str) -> Response:
     response = Response(data, mimetype=None, content_type=media_type)
     response.headers["Content-Security-Policy"] = SANDBOX_CSP
     return response
@@ -330,13 +372,13 @@ def _raw(data: bytes, media_type: str) -> Response:
 def get_file(catalog: str, template: str, version: str, path: str):
     v = queries.get_version(db.session, catalog, template, version)
     f = queries.version_file(db.session, v, path)
-    return _raw(f.content, _media_type(f.path, f.content))
+    return sandboxed(f.content, _media_type(f.path, f.content))
 
 
 @api.get("/templates/<catalog>/<template>/icon")
 def get_icon(catalog: str, template: str):
     data, media_type = queries.template_icon(db.session, catalog, template)
-    return _raw(data, media_type)
+    return sandboxed(data, media_type)
 
 
 @api.get("/templates/<catalog>/<template>/readme")
@@ -344,7 +386,7 @@ def get_template_readme(catalog: str, template: str):
     t = queries.get_template(db.session, catalog, template, with_versions=False)
     if not t.readme:
         raise TemplateNotFound(f"template {template!r} has no README")
-    return _raw(t.readme.encode(), "text/markdown; charset=utf-8")
+    return sandboxed(t.readme.encode(), "text/markdown; charset=utf-8")
 
 
 @api.get("/templates/<catalog>/<template>/versions/<version>/readme")
@@ -352,7 +394,7 @@ def get_version_readme(catalog: str, template: str, version: str):
     v = queries.get_version(db.session, catalog, template, version)
     if not v.readme:
         raise TemplateNotFound(f"version {version!r} of {template!r} has no README")
-    return _raw(v.readme.encode(), "text/markdown; charset=utf-8")
+    return sandboxed(v.readme.encode(), "text/markdown; charset=utf-8")
 
 
 @api.get("/categories")

@@ -31,6 +31,13 @@ ICON_TYPES = {
     ".jpeg": "image/jpeg",
     ".gif": "image/gif",
 }
+# The file extension an icon of each media type is served under.
+ICON_EXTENSIONS = {
+    "image/svg+xml": "svg",
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/gif": "gif",
+}
 
 
 def join(*parts: str) -> str:

@@ -7,12 +7,16 @@ templates and never parsed here.
 
 Per version: `metadata["chart"]` is the parsed Chart.yaml, `metadata["questions"]` the
 questions file without its `questions` list (categories, namespace, labels,
-rancher_min_version, rancher_max_version), `metadata["app_readme"]` the app-readme.md text.
+rancher_min_version, rancher_max_version), `metadata["app_readme"]` the app-readme.md text,
+`metadata["rancher"]` and `metadata["artifacthub"]` the annotations Rancher 2 and Artifact
+Hub read (`loaders.annotations`), `metadata["changelog"]` the CHANGELOG.md text,
+`metadata["requirements"]` the parsed requirements.yaml (apiVersion v1 dependencies).
 The version string is Chart.yaml's `version` as written (`1.10` stays "1.10"), else the
 folder name. Rancher version bounds come from the questions file, else from the
 `catalog.cattle.io/rancher-version` annotation (`>= 2.6.0-0 < 2.7.0-0`).
 
-Blocking problems: Chart.yaml, values.yaml or the questions file unreadable, unparsable, a
+Blocking problems: Chart.yaml, values.yaml, requirements.yaml or the questions file
+unreadable, unparsable, a
 symlink or too large; any file under `templates/`, `charts/` or `crds/` that is a symlink or
 too large (the chart would render differently); `chart.version-missing` for a plain chart
 without a version.
@@ -20,12 +24,16 @@ without a version.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
+from catalog_server.loaders.annotations import read_annotations
 from catalog_server.loaders.detect import TemplateRoot
 from catalog_server.loaders.folder import (
+    ICON_TYPES,
     child_folders,
     entries_under,
     find_icon,
@@ -35,6 +43,7 @@ from catalog_server.loaders.folder import (
     newest_usable,
     order_versions,
     parse_yaml,
+    read_entry,
     read_files,
     read_text,
     snapshot_entries_under,
@@ -43,16 +52,20 @@ from catalog_server.loaders.folder import (
     text_map,
 )
 from catalog_server.loaders.model import LoadedTemplate, LoadedVersion
-from catalog_server.problems import Problem
-from catalog_server.sources import Snapshot, SnapshotEntry
+from catalog_server.problems import Problem, SourceError
+from catalog_server.sources import Snapshot, SnapshotEntry, clean_relpath
 
 CHART = "Chart.yaml"
 VALUES = "values.yaml"
+CHANGELOG = "CHANGELOG.md"
+REQUIREMENTS = "requirements.yaml"
 # Rancher reads questions.yaml before questions.yml; a chart should have only one.
 QUESTIONS = ("questions.yaml", "questions.yml")
-NEEDED_FILES = frozenset({CHART, VALUES, "values.schema.json", "requirements.yaml", *QUESTIONS})
+NEEDED_FILES = frozenset({CHART, VALUES, "values.schema.json", REQUIREMENTS, *QUESTIONS})
 NEEDED_FOLDERS = frozenset({"templates", "charts", "crds"})
 ANNOTATION = "catalog.cattle.io/"
+# Rancher annotations a template's card shows (see LoadedTemplate.flags).
+FLAGS = ("certified", "experimental", "deprecated", "featured", "type", "os")
 _MIN = re.compile(r">=?\s*v?([0-9][^\s,<>=|]*)")
 _MAX = re.compile(r"<=?\s*v?([0-9][^\s,<>=|]*)")
 
@@ -130,7 +143,20 @@ def _load_version(snapshot: Snapshot, folder: str, name: str,
         v.parsed[VALUES] = values
         v.problems.extend(values.problems)
 
+    if REQUIREMENTS in contents:
+        # apiVersion v1 dependencies: Helm reads this file into the chart's metadata.
+        path = join(folder, REQUIREMENTS)
+        requirements = parse_yaml(contents[REQUIREMENTS], path)
+        v.metadata["requirements"] = mapping(requirements, path)
+        v.parsed[REQUIREMENTS] = requirements
+        v.problems.extend(requirements.problems)
+
     _questions(v, folder, entries, contents)
+    found = read_annotations(annotations)
+    v.metadata["rancher"], v.metadata["artifacthub"] = found.rancher, found.artifacthub
+    v.kube_version = found.rancher.get("kube_version")
+    v.rancher_version = found.rancher.get("rancher_version")
+    v.chart_kube_version = result.text_at("kubeVersion")
     rancher = text(annotations.get(ANNOTATION + "rancher-version")) or ""
     low, high = _MIN.search(rancher), _MAX.search(rancher)
     if v.minimum_rancher_version is None and low:
@@ -144,6 +170,9 @@ def _load_version(snapshot: Snapshot, folder: str, name: str,
         v.problems.extend(problems)
     if "README.md" in contents:
         v.readme, problems = read_text(contents["README.md"], join(folder, "README.md"))
+        v.problems.extend(problems)
+    if CHANGELOG in contents:
+        v.metadata["changelog"], problems = read_text(contents[CHANGELOG], join(folder, CHANGELOG))
         v.problems.extend(problems)
     return v
 
@@ -189,13 +218,71 @@ def _describe(t: LoadedTemplate, v: LoadedVersion) -> None:
         t.maintainer = f"{name} <{email}>" if name and email else name or email
     t.readme = v.readme
     t.metadata["chart_name"] = text(chart.get("name"))
+    rancher: dict[str, Any] = v.metadata.get("rancher") or {}
+    t.hidden = rancher.get("hidden") is True
+    t.flags = {key: rancher[key] for key in FLAGS if key in rancher}
+    if chart.get("deprecated") is True:
+        t.flags["deprecated"] = True
     if text(chart.get("icon")):
         t.metadata["icon_url"] = text(chart.get("icon"))
 
 
+def local_icon(icon: Any) -> bool:
+    """True when a Chart.yaml `icon` names a file of the catalog, as rancher/charts does
+    (`file://assets/logos/x.svg`, from the catalog root; `icon.svg`, from the chart folder),
+    rather than a web or data URL. The server serves such icons itself."""
+    if not isinstance(icon, str) or not icon.strip():
+        return False
+    scheme = urlsplit(icon.strip()).scheme
+    return scheme == "file" or (scheme == "" and not icon.startswith("//"))
+
+
+def chart_icon_path(icon: str, chart_folder: str) -> str | None:
+    """The catalog-root path of a local icon (see local_icon); None when it leaves the
+    catalog or is not a path."""
+    icon = icon.strip()
+    if icon.startswith("file://"):
+        rel = icon[len("file://") :]
+    else:
+        rel = posixpath.join(chart_folder, icon)
+    rel = posixpath.normpath(unquote(rel))
+    if rel.startswith(("/", "../")) or rel in ("..", "."):
+        return None
+    try:
+        return clean_relpath(rel)
+    except SourceError:
+        return None
+
+
+def _chart_icon(snapshot: Snapshot, t: LoadedTemplate, newest: LoadedVersion) -> bool:
+    """Take the icon file the newest version's Chart.yaml names, if it names one."""
+    icon = (newest.metadata.get("chart") or {}).get("icon")
+    if not local_icon(icon):
+        return False
+    path = chart_icon_path(icon, join(t.folder, newest.folder))
+    entry = snapshot.entries().get(path) if path else None
+    media = ICON_TYPES.get(posixpath.splitext(path)[1].lower()) if path else None
+    if entry is None or media is None:
+        t.problems.append(Problem(
+            "helm.url", "warning", f"the chart's icon {icon!r} names no SVG, PNG or "
+            "JPEG file of the catalog; write a catalog path (file://assets/logo.svg) or a URL",
+            file=join(t.folder, newest.folder, CHART)))
+        return False
+    data, problem = read_entry(snapshot, path, entry, needed=False)
+    if problem is not None:
+        t.problems.append(problem)
+        return False
+    t.icon, t.icon_media_type = data, media
+    t.metadata["icon_file"] = path  # from the catalog root
+    return True
+
+
 def _icon(snapshot: Snapshot, t: LoadedTemplate, entries: Mapping[str, SnapshotEntry],
           newest: LoadedVersion | None) -> None:
-    """An icon file in the newest version folder or at the chart root, if there is one."""
+    """The icon file the newest version's Chart.yaml names (a catalog path), else an icon
+    file in the newest version folder or at the chart root, if there is one."""
+    if newest is not None and _chart_icon(snapshot, t, newest):
+        return
     places = [newest.folder] if newest is not None and newest.folder else []
     places.append("")
     for place in places:

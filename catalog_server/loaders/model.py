@@ -60,6 +60,11 @@ class LoadedVersion:
     minimum_rancher_version: str | None = None
     maximum_rancher_version: str | None = None
     upgrade_from: str | None = None
+    # Helm charts: Kubernetes and Rancher version ranges (catalog.cattle.io/kube-version,
+    # Chart.yaml's kubeVersion, catalog.cattle.io/rancher-version), as written.
+    kube_version: str | None = None
+    chart_kube_version: str | None = None
+    rancher_version: str | None = None
     questions: list[dict[str, Any]] = field(default_factory=list)
     # Everything else worth keeping: the parsed Chart.yaml or catalog block, labels, ...
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -94,6 +99,11 @@ class LoadedTemplate:
     default_version: str | None = None
     readme: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Not listed by default (catalog.cattle.io/hidden of the newest usable version).
+    hidden: bool = False
+    # What a card shows about the template: certified, experimental, deprecated, featured,
+    # type, os (from the newest usable version's annotations).
+    flags: dict[str, Any] = field(default_factory=dict)
     versions: list[LoadedVersion] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)  # template-level problems
     # Parsed YAML files of the template folder itself (config.yml), as on LoadedVersion.

@@ -27,8 +27,10 @@ from typing import TYPE_CHECKING
 
 from catalog_server import helmsdk
 from catalog_server.loaders.model import LoadedTemplate
+from catalog_server.loaders.repository import artifacthub_repo
 from catalog_server.problems import Problem
 from catalog_server.sources import Snapshot
+from catalog_server.validation.annotations import validate_annotations
 from catalog_server.validation.compose import validate_compose
 from catalog_server.validation.config import validate_config
 from catalog_server.validation.content import VersionFiles, parse_template_yaml
@@ -75,14 +77,16 @@ def validate_template(
         if template.kind == "compose":
             problems.extend(validate_compose(files, found))
         problems.extend(validate_helm(files, helm_lint=helm_lint))
+        problems.extend(validate_annotations(files))
         problems.extend(validate_policy(files, found, reason or _chart_reason(files)))
     overrides, _ = catalog_overrides(snapshot)
     return apply_overrides(problems, overrides)
 
 
 def catalog_problems(snapshot: Snapshot) -> list[Problem]:
-    """Problems of the catalog as a whole that validation owns (`.catalog-lint.yaml`)."""
-    return list(catalog_overrides(snapshot)[1])
+    """Problems of the catalog as a whole that validation owns (`.catalog-lint.yaml`,
+    `artifacthub-repo.yml`)."""
+    return list(catalog_overrides(snapshot)[1]) + artifacthub_repo(snapshot)[1]
 
 
 def server_validators(helm_lint: str | bool = "auto") -> list[Validator]:

@@ -92,7 +92,8 @@ def test_entry_omits_empty_fields():
         "annotations": {},
         "maintainers": None,
     }
-    assert set(entry(chart)) == {"name", "version", "digest", "created", "urls"}
+    # apiVersion is not empty: Helm reads a chart without one as v1 and writes that.
+    assert set(entry(chart)) == {"apiVersion", "name", "version", "digest", "created", "urls"}
 
 
 @pytest.mark.parametrize(
@@ -156,7 +157,13 @@ def test_index_lists_charts_by_name_and_versions_newest_first():
     versions = ["1.0.0", "not-a-version", "1.10.0", "1.2.0", "2.0.0-rc.1", "v1.9.9"]
     entries = {
         "zeta": [entry({"name": "zeta", "version": "0.1.0"})],
-        "alpha": [entry({"name": "alpha", "version": v}) for v in versions],
+        # index_entry refuses a version Helm cannot parse; an index may still hold one.
+        "alpha": [
+            entry({"name": "alpha", "version": v})
+            if v != "not-a-version"
+            else {**entry({"name": "alpha", "version": "1.0.0"}), "version": v}
+            for v in versions
+        ],
         "empty": [],
     }
     doc = render(entries)
@@ -184,7 +191,7 @@ def test_index_text_is_deterministic_and_sorted():
     b = entry({"name": "b", "version": "1.0.0"})
     text = render_index({"b": [b], "a": [a]}, GENERATED)
     assert text == render_index({"a": [a], "b": [b]}, GENERATED)
-    assert text.startswith("apiVersion: v1\nentries:\n  a:\n  - created:")
+    assert text.startswith("apiVersion: v1\nentries:\n  a:\n  - apiVersion: v1\n    created:")
     assert text.endswith(f'generated: "{GENERATED}"\n')
     assert "&id" not in render_index({"a": [a, a]}, GENERATED)  # no YAML anchors
 

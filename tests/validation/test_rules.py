@@ -77,6 +77,8 @@ CASES = [
     ("helm-values-schema", "helm.values-schema", H + "values.yaml", 4),
     ("helm-schema-file", "helm.schema-file", H + "values.schema.json", None),
     ("helm-template-extension", "helm.template-extension", H + "templates/notes.md", None),
+    ("helm-rancher-annotation", "helm.rancher-annotation", H + "Chart.yaml", 14),
+    ("helm-artifacthub-annotation", "helm.artifacthub-annotation", H + "Chart.yaml", 14),
     ("policy-image-latest", "policy.image-latest", CV + "docker-compose.yml", 3),
     ("policy-privileged", "policy.privileged", CV + "docker-compose.yml", 7),
     ("policy-host-namespace", "policy.host-namespace", CV + "docker-compose.yml", 5),
@@ -87,10 +89,11 @@ CASES = [
     ("lint-config", "lint.config", ".catalog-lint.yaml", 2),
 ]
 # Rules tested elsewhere: version history (needs git, test_lint.py), Helm's own lint
-# (needs the optional SDK, below), and the loaders' rules (their tests; hostile content
-# in test_lint.py).
+# (needs the SDK, below; left out at sync: test_helm_lint_at_sync.py), the catalog's
+# artifacthub-repo.yml (tests/api/test_chart_metadata.py), and the loaders' rules (their
+# tests; hostile content in test_lint.py).
 ELSEWHERE = {"version.published-changed", "version.not-increasing", "version.removed",
-             "helm.lint"}
+             "helm.lint", "helm.lint-skipped", "helm.artifacthub-repo"}
 
 
 @pytest.fixture(autouse=True)
