@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Response, jsonify, request, url_for
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from catalog_server import queries
 from catalog_server.api import api
@@ -21,6 +21,8 @@ from catalog_server.chartvalues import (
 )
 from catalog_server.constraints import ConstraintError, parse_version
 from catalog_server.db import db
+from catalog_server.loaders.annotations import web_url
+from catalog_server.loaders.helm import local_icon
 from catalog_server.loaders.model import template_type
 from catalog_server.manifests.schema_questions import SCHEMA_FILE
 from catalog_server.models import Catalog, ProblemRow, Template, TemplateVersion
@@ -285,6 +287,7 @@ def get_version(catalog: str, template: str, version: str):
             "questions": questions,
             "questions_source": questions_source,
             "chart": meta.get("chart"),
+            "icon_url": _icon_url(catalog, template, meta.get("chart")),
             "rancher": meta.get("rancher") or {},
             "artifacthub": meta.get("artifacthub") or {},
             "changes": (meta.get("artifacthub") or {}).get("changes") or [],
@@ -339,6 +342,22 @@ def get_values(catalog: str, template: str, version: str):
             "left_to_values": left,
         }
     )
+
+
+def _icon_url(catalog: str, template: str, chart: Any) -> str | None:
+    """Where the version's icon is: its http(s) URL, or for an icon named by a catalog
+    path (rancher/charts' file://assets/...) the template's icon on this server."""
+    icon = chart.get("icon") if isinstance(chart, dict) else None
+    if web_url(icon):
+        return web_url(icon)
+    if not local_icon(icon):
+        return None
+    has_icon = db.session.scalar(
+        select(Template.icon_media_type)
+        .join(Catalog, Template.catalog_id == Catalog.id)
+        .where(Catalog.name == catalog, Template.slug == template)
+    )
+    return url_for("api.get_icon", catalog=catalog, template=template) if has_icon else None
 
 
 def _media_type(path: str, data: bytes) -> str:
