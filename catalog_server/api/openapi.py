@@ -59,6 +59,14 @@ VERSION = _param("version", "path", "Version string, or the version folder's nam
 PAGE = _param(
     "page", "query", "Page number, from 1.", {"type": "integer", "minimum": 1, "maximum": 1000000}
 )
+# A version as Helm's semver library reads it (1.29.3, v1.28.2+rke2r1, 1.30.0-rc.1).
+_IDENT = r"(0|[1-9][0-9]{0,18}|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
+VERSION_TEXT = {
+    "type": "string",
+    "maxLength": 200,
+    "pattern": rf"^v?[0-9]{{1,19}}(\.[0-9]{{1,19}}){{0,2}}(-{_IDENT}(\.{_IDENT})*)?"
+    r"(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$",
+}
 # Free-text query parameters: printable text, at most 200 characters.
 TEXT = {"type": "string", "maxLength": 200, "pattern": "^[^\\x00-\\x1f]*$"}
 PER_PAGE = _param(
@@ -133,6 +141,16 @@ SCHEMAS: dict[str, Any] = {
             "default_version": _nullable("string"),
             "latest_version": _nullable("string"),
             "version_count": {"type": "integer"},
+            "hidden": {
+                "type": "boolean",
+                "description": "catalog.cattle.io/hidden: left out of lists unless "
+                "include_hidden; still served and installable by id.",
+            },
+            "flags": {
+                "type": "object",
+                "description": "What Rancher's catalog.cattle.io annotations say of the "
+                "newest version: certified, experimental, deprecated, featured, type, os.",
+            },
             "links": LINKS,
         },
     },
@@ -167,6 +185,18 @@ SCHEMAS: dict[str, Any] = {
             "upgrade_from": _nullable("string"),
             "minimum_rancher_version": _nullable("string"),
             "maximum_rancher_version": _nullable("string"),
+            "kube_version": {
+                **_nullable("string"),
+                "description": "catalog.cattle.io/kube-version: a Kubernetes version range.",
+            },
+            "chart_kube_version": {
+                **_nullable("string"),
+                "description": "Chart.yaml's kubeVersion: a Kubernetes version range.",
+            },
+            "rancher_version": {
+                **_nullable("string"),
+                "description": "catalog.cattle.io/rancher-version: a Rancher version range.",
+            },
             "created": _nullable("string"),
             "links": LINKS,
         },
@@ -214,6 +244,18 @@ SCHEMAS["Version"] = {
         "minimum_rancher_version": _nullable("string"),
         "maximum_rancher_version": _nullable("string"),
         "upgrade_from": _nullable("string"),
+        "kube_version": {
+            **_nullable("string"),
+            "description": "catalog.cattle.io/kube-version: a Kubernetes version range.",
+        },
+        "chart_kube_version": {
+            **_nullable("string"),
+            "description": "Chart.yaml's kubeVersion: a Kubernetes version range.",
+        },
+        "rancher_version": {
+            **_nullable("string"),
+            "description": "catalog.cattle.io/rancher-version: a Rancher version range.",
+        },
         "created": _nullable("string"),
         "questions": {
             "type": "array",
@@ -233,6 +275,44 @@ SCHEMAS["Version"] = {
             "description": "Where the questions come from; null when the version asks none.",
         },  # fmt: skip
         "chart": {"type": ["object", "null"], "description": "Chart.yaml, for Helm charts."},
+        "icon_url": {
+            **_nullable("string"),
+            "description": "The version's icon: its http(s) URL, or this server's copy of a "
+            "catalog file the chart names (file://...).",
+        },
+        "rancher": {
+            "type": "object",
+            "description": "Rancher's catalog.cattle.io annotations, read: display_name, "
+            "hidden, kube_version, rancher_version, certified, experimental, deprecated, "
+            "featured, type, os, permits_os, upstream_version, release_name, namespace, "
+            "requests_cpu, requests_memory, auto_install, other.",
+        },
+        "artifacthub": {
+            "type": "object",
+            "description": "Artifact Hub's artifacthub.io annotations, read: changes, "
+            "images, license, links, maintainers, prerelease, contains_security_updates, "
+            "recommendations, screenshots, sign_key, category, other.",
+        },
+        "changes": {
+            "type": "array",
+            "description": "The version's change log (artifacthub.io/changes).",
+            "items": {
+                "type": "object",
+                "required": ["description"],
+                "properties": {
+                    "kind": {
+                        "type": ["string", "null"],
+                        "description": "added, changed, deprecated, removed, fixed or security.",
+                    },
+                    "description": {"type": "string"},
+                    "links": {"type": "array", "items": {"type": "object"}},
+                },
+            },
+        },
+        "changelog": {
+            **_nullable("string"),
+            "description": "CHANGELOG.md of the version folder, as Markdown.",
+        },
         "files": {
             "type": "array",
             "items": {
@@ -478,6 +558,29 @@ def openapi_document() -> dict[str, Any]:
             "kind", "query", "compose or helm.", {"type": "string", "enum": ["compose", "helm"]}
         ),
         _param("category", "query", "Only this category.", TEXT),
+        _param(
+            "include_hidden",
+            "query",
+            "Also list templates marked catalog.cattle.io/hidden.",
+            {"type": "boolean"},
+        ),
+        _param(
+            "kube_version",
+            "query",
+            "Only Helm charts with a version whose Kubernetes ranges "
+            "(catalog.cattle.io/kube-version and Chart.yaml's kubeVersion, each where given) "
+            "contain this version, read as Helm and Rancher read them (`>= 1.16.0-0 < "
+            "1.30.0-0`).",
+            VERSION_TEXT,
+        ),
+        _param(
+            "rancher_version",
+            "query",
+            "Only templates with a version whose catalog.cattle.io/rancher-version range "
+            "contains this version or, without one, whose minimum/maximum_rancher_version "
+            "surround it.",
+            VERSION_TEXT,
+        ),
         PAGE,
         PER_PAGE,
     ]

@@ -14,6 +14,10 @@ Layout of what :func:`catalog_pages` returns (paths relative to the docs folder)
     catalogs/<catalog>/<template>/template.json  versions and questions (and for charts
                                                where their values are), for the install form
     catalogs/<catalog>/<template>/icon.svg|png|jpg  the icon, cleaned
+    catalogs/<catalog>/<template>/<version>/index.md  a version's page (docs.versions)
+
+Hidden templates (``catalog.cattle.io/hidden``) get their pages but no card and no entry in
+the search index: they are installed by id, as in Rancher.
 """
 
 from __future__ import annotations
@@ -32,6 +36,15 @@ from catalog_server import queries
 from catalog_server.chartvalues import VALUES_FILE, document_values
 from catalog_server.docs.reference import front_matter
 from catalog_server.docs.sanitize import clean_svg, render_markdown
+from catalog_server.docs.versions import (
+    VersionView,
+    badges,
+    changes_between,
+    kube_range,
+    rancher_range,
+    version_page,
+    version_view,
+)
 from catalog_server.loaders.model import INSTALLABLE_TYPES, TEMPLATE_TYPES, template_type
 from catalog_server.manifests.schema_questions import SCHEMA_FILE
 from catalog_server.render import _default_release, served_questions
@@ -69,8 +82,9 @@ def page_dir(catalog: str, slug: str) -> str:
 def all_templates(session: Session) -> Iterator[TemplateEntry]:
     """Every served template, sorted by name, read a page at a time."""
     page = 1
+    every = queries.TemplateFilter(include_hidden=True)
     while True:
-        result = queries.search_templates(session, queries.TemplateFilter(), page, PAGE_SIZE)
+        result = queries.search_templates(session, every, page, PAGE_SIZE)
         for template, catalog in result.items:
             yield TemplateEntry(catalog, template)
         if page * PAGE_SIZE >= result.total:
@@ -87,6 +101,22 @@ def catalog_pages(session: Session) -> dict[str, str | bytes]:
         t = queries.get_template(session, entry.catalog, entry.template.slug)
         folder = page_dir(entry.catalog, t.slug)
         icon_name = _icon_file(session, entry.catalog, t, folder, files)
+        views = [
+            version_view(queries.get_version(session, entry.catalog, t.slug, v.version))
+            for v in t.versions
+        ]
+        api_path = f"/api/v1/templates/{url_segment(entry.catalog)}/{url_segment(t.slug)}"
+        for view in views:
+            icon = "../" + icon_name if icon_name else "../../../../" + PLACEHOLDER_ICON
+            files[f"{folder}/{view.dir}/index.md"] = version_page(
+                entry.catalog, t, view, icon, api_path
+            )
+        files[f"{folder}/index.md"] = template_page(session, entry.catalog, t, icon_name, views)
+        files[f"{folder}/template.json"] = json.dumps(
+            template_data(session, entry.catalog, t, views), indent=1
+        )
+        if t.hidden:
+            continue
         href = f"catalogs/{url_segment(entry.catalog)}/{url_segment(t.slug)}/"
         card = {
             "key": f"{entry.catalog}/{t.slug}",
@@ -98,6 +128,7 @@ def catalog_pages(session: Session) -> dict[str, str | bytes]:
             "version": t.default_version or t.latest_version,
             "href": href,
             "icon": href + icon_name if icon_name else PLACEHOLDER_ICON,
+            "badges": badges(t.flags or {}),
         }
         cards.append(card)
         keywords = (t.meta or {}).get("keywords") or []
@@ -109,10 +140,6 @@ def catalog_pages(session: Session) -> dict[str, str | bytes]:
                 "url": href,
                 "text": t.search_text or " ".join([t.name, t.description or "", *keywords]),
             }
-        )
-        files[f"{folder}/index.md"] = template_page(session, entry.catalog, t, icon_name)
-        files[f"{folder}/template.json"] = json.dumps(
-            template_data(session, entry.catalog, t), indent=1
         )
     files["index.md"] = home_page(session, cards)
     files["templates.json"] = json.dumps({"templates": index}, indent=1)
@@ -197,13 +224,6 @@ def question_rows(questions: list[Any]) -> list[tuple[str, list[dict[str, Any]]]
     return list(groups.items())
 
 
-def _rancher_range(v) -> str:
-    low, high = v.minimum_rancher_version, v.maximum_rancher_version
-    if low and high:
-        return f"{low} to {high}"
-    return f"{low} or newer" if low else (f"up to {high}" if high else "")
-
-
 def _helm_install(session: Session, catalog: str, t) -> dict[str, Any] | None:
     if t.kind != "helm" or not t.versions:
         return None
@@ -238,10 +258,14 @@ def values_section(session: Session, v, api_url: str) -> dict[str, Any]:
     }
 
 
-def template_page(session: Session, catalog: str, t, icon_name: str | None) -> str:
-    """The Markdown page (front matter and an HTML body) of one template."""
+def template_page(
+    session: Session, catalog: str, t, icon_name: str | None, views: list[VersionView]
+) -> str:
+    """The Markdown page (front matter and an HTML body) of one template; ``views`` are
+    its versions, newest first."""
     default = t.default_version or (t.versions[0].version if t.versions else None)
-    version = queries.get_version(session, catalog, t.slug, default) if default else None
+    default_view = next((view for view in views if view.v.version == default), None)
+    version = default_view.v if default_view else None
     questions, source = served_questions(session, version) if version else ([], None)
     api_path = f"/api/v1/templates/{url_segment(catalog)}/{url_segment(t.slug)}"
     project_url = t.project_url or ""
@@ -270,13 +294,22 @@ def template_page(session: Session, catalog: str, t, icon_name: str | None) -> s
         versions=[
             {
                 "version": v.version,
+                "dir": view.dir,
                 "folder": v.folder,
                 "app_version": v.app_version,
                 "upgrade_from": v.upgrade_from,
-                "rancher": _rancher_range(v),
+                "kube": kube_range(v),
+                "rancher": rancher_range(v),
                 "created": v.created.date().isoformat() if v.created else "",
             }
-            for v in t.versions
+            for v, view in zip(t.versions, views, strict=True)
+        ],
+        badges=badges(t.flags or {}),
+        default_kube=kube_range(default_view.v) if default_view else "",
+        default_rancher=rancher_range(default_view.v) if default_view else "",
+        changes=[
+            changes_between(view, views[i + 1] if i + 1 < len(views) else None)
+            for i, view in enumerate(views)
         ],
         upgrades=[v for v in t.versions if v.upgrade_from],
         question_version=default,
@@ -287,12 +320,12 @@ def template_page(session: Session, catalog: str, t, icon_name: str | None) -> s
     return front_matter(t.name, page_class="template-page-wrap") + body
 
 
-def template_data(session: Session, catalog: str, t) -> dict[str, Any]:
+def template_data(session: Session, catalog: str, t, views: list[VersionView]) -> dict[str, Any]:
     """What the install form reads: every version with its questions, newest first."""
     api = f"/api/v1/templates/{url_segment(catalog)}/{url_segment(t.slug)}"
     versions = []
-    for summary in t.versions:
-        v = queries.get_version(session, catalog, t.slug, summary.version)
+    for view in views:
+        v = view.v
         questions, source = served_questions(session, v)
         entry = {"version": v.version, "folder": v.folder, "questions": questions}
         if t.kind == "helm":

@@ -53,6 +53,34 @@ HELM_PATHS: dict[str, Any] = {
             },
         }
     },
+    "/helm/{catalog}/icons/{filename}": {
+        "get": {
+            "summary": "A chart's icon, `<template>.<svg|png|jpg|gif>`, where its Chart.yaml "
+            "names a catalog file (`file://assets/logos/x.svg`); index.yaml points here. "
+            "Served sandboxed.",
+            "parameters": [
+                _CATALOG,
+                {"name": "filename", "in": "path", "required": True, "description": "id.ext"},
+            ],
+            "responses": {
+                "200": {"description": "The icon.", "content": {"image/svg+xml": {}}},
+                "304": {"description": "Not modified."},
+                "404": {"description": "No such icon."},
+            },
+        }
+    },
+    "/helm/{catalog}/artifacthub-repo.yml": {
+        "get": {
+            "summary": "The catalog's `artifacthub-repo.yml` as written (from its root or the "
+            "folder holding its charts), so Artifact Hub can list the repository.",
+            "parameters": [_CATALOG],
+            "responses": {
+                "200": {"description": "The file.", "content": {"application/yaml": {}}},
+                "304": {"description": "Not modified."},
+                "404": {"description": "The catalog has none, or it is malformed."},
+            },
+        }
+    },
 }
 
 

@@ -74,10 +74,13 @@ class LiveServer:
     settings: Settings
 
 
-def serve_catalog(tmp_path_factory, fixture: str, name: str) -> Iterator[LiveServer]:
-    """The app on SQLite with ``tests/data/<fixture>`` indexed as catalog ``name`` and the
-    site built, served over HTTP on 127.0.0.1 and a free port until the generator ends."""
+def serve_catalog(tmp_path_factory, fixture: str | None, name: str) -> Iterator[LiveServer]:
+    """The app on SQLite with ``tests/data/<fixture>`` (the bundled catalog for None) indexed
+    as catalog ``name`` and the site built, served over HTTP on 127.0.0.1 and a free port
+    until the generator ends."""
     from flask_migrate import upgrade
+
+    from catalog_server.catalogs import bundled_source
 
     base = tmp_path_factory.mktemp("live")
     settings = Settings.from_env(
@@ -91,8 +94,11 @@ def serve_catalog(tmp_path_factory, fixture: str, name: str) -> Iterator[LiveSer
     app = create_app({"TESTING": True}, settings=settings)
     with app.app_context():
         upgrade()
-    repo = git_catalog(base / fixture, fixture)
-    index_and_build(app, settings, CatalogSource(name=name, url=str(repo)))
+    if fixture is None:
+        source = bundled_source()
+    else:
+        source = CatalogSource(name=name, url=str(git_catalog(base / fixture, fixture)))
+    index_and_build(app, settings, source)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -117,6 +123,18 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
 def values_server(tmp_path_factory) -> Iterator[LiveServer]:
     """The values-catalog fixture (charts without questions) as catalog ``vals``."""
     yield from serve_catalog(tmp_path_factory, "values-catalog", "vals")
+
+
+@pytest.fixture(scope="module")
+def metadata_server(tmp_path_factory) -> Iterator[LiveServer]:
+    """The chart-metadata fixture (Rancher and Artifact Hub annotations) as catalog ``lib``."""
+    yield from serve_catalog(tmp_path_factory, "chart-metadata", "lib")
+
+
+@pytest.fixture(scope="module")
+def bundled_server(tmp_path_factory) -> Iterator[LiveServer]:
+    """The bundled catalog (catalog/) as catalog ``library``."""
+    yield from serve_catalog(tmp_path_factory, None, "library")
 
 
 @pytest.fixture(scope="module")
