@@ -77,6 +77,21 @@ BAD_PARAMETER = _error("A parameter is malformed.")
 NOT_MODIFIED = {"description": "Not modified: the ETag sent in If-None-Match still holds."}
 
 LINKS = {"type": "object", "additionalProperties": _nullable("string")}
+# A version's Kubernetes and Rancher version ranges, as written.
+VERSION_RANGES = {
+    "kube_version": {
+        **_nullable("string"),
+        "description": "catalog.cattle.io/kube-version: a Kubernetes version range.",
+    },
+    "chart_kube_version": {
+        **_nullable("string"),
+        "description": "Chart.yaml's kubeVersion: a Kubernetes version range.",
+    },
+    "rancher_version": {
+        **_nullable("string"),
+        "description": "catalog.cattle.io/rancher-version: a Rancher version range.",
+    },
+}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -185,18 +200,7 @@ SCHEMAS: dict[str, Any] = {
             "upgrade_from": _nullable("string"),
             "minimum_rancher_version": _nullable("string"),
             "maximum_rancher_version": _nullable("string"),
-            "kube_version": {
-                **_nullable("string"),
-                "description": "catalog.cattle.io/kube-version: a Kubernetes version range.",
-            },
-            "chart_kube_version": {
-                **_nullable("string"),
-                "description": "Chart.yaml's kubeVersion: a Kubernetes version range.",
-            },
-            "rancher_version": {
-                **_nullable("string"),
-                "description": "catalog.cattle.io/rancher-version: a Rancher version range.",
-            },
+            **VERSION_RANGES,
             "created": _nullable("string"),
             "links": LINKS,
         },
@@ -244,18 +248,7 @@ SCHEMAS["Version"] = {
         "minimum_rancher_version": _nullable("string"),
         "maximum_rancher_version": _nullable("string"),
         "upgrade_from": _nullable("string"),
-        "kube_version": {
-            **_nullable("string"),
-            "description": "catalog.cattle.io/kube-version: a Kubernetes version range.",
-        },
-        "chart_kube_version": {
-            **_nullable("string"),
-            "description": "Chart.yaml's kubeVersion: a Kubernetes version range.",
-        },
-        "rancher_version": {
-            **_nullable("string"),
-            "description": "catalog.cattle.io/rancher-version: a Rancher version range.",
-        },
+        **VERSION_RANGES,
         "created": _nullable("string"),
         "questions": {
             "type": "array",
