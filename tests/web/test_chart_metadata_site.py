@@ -115,3 +115,47 @@ def test_changelog_md_is_shown_sanitized(metadata_server, page):
     _goto(page, metadata_server.url + "/catalogs/lib/charts%2Alegacy/1.0.0/")
     assert "This version has no change log." in page.text_content("#changes")
     assert page.console_errors == []
+
+
+FILL_REQUIRED = """() => {
+  for (const input of document.querySelectorAll('#install-form input, #install-form textarea')) {
+    if (input.closest('[hidden]') || input.value) continue;
+    if (input.type === 'password') input.value = 'correct-horse-battery';
+    else if (input.getAttribute('aria-required') === 'true')
+      input.value = 'https://git.example.com/an-example.git';
+    input.dispatchEvent(new Event('input', {bubbles: true}));
+  }
+}"""
+
+
+def test_the_install_form_renders_every_bundled_chart_version(bundled_server, page):
+    from catalog_server import helmsdk
+
+    if not helmsdk.available():
+        pytest.skip(helmsdk.missing_message())
+    from pathlib import Path
+
+    catalog = Path(__file__).parents[2] / "catalog"
+    rendered = []
+    for chart in sorted(catalog.glob("charts/*")):
+        _goto(page, f"{bundled_server.url}/catalogs/library/charts%2A{chart.name}/")
+        page.wait_for_selector("#install-version")
+        for folder in sorted(chart.iterdir()):
+            page.select_option("#install-version", folder.name)
+            page.evaluate(FILL_REQUIRED)
+            page.click("#render-button")
+            page.wait_for_function(
+                "v => document.querySelector('#form-status').textContent.includes('for version '"
+                " + v) || document.querySelector('#form-status').classList.contains('error')",
+                arg=folder.name,
+            )
+            status = page.text_content("#form-status")
+            assert status.startswith("Rendered") and folder.name in status, (chart.name, status)
+            manifests = page.locator("#manifest article[data-path^='manifests/']").count()
+            assert manifests > 0, (chart.name, folder.name)
+            rendered.append((chart.name, folder.name))
+    expected = sorted(
+        (p.parent.parent.name, p.parent.name) for p in catalog.glob("charts/*/*/Chart.yaml")
+    )
+    assert sorted(rendered) == expected
+    assert page.console_errors == []
