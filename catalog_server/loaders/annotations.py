@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from catalog_server.chartmetadata import go_text
 from catalog_server.constraints import ConstraintError, parse_constraint
 from catalog_server.loaders.yamlfile import load_yaml
 
@@ -107,12 +108,22 @@ def _as_text(out: ChartAnnotations, key: str, value: Any) -> str | None:
         return value
     if value is None:
         return None
-    shown = "true" if value is True else "false" if value is False else str(value)
+    try:
+        shown = go_text(key, value)  # what Helm makes of it
+    except ValueError:
+        out.issues.append(
+            (
+                key,
+                f"{key} is a {type(value).__name__}; annotation values are "
+                "strings, and Helm cannot load a chart with any other",
+            )
+        )
+        return None
     out.issues.append(
         (
             key,
-            f"{key} is read as a {type(value).__name__}; annotation values must "
-            f'be strings, which Helm requires: quote it ("{shown}")',
+            f"{key} is read as a {type(value).__name__}, which Helm turns "
+            f'into "{shown}"; annotation values are strings: quote it',
         )
     )
     return shown
@@ -263,8 +274,9 @@ def _changes(out: ChartAnnotations, key: str, value: Any) -> list[dict[str, Any]
             continue
         kind = entry.get("kind")
         if kind is not None and kind not in CHANGE_KINDS:
+            kind = None  # shown as a change without a kind
             out.issues.append(
-                (key, f"{key}: kind {kind!r} is not one of {', '.join(CHANGE_KINDS)}")
+                (key, f"{key}: kind {entry['kind']!r} is not one of {', '.join(CHANGE_KINDS)}")
             )
         changes.append(
             {"kind": kind, "description": entry["description"], "links": entry.get("links", [])}
