@@ -139,9 +139,7 @@ def changes_between(newer: VersionView, older: VersionView | None) -> dict[str, 
     }
 
 
-def version_page(
-    catalog: str, t: Any, view: VersionView, icon: str, api_path: str
-) -> str:
+def version_page(catalog: str, t: Any, view: VersionView, icon: str, api_path: str) -> str:
     """The Markdown page (front matter and an HTML body) of one version."""
     v = view.v
     hub = view.hub
