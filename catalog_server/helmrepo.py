@@ -175,6 +175,7 @@ def chart_digest(data: bytes) -> str:
 
 _RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)\Z")
 
+
 def rfc3339(seconds: int | float) -> str:
     """Format epoch seconds as index.yaml writes times: RFC 3339, UTC, ``Z``."""
     moment = datetime.fromtimestamp(seconds, UTC)
