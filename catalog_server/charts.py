@@ -7,10 +7,15 @@ match the digest in index.yaml: the same files and time give the same archive an
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from catalog_server.helmrepo import chart_digest, package_chart
+from catalog_server.models import TemplateVersion, VersionFile
 
 
 class ChartNotPackable(ValueError):
@@ -36,5 +41,29 @@ def chart_archive(
         raise ChartNotPackable(str(exc)) from None
 
 
-def archive_digest(name: str, files, created: datetime | None) -> str:
-    return chart_digest(chart_archive(name, files, created))
+def archive_digest_size(name: str, files, created: datetime | None) -> tuple[str, int]:
+    """The digest index.yaml records for the version's archive, and its size in bytes (an
+    OCI layer descriptor gives both). Raises ChartNotPackable."""
+    data = chart_archive(name, files, created)
+    return chart_digest(data), len(data)
+
+
+def archive_name(chart: Mapping[str, Any], slug: str, version: str) -> tuple[str, str]:
+    """(chart name, archive file name) of a chart version, as the chart repository lists
+    it: the Chart.yaml name (else the template folder's name) and ``<name>-<version>.tgz``."""
+    name = str(chart.get("name") or slug.rpartition("*")[2])
+    return name, f"{name}-{chart.get('version') or version}.tgz"
+
+
+def stored_archive(session: Session, version: TemplateVersion, name: str) -> bytes:
+    """The archive of an indexed version, rebuilt from its stored files: byte for byte the
+    one whose digest the indexer recorded. Raises ChartNotPackable."""
+    rows = session.execute(
+        select(VersionFile.path, VersionFile.content)
+        .where(VersionFile.version_id == version.id)
+        .order_by(VersionFile.path)
+    )
+    created = version.created
+    if created is not None and created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)  # SQLite hands back naive UTC times
+    return chart_archive(name, list(rows), created)

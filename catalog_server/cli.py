@@ -84,17 +84,18 @@ def _summary_line(s) -> str:
     short = (s.to_commit or "")[:12] or "folder"
     if s.status == "failed":
         return f"{s.catalog}: sync failed: {s.error} (the last good index is still served)"
+    signed = f"; {s.signed} chart archives signed" if s.signed else ""
     if s.status == "up to date":
         return (
             f"{s.catalog}: up to date at {short}: {s.templates_total} templates, "
-            f"{s.errors} errors, {s.warnings} warnings"
+            f"{s.errors} errors, {s.warnings} warnings{signed}"
         )
     since = f"{(s.from_commit or '')[:12]} -> " if s.from_commit else ""
     return (
         f"{s.catalog}: indexed {since}{short} in {s.seconds:.1f}s: {s.templates_total} templates "
         f"served, {s.templates_reloaded} reloaded, {s.templates_removed} removed, "
         f"{s.templates_failed} failed to load; {s.errors} errors, {s.warnings} warnings "
-        "(see /api/v1/problems)"
+        f"(see /api/v1/problems){signed}"
     )
 
 
@@ -118,6 +119,7 @@ def sync(names: tuple[str, ...], as_json: bool, force: bool, watch: bool) -> Non
     from catalog_server import scheduler
     from catalog_server.db import db as database
     from catalog_server.schema import require_current_schema
+    from catalog_server.signing import SigningError, signer_from_settings
 
     settings = _settings()
     failed = changed = False
@@ -125,16 +127,17 @@ def sync(names: tuple[str, ...], as_json: bool, force: bool, watch: bool) -> Non
     def report(summary) -> None:
         nonlocal failed, changed
         failed |= summary.status == "failed"
-        changed |= summary.status == "updated"
+        changed |= summary.served_changed
         click.echo(json.dumps(summary.to_json()) if as_json else _summary_line(summary))
-        if watch and summary.status == "updated":
+        if watch and summary.served_changed:
             _rebuild_site(database.session, settings)
 
     with app_context(settings):
         require_current_schema()
         try:
             sources = scheduler.all_sources(database.session, settings)
-        except ConfigError as exc:
+            signer_from_settings(settings)  # a signing key that cannot be used stops here
+        except (ConfigError, SigningError) as exc:
             raise click.ClickException(str(exc)) from None
         unknown = set(names) - {s.name for s in sources}
         if unknown:

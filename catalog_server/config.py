@@ -83,6 +83,11 @@ class Settings:
     # Run Helm's own lint (the Helm SDK) on chart versions at sync, as the lint does:
     # "true", "false", or "auto" (catalogs of at most validation.HELM_LINT_AUTO_LIMIT charts).
     server_helm_lint: str = "auto"
+    # Chart signing (the sync process): a binary GnuPG secret keyring, the key's identity,
+    # and optionally a file whose first line unlocks it.
+    signing_keyring: Path | None = None
+    signing_key: str | None = None
+    signing_passphrase_file: Path | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -94,6 +99,15 @@ class Settings:
         log_format = env.get("CATALOG_LOG_FORMAT", "text")
         if log_format not in ("text", "json"):
             raise ConfigError(f"CATALOG_LOG_FORMAT must be text or json, not {log_format!r}")
+        keyring, key = env.get("CATALOG_SIGNING_KEYRING"), env.get("CATALOG_SIGNING_KEY")
+        passphrase = env.get("CATALOG_SIGNING_PASSPHRASE_FILE")
+        if bool(keyring) != bool(key):
+            raise ConfigError(
+                "CATALOG_SIGNING_KEYRING and CATALOG_SIGNING_KEY go together: set both to sign "
+                "charts, or neither"
+            )
+        if passphrase and not keyring:
+            raise ConfigError("CATALOG_SIGNING_PASSPHRASE_FILE needs CATALOG_SIGNING_KEYRING")
         return cls(
             instance_dir=instance,
             database_url=_normalise_database_url(database_url),
@@ -105,6 +119,9 @@ class Settings:
             allow_local_urls=_bool(env, "CATALOG_ALLOW_LOCAL_URLS", False),
             state_ttl=_float(env, "CATALOG_STATE_TTL", 1.0),
             server_helm_lint=_auto_bool(env, "CATALOG_SERVER_HELM_LINT", "auto"),
+            signing_keyring=Path(keyring).absolute() if keyring else None,
+            signing_key=key or None,
+            signing_passphrase_file=Path(passphrase).absolute() if passphrase else None,
         )
 
 

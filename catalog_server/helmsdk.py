@@ -39,9 +39,12 @@ __all__ = [
     "lint",
     "missing_message",
     "pull",
+    "pull_oci",
     "render",
     "repo_index",
     "repo_index_generate",
+    "sign",
+    "verify",
 ]
 
 StrPath = str | os.PathLike[str]
@@ -234,3 +237,67 @@ def pull(name: str, repo_url: str, version: str | None, dest: StrPath) -> Path:
     if not candidates:
         raise HelmError(f"helm pull {name} reported success but wrote no archive in {dest}")
     return max(candidates, key=lambda path: path.stat().st_mtime_ns)
+
+
+def pull_oci(
+    reference: str, version: str | None, dest: StrPath, *, plain_http: bool = False
+) -> Path:
+    """``helm pull oci://HOST/REPO/CHART --version V -d DEST`` (``--plain-http``).
+
+    Returns the path of the archive written into ``dest`` (``<chart>-<tag>.tgz``).
+
+    Raises:
+        HelmSDKMissing, HelmError: the SDK is absent; the registry refused or the chart or
+            version could not be found.
+    """
+    sdk = _sdk()
+    destination = Path(dest)
+    destination.mkdir(parents=True, exist_ok=True)
+    before = set(destination.glob("*.tgz"))
+    _call(sdk.pull, reference, version=version, destination=os.fspath(dest), plain_http=plain_http)
+    written = set(destination.glob("*.tgz")) - before
+    if len(written) != 1:
+        raise HelmError(f"helm pull {reference} wrote {len(written)} archives in {dest}")
+    return written.pop()
+
+
+def sign(
+    archive: StrPath, key: str, keyring: StrPath, passphrase_file: StrPath | None = None
+) -> Path:
+    """``helm package --sign``'s signing step: clear-sign ``archive`` with the secret key
+    ``key`` (a user ID, or a unique part of one) of the binary ``keyring``, unlocked by the
+    first line of ``passphrase_file``. Writes and returns ``<archive>.prov``.
+
+    Raises:
+        HelmSDKMissing, HelmError: the SDK is absent; no such key, a locked key, or an
+            archive Helm cannot load.
+    """
+    sdk = _sdk()
+    path = _call(
+        sdk.sign,
+        os.fspath(archive),
+        key=key,
+        keyring=os.fspath(keyring),
+        passphrase_file=os.fspath(passphrase_file) if passphrase_file else None,
+    )
+    return Path(path)
+
+
+def verify(archive: StrPath, keyring: StrPath, provenance: StrPath | None = None) -> dict[str, Any]:
+    """``helm verify --keyring KEYRING ARCHIVE``: check the archive against its provenance
+    file (default ``<archive>.prov``) and a binary public keyring.
+
+    Returns ``{"file_name", "file_hash", "signed_by": [user IDs]}``.
+
+    Raises:
+        HelmSDKMissing, HelmError: the SDK is absent, or the signature or digest does not
+            check out.
+    """
+    sdk = _sdk()
+    result: dict[str, Any] = _call(
+        sdk.verify,
+        os.fspath(archive),
+        os.fspath(keyring),
+        provenance_file=os.fspath(provenance) if provenance else None,
+    )
+    return result

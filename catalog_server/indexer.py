@@ -9,6 +9,11 @@ What is served: a template whose folder cannot be loaded at all keeps its last g
 (if any) and gets its problems recorded; a version that cannot be read, parsed or loaded
 keeps its last good state too, and the template's other versions are served as usual.
 Problems of every other kind are recorded and hide nothing.
+
+With a signer (see :mod:`catalog_server.signing`), every chart archive gets its provenance
+file in the same transaction, so a served archive is never without one; a catalog whose
+content is up to date is still brought in line with the key (first signed, key changed or
+signing turned off), and its generation bumped when that changes what is served.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from catalog_server.catalogs import CatalogSource
-from catalog_server.charts import ChartNotPackable, archive_digest
+from catalog_server.charts import ChartNotPackable, archive_digest_size
 from catalog_server.loaders import load_template
 from catalog_server.loaders.detect import TemplateRoot, find_templates
 from catalog_server.loaders.model import LoadedTemplate, LoadedVersion
@@ -39,6 +44,7 @@ from catalog_server.models import (
     VersionFile,
 )
 from catalog_server.problems import PROBLEM_FIELDS, Problem, SourceError
+from catalog_server.signing import Signer, sign_catalog
 from catalog_server.sources import OpenedSource, Snapshot, open_source, snapshot_revision
 
 # A validator adds problems to a loaded template: (template, snapshot) -> problems.
@@ -62,11 +68,15 @@ class SyncSummary:
     warnings: int = 0
     seconds: float = 0.0
     error: str | None = None
+    signed: int = 0  # chart archives given a provenance file
+    signing_key: str | None = None  # fingerprint of the key the catalog is signed with
     reloaded: list[str] = field(default_factory=list)
+    served_changed: bool = False  # what the catalog serves changed (the site is stale)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("reloaded")
+        data.pop("served_changed")
         data["seconds"] = round(self.seconds, 3)
         return data
 
@@ -81,10 +91,12 @@ def sync_catalog(
     validators: Sequence[Validator] = (),
     catalog_checks: Sequence[CatalogCheck] = (),
     progress: Progress | None = None,
+    signer: Signer | None = None,
 ) -> SyncSummary:
     """Index `source` into the database. Never raises for bad catalog content or a source
     that cannot be fetched: the summary's status is "failed" and the catalog keeps serving
-    its last good state, with `last_error` recorded."""
+    its last good state, with `last_error` recorded. With `signer`, chart archives are
+    signed (see the module's docstring)."""
     started = time.monotonic()
     with catalog_lock(session, source.name, cache_dir):
         catalog = _catalog_row(session, source)
@@ -97,6 +109,11 @@ def sync_catalog(
             summary.to_commit = opened.commit
             if catalog.revision == revision and not force:
                 summary.status = "up to date"
+                before = catalog.signing_key
+                summary.signed = sign_catalog(session, catalog, signer, reindexed=False)
+                if summary.signed or catalog.signing_key != before:
+                    catalog.generation = (catalog.generation or 0) + 1
+                    summary.served_changed = True
                 _settle(catalog, summary, asked_at)
                 # A sync with nothing to do writes nothing, not even the attempt time.
                 session.commit() if session.dirty else session.rollback()
@@ -104,7 +121,8 @@ def sync_catalog(
                 catalog.sync_state = "syncing"
                 session.commit()
                 checks = (validators, catalog_checks)
-                _index(session, catalog, opened, revision, summary, checks, progress, force)
+                _index(session, catalog, opened, revision, summary, checks, progress, force, signer)
+                summary.served_changed = True
                 summary.seconds = time.monotonic() - started
                 _settle(catalog, summary, asked_at)
                 session.commit()
@@ -117,6 +135,7 @@ def sync_catalog(
             _settle(catalog, summary, asked_at)
             session.commit()
         _fill_counts(session, catalog, summary)
+        summary.signing_key = catalog.signing_key
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -207,6 +226,7 @@ def _index(
     checks: tuple[Sequence[Validator], Sequence[CatalogCheck]],
     progress: Progress | None,
     force: bool = False,
+    signer: Signer | None = None,
 ) -> None:
     validators, catalog_checks = checks
     snapshot = opened.snapshot
@@ -268,6 +288,7 @@ def _index(
     if rows:
         session.execute(insert(ProblemRow.__table__), rows)
     catalog.artifacthub_repo = artifacthub_repo(snapshot)[0]
+    summary.signed = sign_catalog(session, catalog, signer)
     catalog.commit = opened.commit
     catalog.revision = revision
     catalog.commit_time = _time(snapshot.commit_time)
@@ -288,11 +309,11 @@ def version_folder(template: LoadedTemplate, version: LoadedVersion) -> str:
     return "/".join(p for p in (template.folder, version.folder) if p)
 
 
-Stamp = tuple[datetime | None, str | None]  # (created, chart digest)
+Stamp = tuple[datetime | None, str | None, int | None]  # (created, chart digest, size)
 
 
 def _version_stamps(opened: OpenedSource, loaded: list[LoadedTemplate]) -> dict[int, Stamp]:
-    """created time and chart digest of every loaded version, by id(version).
+    """created time, chart digest and archive size of every loaded version, by id(version).
 
     created is the time of the last commit that changed the version's folder, so it does
     not move when other templates change, and the chart archive (whose mtimes it pins) is
@@ -305,11 +326,11 @@ def _version_stamps(opened: OpenedSource, loaded: list[LoadedTemplate]) -> dict[
     for template in loaded:
         for version in template.versions:
             created = _time(times.get(version_folder(template, version), fallback))
-            digest = None
+            digest = size = None
             if template.kind == "helm" and version.usable:
                 chart = version.metadata.get("chart") or {}
                 try:
-                    digest = archive_digest(
+                    digest, size = archive_digest_size(
                         str(chart.get("name") or template.id),
                         [(f.path, f.content) for f in version.files],
                         created,
@@ -324,7 +345,7 @@ def _version_stamps(opened: OpenedSource, loaded: list[LoadedTemplate]) -> dict[
                             file=version_folder(template, version),
                         )
                     )
-            stamps[id(version)] = (created, digest)
+            stamps[id(version)] = (created, digest, size)
     return stamps
 
 
@@ -503,7 +524,7 @@ def _range_text(text: str | None) -> str | None:
 
 
 def _version_values(template_id: int, v: LoadedVersion, position: int, stamp: Stamp, commit):
-    created, digest = stamp
+    created, digest, size = stamp
     return {
         "template_id": template_id,
         "version": v.version,
@@ -525,4 +546,5 @@ def _version_values(template_id: int, v: LoadedVersion, position: int, stamp: St
         "created": created,
         "commit": commit,
         "chart_digest": digest,
+        "chart_size": size,
     }

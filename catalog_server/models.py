@@ -63,6 +63,9 @@ class Catalog(db.Model):
     last_sync_status: Mapped[str | None] = mapped_column(String(20))
     # The catalog's artifacthub-repo.yml as written (served beside index.yaml), if any.
     artifacthub_repo: Mapped[str | None] = mapped_column(Text)
+    # Fingerprint of the key whose provenance files the chart repository serves (None: the
+    # catalog's charts are not signed). Set by the sync process, which holds the key.
+    signing_key: Mapped[str | None] = mapped_column(String(64))
 
     templates: Mapped[list[Template]] = relationship(
         back_populates="catalog", cascade="all, delete-orphan", passive_deletes=True
@@ -153,6 +156,7 @@ class TemplateVersion(db.Model):
     # Helm charts: sha256 of the chart archive, which is rebuilt byte for byte from the
     # stored files with every mtime pinned to `created`. None when it cannot be packaged.
     chart_digest: Mapped[str | None] = mapped_column(String(64))
+    chart_size: Mapped[int | None] = mapped_column(Integer)  # bytes of that archive
 
     template: Mapped[Template] = relationship(back_populates="versions")
     files: Mapped[list[VersionFile]] = relationship(
@@ -217,3 +221,28 @@ class AuditEntry(db.Model):
     target: Mapped[str | None] = mapped_column(String(255))
     client_address: Mapped[str | None] = mapped_column(String(100))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class SigningKeyRow(db.Model):
+    """The public half of a key that signs chart archives, as the sync process read it from
+    its keyring: what web processes (which hold no key) serve and show."""
+
+    __tablename__ = "signing_keys"
+
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)  # lowercase hex
+    user_id: Mapped[str] = mapped_column(Text)
+    public_key: Mapped[str] = mapped_column(Text)  # ASCII-armored
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ChartProvenance(db.Model):
+    """The provenance file (``.prov``) of a chart archive, by the archive's digest and the
+    signing key: made once, at sync, and served as is by every replica. An OpenPGP signature
+    carries its own time and salt, so it cannot be made again identically on request."""
+
+    __tablename__ = "chart_provenance"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)  # the archive's sha256
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    provenance: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

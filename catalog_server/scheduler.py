@@ -20,6 +20,7 @@ from catalog_server.catalogs import CatalogSource, configured_sources
 from catalog_server.config import Settings
 from catalog_server.indexer import SyncSummary, sync_catalog
 from catalog_server.models import Catalog
+from catalog_server.signing import SigningError, signer_from_settings
 from catalog_server.validation import server_catalog_checks, server_validators
 
 log = logging.getLogger("catalog_server.sync")
@@ -55,16 +56,24 @@ def all_sources(session: Session, settings: Settings) -> list[CatalogSource]:
 
 
 def sync_one(session: Session, settings: Settings, source: CatalogSource, **kw) -> SyncSummary:
-    """Sync one catalog with the server's validation. Never raises for catalog content."""
-    summary = sync_catalog(
-        session,
-        source,
-        cache_dir=settings.cache_dir,
-        git_timeout=settings.git_timeout,
-        validators=server_validators(helm_lint=settings.server_helm_lint),
-        catalog_checks=server_catalog_checks(helm_lint=settings.server_helm_lint),
-        **kw,
-    )
+    """Sync one catalog with the server's validation, signing its charts when a signing key
+    is configured. Never raises for catalog content; a signing key that cannot be used fails
+    the sync (nothing is written: the catalog stays served as it was, signed as it was)."""
+    try:
+        signer = signer_from_settings(settings)
+    except SigningError as exc:
+        summary = SyncSummary(source.name, "failed", error=str(exc))
+    else:
+        summary = sync_catalog(
+            session,
+            source,
+            cache_dir=settings.cache_dir,
+            git_timeout=settings.git_timeout,
+            validators=server_validators(helm_lint=settings.server_helm_lint),
+            catalog_checks=server_catalog_checks(helm_lint=settings.server_helm_lint),
+            signer=signer,
+            **kw,
+        )
     log.info(
         "sync %s: %s",
         source.name,

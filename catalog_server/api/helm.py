@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from catalog_server.api.cache import answer_from_cache, helm_etag, keep, served_state
 from catalog_server.api.views import sandboxed
-from catalog_server.charts import ChartNotPackable, chart_archive
+from catalog_server.charts import ChartNotPackable, archive_name, stored_archive
 from catalog_server.db import db
 from catalog_server.helmrepo import index_entry, render_index, rfc3339
 from catalog_server.loaders.folder import ICON_EXTENSIONS
@@ -31,7 +31,7 @@ from catalog_server.loaders.helm import local_icon
 from catalog_server.models import Catalog, Template, TemplateVersion
 from catalog_server.problems import TemplateNotFound
 from catalog_server.queries import template_icon
-from catalog_server.render import utc, version_files
+from catalog_server.render import utc
 
 helm = Blueprint("helm", __name__, url_prefix="/helm")
 
@@ -99,10 +99,8 @@ def build_index(catalog_name: str) -> RepoIndex:
             # A catalog file (file://assets/x.svg): the template's icon, served here.
             extension = ICON_EXTENSIONS.get(icon_type or "")
             chart["icon"] = f"icons/{slug}.{extension}" if extension else None
-        name = str(chart.get("name") or slug.rpartition("*")[2])
+        name, filename = archive_name(chart, slug, v.version)
         chart.setdefault("name", name)
-        chart_version = str(chart.get("version") or v.version)
-        filename = f"{name}-{chart_version}.tgz"
         if filename in charts:
             current_app.logger.warning(
                 "helm repo %s: %s is given by two templates; %s is left out",
@@ -174,11 +172,7 @@ def chart(catalog: str, filename: str):
     if v is None:
         raise TemplateNotFound(f"no chart archive {filename!r} in catalog {catalog!r}")
     try:
-        data = chart_archive(
-            found[1],
-            sorted(version_files(db.session, v).items()),
-            utc(v.created),
-        )
+        data = stored_archive(db.session, v, found[1])
     except ChartNotPackable as exc:  # the index only lists packable versions
         raise TemplateNotFound(f"{filename}: {exc}") from None
     response = Response(data, content_type="application/gzip")

@@ -1,0 +1,406 @@
+"""A chart's metadata as Helm loads it from an archive, and as Helm writes it in JSON.
+
+``helm push`` stores the chart's metadata as the config blob of the OCI manifest: Helm loads
+the archive (``loader.LoadArchive``), which reads ``Chart.yaml`` with sigs.k8s.io/yaml into
+``chart.Metadata``, then ``requirements.yaml`` (when the archive has one) into the same
+struct, and validates it (which also cleans strings: ``sanitizeString``); the push then writes
+``json.Marshal(meta)``. :func:`chart_metadata` and :func:`go_json` do the same, so the
+config we serve has the bytes, and so the digest, that Helm's own push would give:
+
+- fields in the struct's order, empty ones left out (``omitempty``), except a dependency's
+  ``name`` and ``repository``; maps with their keys sorted;
+- YAML numbers and booleans given where Helm wants text become text as sigs.k8s.io/yaml makes
+  it (a float through float32's shortest form: ``appVersion: 1.10`` is ``"1.1"``);
+- keys matched to fields as Go's JSON decoder does (exact, else ignoring ASCII case), unknown
+  keys ignored;
+- Go's string escapes, ``<``, ``>`` and ``&`` included (``\\u003e``).
+
+Pure Python, no Flask. The package tests compare the result with what the Helm SDK's push
+sends to a registry.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import struct
+import unicodedata
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from catalog_server.helmrepo import version_sort_key
+from catalog_server.loaders.yamlfile import YamlResult, load_yaml
+
+__all__ = ["ChartMetadataError", "chart_metadata", "go_json"]
+
+
+class ChartMetadataError(ValueError):
+    """Helm would refuse to load the chart: its metadata cannot be read or is invalid."""
+
+
+# chart.Metadata's JSON fields in declaration order: name -> kind.
+_METADATA = {
+    "name": "text",
+    "home": "text",
+    "sources": "text_list",
+    "version": "text",
+    "description": "text",
+    "keywords": "text_list",
+    "maintainers": "maintainers",
+    "icon": "text",
+    "apiVersion": "text",
+    "condition": "text",
+    "tags": "text",
+    "appVersion": "text",
+    "deprecated": "bool",
+    "annotations": "text_map",
+    "kubeVersion": "text",
+    "dependencies": "dependencies",
+    "type": "text",
+}
+_MAINTAINER = {"name": "text", "email": "text", "url": "text"}
+_DEPENDENCY = {
+    "name": "text",
+    "version": "text",
+    "repository": "text",
+    "condition": "text",
+    "tags": "text_list",
+    "enabled": "bool",
+    "import-values": "any_list",
+    "alias": "text",
+}
+_ALWAYS_WRITTEN = {"name", "repository"}  # Dependency fields without omitempty
+# Fields Metadata.Validate and Dependency.Validate clean with sanitizeString.
+_SANITIZED = {
+    "name",
+    "description",
+    "home",
+    "icon",
+    "condition",
+    "tags",
+    "appVersion",
+    "kubeVersion",
+    "sources",
+    "keywords",
+}
+_DEPENDENCY_SANITIZED = {"name", "version", "repository", "condition", "tags"}
+_ALIAS = re.compile(r"[a-zA-Z0-9_-]+\Z")
+_SEXAGESIMAL = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?\Z")
+
+
+def _float32_text(value: float) -> str:
+    """strconv.FormatFloat(value, 'g', -1, 32): what sigs.k8s.io/yaml makes of a float."""
+    if math.isnan(value):
+        return "NaN"
+    try:
+        single = struct.unpack("f", struct.pack("f", value))[0]
+    except OverflowError:
+        single = math.copysign(math.inf, value)
+    if math.isinf(single):
+        return "+Inf" if single > 0 else "-Inf"
+    if single == 0:
+        return "-0" if math.copysign(1, single) < 0 else "0"
+    for precision in range(9):  # the shortest decimal that reads back as the same float32
+        text = f"{single:.{precision}e}"
+        if struct.unpack("f", struct.pack("f", float(text)))[0] == single:
+            break
+    mantissa, exponent_text = text.split("e")
+    sign = "-" if mantissa.startswith("-") else ""
+    digits = mantissa.lstrip("-").replace(".", "").rstrip("0") or "0"
+    exponent = int(exponent_text)
+    if exponent < -4 or exponent >= 6:  # %e, as Go's shortest %g decides
+        fraction = f".{digits[1:]}" if len(digits) > 1 else ""
+        return f"{sign}{digits[0]}{fraction}e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
+    point = exponent + 1
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return f"{sign}{digits}{'0' * (point - len(digits))}"
+    return f"{sign}{digits[:point]}.{digits[point:]}"
+
+
+def _text(value: Any, raw: str | None, where: str) -> str:
+    """A YAML scalar given for a Go string field, as sigs.k8s.io/yaml hands it over."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if raw is not None and _SEXAGESIMAL.match(raw):
+        return raw  # YAML 1.1 base 60 (`1:20`): a number to PyYAML, text to Go's YAML
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _float32_text(value)
+    raise ChartMetadataError(f"{where} must be text, not a {type(value).__name__}")
+
+
+def _go_key(key: Any) -> str:
+    """A YAML mapping key as sigs.k8s.io/yaml turns it into a JSON key."""
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, int):
+        return str(key)
+    if isinstance(key, float):
+        text = _float32_text(key)
+        return {"+Inf": ".inf", "-Inf": "-.inf", "NaN": ".nan"}.get(text, text)
+    if isinstance(key, str):
+        return key
+    raise ChartMetadataError(f"unsupported mapping key {key!r}")
+
+
+class _Reader:
+    """Decodes one YAML document into Helm's structs; ``raw`` gives numbers as written."""
+
+    def __init__(self, result: YamlResult):
+        self.raw = result.raw_scalars
+
+    def fields(
+        self, value: Any, spec: Mapping[str, str], path: tuple, where: str, into: dict
+    ) -> None:
+        if not isinstance(value, dict):
+            raise ChartMetadataError(f"{where} must be a mapping, not {type(value).__name__}")
+        # Go's decoder sees the keys sorted (they pass through a Go map), takes an exact
+        # match or else one that differs in ASCII case, and keeps the last value it meets.
+        keys = sorted(((_go_key(k), k) for k in value), key=lambda pair: pair[0])
+        for text, original in keys:
+            name = (
+                text if text in spec else next((f for f in spec if f.lower() == text.lower()), None)
+            )
+            if name is None:
+                continue
+            child = value[original]
+            into[name] = self.decode(
+                child, spec[name], path + (original,), f"{where}.{name}", into.get(name)
+            )
+
+    def decode(self, value: Any, kind: str, path: tuple, where: str, current: Any) -> Any:
+        if kind == "text":
+            if value is None:  # null leaves a Go string as it was
+                return current if current is not None else ""
+            return _text(value, self.raw.get(path), where)
+        if kind == "bool":
+            if value is None:
+                return current if current is not None else False
+            if not isinstance(value, bool):
+                raise ChartMetadataError(f"{where} must be true or false")
+            return value
+        if value is None:
+            return None  # null empties a list or map field
+        if kind == "text_map":
+            if not isinstance(value, dict):
+                raise ChartMetadataError(f"{where} must be a mapping")
+            merged = dict(current or {})  # Go decodes into the map it already has
+            for key, item in value.items():
+                text = _go_key(key)
+                if isinstance(item, dict | list):
+                    raise ChartMetadataError(f"{where}.{text} must be text")
+                merged[text] = _text(item, self.raw.get(path + (key,)), f"{where}.{text}")
+            return merged
+        if not isinstance(value, list):
+            raise ChartMetadataError(f"{where} must be a list")
+        if kind == "text_list":
+            out = []
+            for i, item in enumerate(value):
+                if isinstance(item, dict | list):
+                    raise ChartMetadataError(f"{where}[{i}] must be text")
+                out.append(_text(item, self.raw.get(path + (i,)), f"{where}[{i}]"))
+            return out
+        if kind == "any_list":
+            return [_plain(item) for item in value]
+        spec = _MAINTAINER if kind == "maintainers" else _DEPENDENCY
+        items: list[dict | None] = []
+        for i, item in enumerate(value):
+            if item is None:
+                items.append(None)
+                continue
+            decoded: dict[str, Any] = {}
+            self.fields(item, spec, path + (i,), f"{where}[{i}]", decoded)
+            items.append(decoded)
+        return items
+
+
+def _plain(value: Any) -> Any:
+    """An untyped value (``[]any``): mapping keys become text, the rest stays as parsed."""
+    if isinstance(value, dict):
+        return dict(sorted((_go_key(k), _plain(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _sanitize(text: str) -> str:
+    """Helm's sanitizeString: every kind of space becomes ' ', unprintable runes go."""
+    out = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if ch in "\t\n\v\f\r \x85\xa0" or category in ("Zs", "Zl", "Zp"):
+            out.append(" ")
+        elif category[0] in "LMNPS":
+            out.append(ch)
+    return "".join(out)
+
+
+def _validate(meta: dict[str, Any]) -> None:
+    """Metadata.Validate: clean the strings it cleans, refuse what it refuses."""
+    for name in _SANITIZED:
+        value = meta.get(name)
+        if isinstance(value, str):
+            meta[name] = _sanitize(value)
+        elif isinstance(value, list):
+            meta[name] = [_sanitize(v) for v in value]
+    name = meta.get("name") or ""
+    if not name:
+        raise ChartMetadataError("chart.metadata.name is required")
+    if name in (".", "..") or "/" in name:
+        raise ChartMetadataError(f"chart.metadata.name {name!r} is not allowed")
+    version = meta.get("version") or ""
+    if not version:
+        raise ChartMetadataError("chart.metadata.version is required")
+    if version_sort_key(version)[0] != 1:
+        raise ChartMetadataError(f"chart.metadata.version {version!r} is invalid")
+    if meta.get("type") not in (None, "", "application", "library"):
+        raise ChartMetadataError("chart.metadata.type must be application or library")
+    for person in meta.get("maintainers") or []:
+        if person is None:
+            raise ChartMetadataError("maintainers must not contain empty or null nodes")
+        for key in _MAINTAINER:
+            if isinstance(person.get(key), str):
+                person[key] = _sanitize(person[key])
+    seen = set()
+    for dependency in meta.get("dependencies") or []:
+        if dependency is None:
+            raise ChartMetadataError("dependencies must not contain empty or null nodes")
+        for key in _DEPENDENCY_SANITIZED:
+            value = dependency.get(key)
+            if isinstance(value, str):
+                dependency[key] = _sanitize(value)
+            elif isinstance(value, list):
+                dependency[key] = [_sanitize(v) for v in value]
+        alias = dependency.get("alias") or ""
+        if alias and not _ALIAS.match(alias):
+            raise ChartMetadataError(
+                f"dependency {dependency.get('name', '')!r} has disallowed characters in the alias"
+            )
+        key = alias or dependency.get("name") or ""
+        if key in seen:
+            raise ChartMetadataError(f"more than one dependency with name or alias {key!r}")
+        seen.add(key)
+
+
+def _omit_empty(values: Mapping[str, Any], spec: Mapping[str, str], keep=frozenset()) -> dict:
+    """The struct as json.Marshal writes it: declared order, ``omitempty`` applied."""
+    out: dict[str, Any] = {}
+    for name in spec:
+        value = values.get(name)
+        if name in keep:
+            out[name] = value or ""
+        elif value not in (None, "", False, [], {}):
+            out[name] = dict(sorted(value.items())) if isinstance(value, dict) else value
+    return out
+
+
+def chart_metadata(chart_yaml: bytes, requirements_yaml: bytes | None = None) -> dict[str, Any]:
+    """``chart.Metadata`` of an archive holding ``chart_yaml`` (and ``requirements_yaml``),
+    as Helm loads it, shaped as ``json.Marshal`` writes it (see :func:`go_json`).
+
+    Raises:
+        ChartMetadataError: Helm would refuse to load the chart (bad YAML, a field of the
+            wrong type, no name or version, an invalid version, type or alias, ...).
+    """
+    meta: dict[str, Any] = {}
+    for data, path in ((chart_yaml, "Chart.yaml"), (requirements_yaml, "requirements.yaml")):
+        if data is None:
+            continue
+        result = load_yaml(data, path)
+        if not result.ok:
+            raise ChartMetadataError(f"cannot load {path}: {result.problems[0].message}")
+        if result.value is not None:
+            _Reader(result).fields(result.value, _METADATA, (), path, meta)
+        if path == "Chart.yaml" and not meta.get("apiVersion"):
+            meta["apiVersion"] = "v1"  # Helm 2 charts could leave it out
+    _validate(meta)
+    if meta.get("maintainers"):
+        meta["maintainers"] = [_omit_empty(m, _MAINTAINER) for m in meta["maintainers"]]
+    if meta.get("dependencies"):
+        meta["dependencies"] = [
+            _omit_empty(d, _DEPENDENCY, _ALWAYS_WRITTEN) for d in meta["dependencies"]
+        ]
+    return _omit_empty(meta, _METADATA)
+
+
+# --- Go's encoding/json ------------------------------------------------------------------
+
+_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\b": "\\b",
+    "\f": "\\f",
+}
+_NEEDS_ESCAPE = re.compile('["\\\\\x00-\x1f<>&\u2028\u2029]')
+
+
+def _go_string(text: str) -> str:
+    return (
+        '"'
+        + _NEEDS_ESCAPE.sub(lambda m: _ESCAPES.get(m.group(), f"\\u{ord(m.group()):04x}"), text)
+        + '"'
+    )
+
+
+def _go_float(value: float) -> str:
+    """A float64 as encoding/json writes it (shortest form, exponent only when extreme)."""
+    if not math.isfinite(value):
+        raise ValueError("JSON has no NaN or infinity")
+    if value == 0:
+        return "-0" if math.copysign(1, value) < 0 else "0"
+    if 1e-6 <= abs(value) < 1e21:
+        text = format(Decimal(repr(value)), "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    mantissa, exponent = repr(value).split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa
+    sign, digits = ("-", exponent[1:]) if exponent.startswith("-") else ("+", exponent.lstrip("+"))
+    return f"{mantissa}e{sign}{int(digits):02d}" if sign == "+" else f"{mantissa}e-{int(digits)}"
+
+
+def go_json(value: Any) -> bytes:
+    """``value`` serialised as Go's ``json.Marshal`` would: no spaces, mappings in the order
+    given (build Go maps with sorted keys), HTML-safe escapes, Go's number forms."""
+    parts: list[str] = []
+
+    def emit(item: Any) -> None:
+        if item is None:
+            parts.append("null")
+        elif item is True:
+            parts.append("true")
+        elif item is False:
+            parts.append("false")
+        elif isinstance(item, int):
+            parts.append(str(item))
+        elif isinstance(item, float):
+            parts.append(_go_float(item))
+        elif isinstance(item, str):
+            parts.append(_go_string(item))
+        elif isinstance(item, dict):
+            parts.append("{")
+            for i, (key, child) in enumerate(item.items()):
+                parts.append(("," if i else "") + _go_string(str(key)) + ":")
+                emit(child)
+            parts.append("}")
+        elif isinstance(item, list | tuple):
+            parts.append("[")
+            for i, child in enumerate(item):
+                if i:
+                    parts.append(",")
+                emit(child)
+            parts.append("]")
+        else:
+            raise TypeError(f"cannot write {type(item).__name__} as JSON")
+
+    emit(value)
+    return "".join(parts).encode("utf-8")
