@@ -42,6 +42,9 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     from catalog_server.api.helm import helm
 
     app.register_blueprint(helm)
+    from catalog_server.api.oci import oci
+
+    app.register_blueprint(oci)
     from catalog_server.web import web
 
     app.register_blueprint(web)

@@ -40,6 +40,7 @@ __all__ = [
     "missing_message",
     "pull",
     "pull_oci",
+    "push",
     "render",
     "repo_index",
     "repo_index_generate",
@@ -259,6 +260,17 @@ def pull_oci(
     if len(written) != 1:
         raise HelmError(f"helm pull {reference} wrote {len(written)} archives in {dest}")
     return written.pop()
+
+
+def push(archive: StrPath, remote: str, *, plain_http: bool = False) -> None:
+    """``helm push ARCHIVE oci://HOST/REPO`` (``--plain-http``); a ``<archive>.prov`` beside
+    the archive goes along as the provenance layer.
+
+    Raises:
+        HelmSDKMissing, HelmError: the SDK is absent, or the registry refused the push.
+    """
+    sdk = _sdk()
+    _call(sdk.push, os.fspath(archive), remote, plain_http=plain_http)
 
 
 def sign(

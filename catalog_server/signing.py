@@ -14,7 +14,8 @@ stored in the database, so every replica serves the same ``.prov`` bytes.
   archive digest and key, so an unchanged archive is never signed twice), the catalog
   records which key signs it, and provenance files no archive needs any more are dropped.
   Without a signer, the catalog is marked unsigned and nothing else changes.
-- :func:`catalog_key` and :func:`provenance` are what readers use.
+- :func:`catalog_key`, :func:`provenance` and :func:`signed_versions` are what readers use;
+  :func:`sign_key_annotation` gives the key in Artifact Hub's ``artifacthub.io/signKey`` form.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ __all__ = [
     "provenance",
     "sign_catalog",
     "sign_key_annotation",
+    "signed_versions",
     "signer_from_settings",
 ]
 
@@ -247,6 +249,22 @@ def provenance(session: Session, digest: str, fingerprint: str | None) -> str | 
             ChartProvenance.digest == digest, ChartProvenance.fingerprint == fingerprint
         )
     )
+
+
+def signed_versions(session: Session, catalog: str, slug: str) -> set[str]:
+    """The versions of a template whose archive has a provenance file under the catalog's key."""
+    rows = session.scalars(
+        select(TemplateVersion.version)
+        .join(Template, TemplateVersion.template_id == Template.id)
+        .join(Catalog, Template.catalog_id == Catalog.id)
+        .join(
+            ChartProvenance,
+            (ChartProvenance.digest == TemplateVersion.chart_digest)
+            & (ChartProvenance.fingerprint == Catalog.signing_key),
+        )
+        .where(Catalog.name == catalog, Template.slug == slug)
+    )
+    return set(rows)
 
 
 def sign_key_annotation(fingerprint: str, url: str) -> str:

@@ -1,11 +1,11 @@
 """The web site at /: the static site that ``catalog-server docs build`` writes into
 ``Settings.site_dir``, served as files.
 
-The blueprint never shadows the API or the Helm repository: its catch-all route refuses
-paths under ``api/`` and ``helm/`` (a converter), so those keep their own 404 and 405
-answers. A folder path serves its ``index.html``; a folder path without its trailing slash
-is redirected, so the pages' relative links resolve; an unknown path gets the site's
-``404.html`` with status 404.
+The blueprint never shadows the API, the Helm repository or the OCI registry: its catch-all
+route refuses paths under ``api/``, ``helm/`` and ``v2/`` (a converter), so those keep their
+own 404 and 405 answers. A folder path serves its ``index.html``; a folder path without its
+trailing slash is redirected, so the pages' relative links resolve; an unknown path gets the
+site's ``404.html`` with status 404.
 
 Every answer carries a content security policy: scripts only from the site itself, no
 inline script, no eval, no plugins, no framing. SVG files are sandboxed on top of that, so
@@ -28,11 +28,11 @@ PAGE_CSP = (
     "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
-RESERVED = ("api", "helm")
+RESERVED = ("api", "helm", "v2")
 
 
 class SitePathConverter(PathConverter):
-    """A path that does not start with a reserved segment (``api``, ``helm``)."""
+    """A path that does not start with a reserved segment (``api``, ``helm``, ``v2``)."""
 
     regex = r"(?!(?:" + "|".join(RESERVED) + r")(?:/|$))[^/].*?"
 

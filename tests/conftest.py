@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,3 +176,63 @@ def sync(app, settings):
             return sync_catalog(db.session, source, cache_dir=settings.cache_dir, **kw)
 
     return run
+
+
+@dataclass
+class GpgHome:
+    """A GnuPG home folder of its own, driven by the real gpg: throwaway keys for tests."""
+
+    path: Path
+
+    def run(self, *args: str, passphrase: str = "", stdin: bytes | None = None) -> bytes:
+        env = {**os.environ, "GNUPGHOME": str(self.path)}
+        command = ["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", passphrase]
+        result = subprocess.run(
+            [*command, *args], input=stdin, env=env, check=True, capture_output=True
+        )
+        return result.stdout
+
+    def make_key(self, user_id: str, algorithm: str = "ed25519", passphrase: str = "") -> str:
+        """Make a signing key; return its fingerprint (lowercase hex)."""
+        self.run("--quick-gen-key", user_id, algorithm, "sign", "never", passphrase=passphrase)
+        out = self.run("--with-colons", "--list-keys", user_id).decode()
+        fpr = next(line.split(":")[9] for line in out.splitlines() if line.startswith("fpr:"))
+        return fpr.lower()
+
+    def secret_keyring(self, target: Path, *who: str, passphrase: str = "") -> Path:
+        """The binary secret keyring `helm package --sign` takes (gpg --export-secret-keys)."""
+        target.write_bytes(self.run("--export-secret-keys", *who, passphrase=passphrase))
+        return target
+
+    def public_keyring(self, target: Path, *who: str) -> Path:
+        target.write_bytes(self.run("--export", *who))
+        return target
+
+    def dearmor(self, armored: bytes) -> bytes:
+        return self.run("--dearmor", stdin=armored)
+
+    def stop(self) -> None:
+        """Stop the gpg-agent that gpg started for this home."""
+        env = {**os.environ, "GNUPGHOME": str(self.path)}
+        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, capture_output=True)
+
+
+def _gpg_home(folder: Path) -> Iterator[GpgHome]:
+    if shutil.which("gpg") is None:
+        pytest.skip("gpg is not installed (apt-get install gnupg)")
+    folder.mkdir(mode=0o700)
+    home = GpgHome(folder)
+    yield home
+    home.stop()
+
+
+@pytest.fixture
+def gpg(tmp_path) -> Iterator[GpgHome]:
+    """A throwaway GnuPG home (skips where gpg is not installed)."""
+    yield from _gpg_home(tmp_path / "gnupg")
+
+
+@pytest.fixture(scope="module")
+def module_gpg(tmp_path_factory) -> Iterator[GpgHome]:
+    """A throwaway GnuPG home shared by a module's tests (keys take a while to make)."""
+    yield from _gpg_home(tmp_path_factory.mktemp("gpg") / "gnupg")

@@ -6,6 +6,9 @@
   the catalog does. Compose templates are not in it.
 - ``charts/<name>-<version>.tgz``: the archive rebuilt from the stored files with
   :func:`catalog_server.charts.chart_archive`, byte for byte what the digest was taken of.
+- ``charts/<name>-<version>.tgz.prov`` and ``public-key.asc``: when the catalog is signed
+  (:mod:`catalog_server.signing`), the archive's provenance file as the sync made it, and
+  the signing key's public half (ASCII-armored); 404 otherwise.
 
 Both answer with an ETag made of the catalog's revision and generation and the path, and
 304 to a matching If-None-Match. The rendered index is kept in process per catalog
@@ -32,6 +35,7 @@ from catalog_server.models import Catalog, Template, TemplateVersion
 from catalog_server.problems import TemplateNotFound
 from catalog_server.queries import template_icon
 from catalog_server.render import utc
+from catalog_server.signing import catalog_key, provenance
 
 helm = Blueprint("helm", __name__, url_prefix="/helm")
 
@@ -178,3 +182,22 @@ def chart(catalog: str, filename: str):
     response = Response(data, content_type="application/gzip")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+@helm.get("/<catalog>/charts/<filename>.prov")
+def chart_provenance(catalog: str, filename: str):
+    found = repo_index(catalog).charts.get(filename)
+    v = db.session.get(TemplateVersion, found[0]) if found else None
+    key = catalog_key(db.session, catalog)
+    text = provenance(db.session, v.chart_digest, key.fingerprint) if v and key else None
+    if text is None:
+        raise TemplateNotFound(f"no provenance file for {filename!r} in catalog {catalog!r}")
+    return Response(text, content_type="text/plain; charset=utf-8")
+
+
+@helm.get("/<catalog>/public-key.asc")
+def public_key(catalog: str):
+    key = catalog_key(db.session, catalog)
+    if key is None:
+        raise TemplateNotFound(f"catalog {catalog!r} does not sign its charts")
+    return Response(key.public_key, content_type="application/pgp-keys")

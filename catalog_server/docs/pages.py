@@ -32,7 +32,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from catalog_server import queries
+from catalog_server import queries, signing
 from catalog_server.chartvalues import VALUES_FILE, document_values
 from catalog_server.docs.reference import front_matter
 from catalog_server.docs.sanitize import clean_svg, render_markdown
@@ -52,6 +52,7 @@ from catalog_server.render import _default_release, served_questions
 KIND_LABELS = {"compose": "Compose", "helm": "Helm chart"}
 PLACEHOLDER_ICON = "img/template.svg"  # in the theme
 SERVER_PLACEHOLDER = "https://CATALOG-SERVER"  # the page's script writes its own origin
+HOST_PLACEHOLDER = "CATALOG-SERVER"  # ... and its own host, for oci:// references
 ICON_EXTENSIONS = {"image/svg+xml": "svg", "image/png": "png", "image/jpeg": "jpg"}
 PAGE_SIZE = 100
 MAX_VALUES_SHOWN = 256 * 1024  # a longer values.yaml is linked to, not shown in the page
@@ -231,12 +232,18 @@ def _helm_install(session: Session, catalog: str, t) -> dict[str, Any] | None:
     v = queries.get_version(session, catalog, t.slug, version_name)
     chart = (v.meta or {}).get("chart") or {}
     annotations = chart.get("annotations") if isinstance(chart.get("annotations"), dict) else {}
+    key = signing.catalog_key(session, catalog)
     return {
         "chart": chart.get("name") or (t.meta or {}).get("chart_name") or t.slug.rpartition("*")[2],
         "version": v.version,
         "release": _default_release(t.slug, chart),
         "namespace": annotations.get("catalog.cattle.io/namespace"),
         "packaged": v.chart_digest is not None,
+        "signed_by": key,
+        # The key as gpg prints it: ten groups of four hex digits.
+        "fingerprint": " ".join(key.fingerprint.upper()[i : i + 4] for i in range(0, 40, 4))
+        if key
+        else None,
     }
 
 
@@ -268,6 +275,7 @@ def template_page(
     version = default_view.v if default_view else None
     questions, source = served_questions(session, version) if version else ([], None)
     api_path = f"/api/v1/templates/{url_segment(catalog)}/{url_segment(t.slug)}"
+    signed = signing.signed_versions(session, catalog, t.slug) if t.kind == "helm" else set()
     project_url = t.project_url or ""
     if not project_url.startswith(("https://", "http://")):
         project_url = None  # a catalog's link is only ever a web link
@@ -290,11 +298,13 @@ def template_page(
         helm_repo=f"../../../helm/{url_segment(catalog)}" if t.kind == "helm" else None,
         helm=_helm_install(session, catalog, t),
         server_placeholder=SERVER_PLACEHOLDER,
+        host_placeholder=HOST_PLACEHOLDER,
         readme=Markup(render_markdown(t.readme)),  # noqa: S704  (sanitized by nh3)
         versions=[
             {
                 "version": v.version,
                 "dir": view.dir,
+                "signed": v.version in signed,
                 "folder": v.folder,
                 "app_version": v.app_version,
                 "upgrade_from": v.upgrade_from,

@@ -56,6 +56,15 @@
     document.querySelectorAll(".server-url").forEach(function (el) {
       el.textContent = location.origin;
     });
+    // oci:// references name the host alone; over plain HTTP helm needs --plain-http.
+    document.querySelectorAll(".server-host").forEach(function (el) {
+      el.textContent = location.host;
+    });
+    if (location.protocol === "http:") {
+      document.querySelectorAll(".plain-http").forEach(function (el) {
+        el.textContent = " --plain-http";
+      });
+    }
   }
 
   function setupFinder() {
