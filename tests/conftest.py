@@ -7,9 +7,11 @@ one). Without it the PostgreSQL runs skip, saying why.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ from pathlib import Path
 import git
 import pytest
 from sqlalchemy import create_engine, inspect, text
+from werkzeug.serving import make_server
 
 from catalog_server.app import create_app
 from catalog_server.catalogs import CatalogSource
@@ -176,6 +179,32 @@ def sync(app, settings):
             return sync_catalog(db.session, source, cache_dir=settings.cache_dir, **kw)
 
     return run
+
+
+@pytest.fixture
+def live_server():
+    """`with live_server(app) as host:` serves the app over HTTP on 127.0.0.1 (a thread)."""
+
+    @contextlib.contextmanager
+    def serve(app) -> Iterator[str]:
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"127.0.0.1:{server.server_port}"
+        finally:
+            server.shutdown()
+            thread.join(timeout=10)
+            server.server_close()
+
+    return serve
+
+
+@pytest.fixture
+def helm_home(tmp_path, monkeypatch):
+    """Helm's cache, config and data folders in the test's own temp folder."""
+    for variable in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
+        monkeypatch.setenv(variable, str(tmp_path / variable.lower()))
 
 
 @dataclass

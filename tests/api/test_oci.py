@@ -7,15 +7,11 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
-from werkzeug.serving import make_server
 
 from catalog_server import helmsdk
 from catalog_server.oci import CHART_LAYER, CONFIG, MANIFEST
@@ -34,25 +30,6 @@ def odd(make_catalog_repo, sync):
     summary = sync(repo.source("odd"))
     assert summary.status == "updated", summary
     return repo
-
-
-@contextmanager
-def serving(app) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-
-
-@pytest.fixture
-def helm_home(tmp_path, monkeypatch):
-    for variable in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
-        monkeypatch.setenv(variable, str(tmp_path / variable.lower()))
 
 
 def index_of(client, catalog: str) -> dict:
@@ -74,7 +51,7 @@ def registry_error(response, status: int, code: str) -> dict:
 
 @needs_helm
 def test_helm_pulls_every_chart_version_over_oci(
-    make_catalog_repo, sync, odd, app, client, tmp_path, helm_home
+    make_catalog_repo, sync, odd, app, client, tmp_path, helm_home, live_server
 ):
     bundled = make_catalog_repo()
     shutil.copytree(ROOT / "catalog", bundled.path, dirs_exist_ok=True)
@@ -82,7 +59,7 @@ def test_helm_pulls_every_chart_version_over_oci(
     assert sync(bundled.source("library")).status == "updated"
     expected = {p.parent.parent.name for p in (ROOT / "catalog").glob("charts/*/*/Chart.yaml")}
     pulled = 0
-    with serving(app) as host:
+    with live_server(app) as host:
         for catalog in ("library", "odd"):
             entries = index_of(client, catalog)
             if catalog == "library":
@@ -103,8 +80,8 @@ def test_helm_pulls_every_chart_version_over_oci(
 
 
 @needs_helm
-def test_helm_resolves_versions_through_the_tag_list(odd, app, tmp_path, helm_home):
-    with serving(app) as host:
+def test_helm_resolves_versions_through_the_tag_list(odd, app, tmp_path, helm_home, live_server):
+    with live_server(app) as host:
         newest = helmsdk.pull_oci(f"oci://{host}/odd/plus", None, tmp_path / "a", plain_http=True)
         ranged = helmsdk.pull_oci(f"oci://{host}/odd/plus", "~1.1", tmp_path / "b", plain_http=True)
         with pytest.raises(helmsdk.HelmError):
@@ -217,10 +194,10 @@ def test_push_and_delete_are_unsupported(odd, client, method, path):
 
 
 @needs_helm
-def test_helm_push_is_refused(odd, app, client, tmp_path, helm_home):
+def test_helm_push_is_refused(odd, app, client, tmp_path, helm_home, live_server):
     archive = tmp_path / "plus-1.1.0.tgz"
     archive.write_bytes(client.get("/helm/odd/charts/plus-1.1.0.tgz").data)
-    with serving(app) as host, pytest.raises(helmsdk.HelmError, match="(?i)unsupported|405"):
+    with live_server(app) as host, pytest.raises(helmsdk.HelmError, match="(?i)unsupported|405"):
         helmsdk.push(archive, f"oci://{host}/odd", plain_http=True)
 
 
