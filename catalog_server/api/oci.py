@@ -312,7 +312,7 @@ def _send(
 @oci.route("/", methods=["GET", *WRITE_METHODS])
 def ping():
     """The spec's version check: 200 means this is a registry."""
-    if request.method != "GET" and request.method != "HEAD":
+    if request.method not in ("GET", "HEAD"):
         raise _unsupported()
     return Response("{}", mimetype="application/json")
 

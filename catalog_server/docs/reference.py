@@ -81,6 +81,139 @@ HELM_PATHS: dict[str, Any] = {
             },
         }
     },
+    "/helm/{catalog}/charts/{filename}.prov": {
+        "get": {
+            "summary": "The provenance file of a chart archive (`helm pull --verify`, "
+            "`helm verify`), made at sync with the catalog's signing key.",
+            "parameters": [
+                _CATALOG,
+                {
+                    "name": "filename",
+                    "in": "path",
+                    "required": True,
+                    "description": "name-version.tgz",
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "A PGP clear-signed document.",
+                    "content": {"text/plain": {}},
+                },
+                "304": {"description": "Not modified."},
+                "404": {"description": "No such chart version, or the catalog is not signed."},
+            },
+        }
+    },
+    "/helm/{catalog}/public-key.asc": {
+        "get": {
+            "summary": "The public key that signs the catalog's charts, ASCII-armored; "
+            "`gpg --dearmor` makes it a keyring for `helm --verify --keyring`.",
+            "parameters": [_CATALOG],
+            "responses": {
+                "200": {"description": "The key.", "content": {"application/pgp-keys": {}}},
+                "304": {"description": "Not modified."},
+                "404": {"description": "No such catalog, or it is not signed."},
+            },
+        }
+    },
+}
+
+# The OCI registry (pull side of the OCI distribution spec), also outside the OpenAPI
+# document; the same test checks these against the routes.
+_REPOSITORY = [
+    _CATALOG,
+    {"name": "chart", "in": "path", "required": True, "description": "Chart name."},
+]
+_OCI_ERROR = '`{"errors": [{"code", "message", "detail"}]}`'
+_UNSUPPORTED = {
+    "summary": "Pushing and deleting are not supported: charts are published through git.",
+    "responses": {"405": {"description": f"{_OCI_ERROR}, code `UNSUPPORTED`."}},
+}
+_PAGING = [
+    {"name": "n", "in": "query", "required": False, "description": "At most this many."},
+    {"name": "last", "in": "query", "required": False, "description": "Start after this."},
+]
+OCI_PATHS: dict[str, Any] = {
+    "/v2/": {
+        "get": {
+            "summary": "The registry check: 200 with `Docker-Distribution-API-Version: "
+            "registry/2.0`.",
+            "responses": {"200": {"description": "`{}`"}},
+        },
+        **{method: _UNSUPPORTED for method in ("post", "put", "patch", "delete")},
+    },
+    "/v2/{catalog}/{chart}/manifests/{reference}": {
+        "get": {
+            "summary": "The OCI image manifest of a chart version, by tag (the version, `+` "
+            "written `_`) or digest; HEAD gives the headers alone. `helm pull "
+            "oci://HOST/{catalog}/{chart} --version V` reads it.",
+            "parameters": [
+                *_REPOSITORY,
+                {
+                    "name": "reference",
+                    "in": "path",
+                    "required": True,
+                    "description": "Tag or sha256 digest.",
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "The manifest, with `Docker-Content-Digest`.",
+                    "content": {"application/vnd.oci.image.manifest.v1+json": {}},
+                },
+                "304": {"description": "Not modified (the ETag is the digest)."},
+                "400": {"description": f"{_OCI_ERROR}, code `DIGEST_INVALID`."},
+                "404": {"description": f"{_OCI_ERROR}, code `NAME_UNKNOWN` or `MANIFEST_UNKNOWN`."},
+            },
+        }
+    },
+    "/v2/{catalog}/{chart}/blobs/{digest}": {
+        "get": {
+            "summary": "A blob: the chart's config, its archive (the one `/helm/` serves) "
+            "or its provenance file. `Range` requests answer 206.",
+            "parameters": [
+                *_REPOSITORY,
+                {"name": "digest", "in": "path", "required": True, "description": "sha256 digest."},
+            ],
+            "responses": {
+                "200": {
+                    "description": "The blob, with `Docker-Content-Digest`.",
+                    "content": {"application/octet-stream": {}},
+                },
+                "206": {"description": "The requested range."},
+                "304": {"description": "Not modified (the ETag is the digest)."},
+                "404": {"description": f"{_OCI_ERROR}, code `NAME_UNKNOWN` or `BLOB_UNKNOWN`."},
+                "416": {"description": "The range is outside the blob."},
+            },
+        }
+    },
+    "/v2/{catalog}/{chart}/tags/list": {
+        "get": {
+            "summary": "The repository's tags, sorted; with `n`, a `Link` header names the "
+            "next page.",
+            "parameters": [*_REPOSITORY, *_PAGING],
+            "responses": {
+                "200": {"description": '`{"name", "tags"}`', "content": {"application/json": {}}},
+                "404": {"description": f"{_OCI_ERROR}, code `NAME_UNKNOWN`."},
+            },
+        }
+    },
+    "/v2/_catalog": {
+        "get": {
+            "summary": "Every repository (`{catalog}/{chart}`), sorted, paged as tags are.",
+            "parameters": _PAGING,
+            "responses": {
+                "200": {"description": '`{"repositories"}`', "content": {"application/json": {}}},
+            },
+        }
+    },
+    "/v2/{rest}": {
+        "get": {
+            "summary": "Any other read names no repository.",
+            "responses": {"404": {"description": f"{_OCI_ERROR}, code `NAME_UNKNOWN`."}},
+        },
+        **{method: _UNSUPPORTED for method in ("post", "put", "patch", "delete")},
+    },
 }
 
 
@@ -193,7 +326,8 @@ def api_page(document: Mapping[str, Any]) -> str:
     lines.append(
         "The machine-readable OpenAPI document is served at `/api/v1/openapi.json`. GET "
         "answers carry an ETag; send it back in `If-None-Match` to get `304 Not Modified`. "
-        "The Helm chart repository of each catalog is at `/helm/{catalog}/index.yaml`.\n"
+        "The Helm chart repository of each catalog is at `/helm/{catalog}/index.yaml`, "
+        "and an OCI registry serves the same charts under `/v2/`.\n"
     )
     lines.append("## Operations\n")
     lines += ["| method | path | what |", "| --- | --- | --- |"]
@@ -206,6 +340,14 @@ def api_page(document: Mapping[str, Any]) -> str:
     lines.append("## Helm chart repository\n")
     for method, path in api_routes({"paths": HELM_PATHS}):
         lines += _operation(method, path, HELM_PATHS[path][method.lower()])
+    lines.append("## OCI registry\n")
+    lines.append(
+        "The same charts as OCI artifacts (the pull side of the OCI distribution spec, "
+        "Helm's media types), repository `{catalog}/{chart}`: `helm install "
+        "oci://HOST/{catalog}/{chart} --version V`.\n"
+    )
+    for method, path in api_routes({"paths": OCI_PATHS}):
+        lines += _operation(method, path, OCI_PATHS[path][method.lower()])
     schemas = document.get("components", {}).get("schemas", {})
     if schemas:
         lines.append("## Schemas\n")

@@ -19,12 +19,12 @@ def test_every_lint_rule_is_documented():
 
 
 def test_every_api_route_is_documented(app):
-    """Every route the app serves under /api/ and /helm/ is in the generated API page."""
+    """Every route the app serves under /api/, /helm/ and /v2/ is in the generated API page."""
     page = reference_pages()["reference/api.md"]
     documented = set(api_routes(openapi_document()))
     for rule in app.url_map.iter_rules():
         path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
-        if not path.startswith(("/api/", "/helm/")):
+        if not path.startswith(("/api/", "/helm/", "/v2/")):
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             assert f"### {method} `{path}`" in page, f"{method} {path} missing from the API page"
