@@ -171,25 +171,25 @@ def test_unknown_names_tags_and_digests_give_the_spec_codes(odd, client):
     )
 
 
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [
-        ("POST", "/v2/odd/plus/blobs/uploads/"),
-        ("POST", f"/v2/odd/plus/blobs/uploads/?mount={MISSING_DIGEST}&from=odd/odd"),
-        ("PATCH", "/v2/odd/plus/blobs/uploads/1234"),
-        ("PUT", f"/v2/odd/plus/blobs/uploads/1234?digest={MISSING_DIGEST}"),
-        ("PUT", "/v2/odd/plus/manifests/1.1.0"),
-        ("PUT", "/v2/odd/new/manifests/1.0.0"),
-        ("DELETE", "/v2/odd/plus/manifests/1.1.0"),
-        ("DELETE", f"/v2/odd/plus/blobs/{MISSING_DIGEST}"),
-        ("POST", "/v2/"),
-    ],
-)
-def test_push_and_delete_are_unsupported(odd, client, method, path):
-    response = client.open(path, method=method, data=b"{}")
-    error = registry_error(response, 405, "UNSUPPORTED")
-    assert "git" in error["message"]
-    assert response.headers["Allow"] == "GET, HEAD"
+WRITES = [
+    ("POST", "/v2/odd/plus/blobs/uploads/"),
+    ("POST", f"/v2/odd/plus/blobs/uploads/?mount={MISSING_DIGEST}&from=odd/odd"),
+    ("PATCH", "/v2/odd/plus/blobs/uploads/1234"),
+    ("PUT", f"/v2/odd/plus/blobs/uploads/1234?digest={MISSING_DIGEST}"),
+    ("PUT", "/v2/odd/plus/manifests/1.1.0"),
+    ("PUT", "/v2/odd/new/manifests/1.0.0"),
+    ("DELETE", "/v2/odd/plus/manifests/1.1.0"),
+    ("DELETE", f"/v2/odd/plus/blobs/{MISSING_DIGEST}"),
+    ("POST", "/v2/"),
+]
+
+
+def test_push_and_delete_are_unsupported(odd, client):
+    for method, path in WRITES:
+        response = client.open(path, method=method, data=b"{}")
+        error = registry_error(response, 405, "UNSUPPORTED")
+        assert "git" in error["message"]
+        assert response.headers["Allow"] == "GET, HEAD"
     assert client.get("/v2/odd/plus/tags/list").get_json()["tags"] == ["1.1.0", "1.2.0_up3.4.5"]
 
 
