@@ -10,10 +10,11 @@ What is served: a template whose folder cannot be loaded at all keeps its last g
 keeps its last good state too, and the template's other versions are served as usual.
 Problems of every other kind are recorded and hide nothing.
 
-With a signer (see :mod:`catalog_server.signing`), every chart archive gets its provenance
-file in the same transaction, so a served archive is never without one; a catalog whose
-content is up to date is still brought in line with the key (first signed, key changed or
-signing turned off), and its generation bumped when that changes what is served.
+With a signer (see :mod:`catalog_server.signing`), chart archives get their provenance files
+in the same transaction that starts serving them (an archive Helm cannot load stays unsigned,
+with a warning); a catalog whose content is up to date is still brought in line with the key
+(first signed, key changed or signing turned off), its generation bumped when that changes
+what is served.
 """
 
 from __future__ import annotations
