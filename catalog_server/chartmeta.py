@@ -243,14 +243,19 @@ def _sanitize(text: str) -> str:
     return "".join(out)
 
 
+def _sanitize_fields(values: dict[str, Any], names) -> None:
+    """sanitizeString on each of ``names`` that is text or a list of text."""
+    for name in names:
+        value = values.get(name)
+        if isinstance(value, str):
+            values[name] = _sanitize(value)
+        elif isinstance(value, list):
+            values[name] = [_sanitize(v) for v in value]
+
+
 def _validate(meta: dict[str, Any]) -> None:
     """Metadata.Validate: clean the strings it cleans, refuse what it refuses."""
-    for name in _SANITIZED:
-        value = meta.get(name)
-        if isinstance(value, str):
-            meta[name] = _sanitize(value)
-        elif isinstance(value, list):
-            meta[name] = [_sanitize(v) for v in value]
+    _sanitize_fields(meta, _SANITIZED)
     name = meta.get("name") or ""
     if not name:
         raise ChartMetadataError("chart.metadata.name is required")
@@ -266,19 +271,12 @@ def _validate(meta: dict[str, Any]) -> None:
     for person in meta.get("maintainers") or []:
         if person is None:
             raise ChartMetadataError("maintainers must not contain empty or null nodes")
-        for key in _MAINTAINER:
-            if isinstance(person.get(key), str):
-                person[key] = _sanitize(person[key])
+        _sanitize_fields(person, _MAINTAINER)
     seen = set()
     for dependency in meta.get("dependencies") or []:
         if dependency is None:
             raise ChartMetadataError("dependencies must not contain empty or null nodes")
-        for key in _DEPENDENCY_SANITIZED:
-            value = dependency.get(key)
-            if isinstance(value, str):
-                dependency[key] = _sanitize(value)
-            elif isinstance(value, list):
-                dependency[key] = [_sanitize(v) for v in value]
+        _sanitize_fields(dependency, _DEPENDENCY_SANITIZED)
         alias = dependency.get("alias") or ""
         if alias and not _ALIAS.match(alias):
             raise ChartMetadataError(

@@ -11,11 +11,11 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from catalog_server.helmrepo import chart_digest, package_chart
-from catalog_server.models import TemplateVersion, VersionFile
+from catalog_server.models import Template, TemplateVersion, VersionFile
 
 
 class ChartNotPackable(ValueError):
@@ -67,3 +67,17 @@ def stored_archive(session: Session, version: TemplateVersion, name: str) -> byt
     if created is not None and created.tzinfo is None:
         created = created.replace(tzinfo=UTC)  # SQLite hands back naive UTC times
     return chart_archive(name, list(rows), created)
+
+
+def packaged_versions(catalog_id: int) -> Select:
+    """(TemplateVersion, template slug) of every Helm chart version of a catalog that was
+    packaged at indexing (it has a digest): what the chart repository serves."""
+    return (
+        select(TemplateVersion, Template.slug)
+        .join(Template, TemplateVersion.template_id == Template.id)
+        .where(
+            Template.catalog_id == catalog_id,
+            Template.kind == "helm",
+            TemplateVersion.chart_digest.is_not(None),
+        )
+    )

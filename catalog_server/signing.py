@@ -30,7 +30,12 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from catalog_server import helmsdk, openpgp
-from catalog_server.charts import ChartNotPackable, archive_name, stored_archive
+from catalog_server.charts import (
+    ChartNotPackable,
+    archive_name,
+    packaged_versions,
+    stored_archive,
+)
 from catalog_server.config import Settings
 from catalog_server.helmrepo import chart_digest, package_chart
 from catalog_server.models import (
@@ -167,12 +172,8 @@ def sign_catalog(
     changed = reindexed or catalog.signing_key != signer.fingerprint
     catalog.signing_key = signer.fingerprint
     missing = session.execute(
-        select(TemplateVersion, Template.slug)
-        .join(Template, TemplateVersion.template_id == Template.id)
+        packaged_versions(catalog.id)
         .where(
-            Template.catalog_id == catalog.id,
-            Template.kind == "helm",
-            TemplateVersion.chart_digest.is_not(None),
             ~exists().where(
                 ChartProvenance.digest == TemplateVersion.chart_digest,
                 ChartProvenance.fingerprint == signer.fingerprint,

@@ -26,7 +26,12 @@ from sqlalchemy import select
 
 from catalog_server.api.cache import answer_from_cache, helm_etag, keep, served_state
 from catalog_server.api.views import sandboxed
-from catalog_server.charts import ChartNotPackable, archive_name, stored_archive
+from catalog_server.charts import (
+    ChartNotPackable,
+    archive_name,
+    packaged_versions,
+    stored_archive,
+)
 from catalog_server.db import db
 from catalog_server.helmrepo import index_entry, render_index, rfc3339
 from catalog_server.loaders.folder import ICON_EXTENSIONS
@@ -85,13 +90,8 @@ def build_index(catalog_name: str) -> RepoIndex:
     if catalog is None:
         raise TemplateNotFound(f"catalog {catalog_name!r} not found")
     rows = db.session.execute(
-        select(TemplateVersion, Template.slug, Template.icon_media_type)
-        .join(Template, TemplateVersion.template_id == Template.id)
-        .where(
-            Template.catalog_id == catalog.id,
-            Template.kind == "helm",
-            TemplateVersion.chart_digest.is_not(None),
-        )
+        packaged_versions(catalog.id)
+        .add_columns(Template.icon_media_type)
         .order_by(Template.slug, TemplateVersion.position)
     ).all()
     entries: dict[str, list[dict]] = {}

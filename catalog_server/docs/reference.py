@@ -19,6 +19,7 @@ HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 # The Helm chart repository is not JSON, so it is outside the OpenAPI document; a test
 # checks these against the routes the app serves.
 _CATALOG = {"name": "catalog", "in": "path", "required": True, "description": "Catalog name."}
+_FILENAME = {"name": "filename", "in": "path", "required": True, "description": "name-version.tgz"}
 HELM_PATHS: dict[str, Any] = {
     "/helm/{catalog}/index.yaml": {
         "get": {
@@ -39,12 +40,7 @@ HELM_PATHS: dict[str, Any] = {
             "index's digest was taken of.",
             "parameters": [
                 _CATALOG,
-                {
-                    "name": "filename",
-                    "in": "path",
-                    "required": True,
-                    "description": "name-version.tgz",
-                },
+                _FILENAME,
             ],
             "responses": {
                 "200": {"description": "The chart.", "content": {"application/gzip": {}}},
@@ -87,12 +83,7 @@ HELM_PATHS: dict[str, Any] = {
             "`helm verify`), made at sync with the catalog's signing key.",
             "parameters": [
                 _CATALOG,
-                {
-                    "name": "filename",
-                    "in": "path",
-                    "required": True,
-                    "description": "name-version.tgz",
-                },
+                _FILENAME,
             ],
             "responses": {
                 "200": {

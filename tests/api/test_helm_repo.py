@@ -6,15 +6,12 @@ import hashlib
 import io
 import shutil
 import tarfile
-import threading
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import git
 import pytest
 import yaml
-from werkzeug.serving import make_server
 
 from catalog_server import helmsdk
 from catalog_server.catalogs import CatalogSource
@@ -131,25 +128,12 @@ def test_two_clones_of_one_commit_serve_identical_archives(repo, sync, client, t
         assert get(client, f"/helm/one/{url}").data == get(client, f"/helm/two/{url}").data
 
 
-@contextmanager
-def serving(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-
-
 @needs_helm
-def test_a_real_helm_client_reads_the_repository(indexed, app, tmp_path, monkeypatch):
+def test_a_real_helm_client_reads_the_repository(indexed, app, tmp_path, monkeypatch, live_server):
     for variable in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
         monkeypatch.setenv(variable, str(tmp_path / variable.lower()))
-    with serving(app) as base:
-        url = f"{base}/helm/lib"
+    with live_server(app) as host:
+        url = f"http://{host}/helm/lib"
         index = helmsdk.repo_index(url)
         versions = index["entries"]["app"]
         assert sorted(v["version"] for v in versions) == ["1.0.0", "1.1.0"]
@@ -163,7 +147,7 @@ def test_a_real_helm_client_reads_the_repository(indexed, app, tmp_path, monkeyp
 
 @needs_helm
 def test_a_real_helm_client_pulls_every_bundled_chart(
-    make_catalog_repo, sync, app, tmp_path, monkeypatch
+    make_catalog_repo, sync, app, tmp_path, monkeypatch, live_server
 ):
     bundled = Path(__file__).resolve().parents[2] / "catalog"
     repo = make_catalog_repo()
@@ -173,8 +157,8 @@ def test_a_real_helm_client_pulls_every_bundled_chart(
     for variable in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
         monkeypatch.setenv(variable, str(tmp_path / variable.lower()))
     expected = {p.parent.parent.name for p in bundled.glob("charts/*/*/Chart.yaml")}
-    with serving(app) as base:
-        url = f"{base}/helm/library"
+    with live_server(app) as host:
+        url = f"http://{host}/helm/library"
         index = helmsdk.repo_index(url)
         assert set(index["entries"]) == expected
         for name, versions in index["entries"].items():

@@ -8,15 +8,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from catalog_server import helmsdk
@@ -99,20 +95,6 @@ class PushRegistry:
         )
 
 
-@contextmanager
-def push_registry() -> Iterator[tuple[PushRegistry, str]]:
-    registry = PushRegistry()
-    server = make_server("127.0.0.1", 0, registry, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield registry, f"127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-
-
 def chart_files(folder: Path) -> list[tuple[str, bytes]]:
     return [
         (p.relative_to(folder).as_posix(), p.read_bytes())
@@ -136,11 +118,10 @@ def our_artifact(folder: Path, archive: bytes, prov: bytes | None) -> tuple[byte
 
 
 @needs_helm
-def test_config_and_manifest_are_what_helm_push_writes(tmp_path, monkeypatch):
-    monkeypatch.setenv("HELM_CONFIG_HOME", str(tmp_path / "helm-config"))
-    monkeypatch.setenv("HELM_CACHE_HOME", str(tmp_path / "helm-cache"))
+def test_config_and_manifest_are_what_helm_push_writes(tmp_path, helm_home, live_server):
     compared = 0
-    with push_registry() as (registry, host):
+    registry = PushRegistry()
+    with live_server(registry) as host:
         for folder in CHART_FOLDERS:
             name = folder.parent.name
             archive = package_chart(name, chart_files(folder), MTIME)
