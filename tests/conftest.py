@@ -182,8 +182,8 @@ def sync(app, settings):
 
 
 @pytest.fixture
-def live_server():
-    """`with live_server(app) as host:` serves the app over HTTP on 127.0.0.1 (a thread)."""
+def http_server():
+    """`with http_server(app) as host:` serves the app over HTTP on 127.0.0.1 (a thread)."""
 
     @contextlib.contextmanager
     def serve(app) -> Iterator[str]:

@@ -128,12 +128,12 @@ def test_helm_verifies_every_served_archive(app, client, settings, keys, bundled
 
 
 def test_oci_carries_the_provenance_layer(
-    app, client, settings, keys, make_catalog_repo, gpg, tmp_path, helm_home, live_server
+    app, client, settings, keys, make_catalog_repo, gpg, tmp_path, helm_home, http_server
 ):
     repo = make_catalog_repo(fixture="oci-catalog")
     sync_with(app, signing(settings, keys), repo.source("odd"))
     keyring = keyring_from_server(client, gpg, "odd", tmp_path / "odd.gpg")
-    with live_server(app) as host:
+    with http_server(app) as host:
         for name, versions in index_of(client, "odd").items():
             for entry in versions:
                 manifest = json.loads(

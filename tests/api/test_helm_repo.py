@@ -129,10 +129,10 @@ def test_two_clones_of_one_commit_serve_identical_archives(repo, sync, client, t
 
 
 @needs_helm
-def test_a_real_helm_client_reads_the_repository(indexed, app, tmp_path, monkeypatch, live_server):
+def test_a_real_helm_client_reads_the_repository(indexed, app, tmp_path, monkeypatch, http_server):
     for variable in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
         monkeypatch.setenv(variable, str(tmp_path / variable.lower()))
-    with live_server(app) as host:
+    with http_server(app) as host:
         url = f"http://{host}/helm/lib"
         index = helmsdk.repo_index(url)
         versions = index["entries"]["app"]
@@ -147,7 +147,7 @@ def test_a_real_helm_client_reads_the_repository(indexed, app, tmp_path, monkeyp
 
 @needs_helm
 def test_a_real_helm_client_pulls_every_bundled_chart(
-    make_catalog_repo, sync, app, tmp_path, monkeypatch, live_server
+    make_catalog_repo, sync, app, tmp_path, monkeypatch, http_server
 ):
     bundled = Path(__file__).resolve().parents[2] / "catalog"
     repo = make_catalog_repo()
@@ -157,7 +157,7 @@ def test_a_real_helm_client_pulls_every_bundled_chart(
     for variable in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
         monkeypatch.setenv(variable, str(tmp_path / variable.lower()))
     expected = {p.parent.parent.name for p in bundled.glob("charts/*/*/Chart.yaml")}
-    with live_server(app) as host:
+    with http_server(app) as host:
         url = f"http://{host}/helm/library"
         index = helmsdk.repo_index(url)
         assert set(index["entries"]) == expected

@@ -51,7 +51,7 @@ def registry_error(response, status: int, code: str) -> dict:
 
 @needs_helm
 def test_helm_pulls_every_chart_version_over_oci(
-    make_catalog_repo, sync, odd, app, client, tmp_path, helm_home, live_server
+    make_catalog_repo, sync, odd, app, client, tmp_path, helm_home, http_server
 ):
     bundled = make_catalog_repo()
     shutil.copytree(ROOT / "catalog", bundled.path, dirs_exist_ok=True)
@@ -59,7 +59,7 @@ def test_helm_pulls_every_chart_version_over_oci(
     assert sync(bundled.source("library")).status == "updated"
     expected = {p.parent.parent.name for p in (ROOT / "catalog").glob("charts/*/*/Chart.yaml")}
     pulled = 0
-    with live_server(app) as host:
+    with http_server(app) as host:
         for catalog in ("library", "odd"):
             entries = index_of(client, catalog)
             if catalog == "library":
@@ -80,8 +80,8 @@ def test_helm_pulls_every_chart_version_over_oci(
 
 
 @needs_helm
-def test_helm_resolves_versions_through_the_tag_list(odd, app, tmp_path, helm_home, live_server):
-    with live_server(app) as host:
+def test_helm_resolves_versions_through_the_tag_list(odd, app, tmp_path, helm_home, http_server):
+    with http_server(app) as host:
         newest = helmsdk.pull_oci(f"oci://{host}/odd/plus", None, tmp_path / "a", plain_http=True)
         ranged = helmsdk.pull_oci(f"oci://{host}/odd/plus", "~1.1", tmp_path / "b", plain_http=True)
         with pytest.raises(helmsdk.HelmError):
@@ -194,10 +194,10 @@ def test_push_and_delete_are_unsupported(odd, client):
 
 
 @needs_helm
-def test_helm_push_is_refused(odd, app, client, tmp_path, helm_home, live_server):
+def test_helm_push_is_refused(odd, app, client, tmp_path, helm_home, http_server):
     archive = tmp_path / "plus-1.1.0.tgz"
     archive.write_bytes(client.get("/helm/odd/charts/plus-1.1.0.tgz").data)
-    with live_server(app) as host, pytest.raises(helmsdk.HelmError, match="(?i)unsupported|405"):
+    with http_server(app) as host, pytest.raises(helmsdk.HelmError, match="(?i)unsupported|405"):
         helmsdk.push(archive, f"oci://{host}/odd", plain_http=True)
 
 

@@ -118,10 +118,10 @@ def our_artifact(folder: Path, archive: bytes, prov: bytes | None) -> tuple[byte
 
 
 @needs_helm
-def test_config_and_manifest_are_what_helm_push_writes(tmp_path, helm_home, live_server):
+def test_config_and_manifest_are_what_helm_push_writes(tmp_path, helm_home, http_server):
     compared = 0
     registry = PushRegistry()
-    with live_server(registry) as host:
+    with http_server(registry) as host:
         for folder in CHART_FOLDERS:
             name = folder.parent.name
             archive = package_chart(name, chart_files(folder), MTIME)

@@ -163,6 +163,11 @@ def test_helm_chart_page_shows_install_commands(live_server, page, output_dir):
     origin = live_server.url
     assert f"helm repo add site {origin}/helm/site" in commands
     assert "helm install monitor site/monitor --version 1.0.0" in commands
+    # The OCI reference names the host alone, and plain HTTP needs --plain-http.
+    host = origin.removeprefix("http://")
+    oci = page.text_content("#helm-oci-commands")
+    assert f"helm install monitor oci://{host}/site/monitor --version 1.0.0" in oci
+    assert oci.endswith(" --plain-http")
     assert "A monitoring agent" in page.text_content(".readme-body")
     _check_accessibility(page)
     # The repository the commands name answers with this chart.
