@@ -14,12 +14,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from catalog_server import helmsdk, queries, scheduler
+from catalog_server import helmsdk, scheduler
 from catalog_server.app import create_app
 from catalog_server.cli import main
 from catalog_server.config import ConfigError, Settings
 from catalog_server.db import db
-from catalog_server.docs.pages import template_page
+from catalog_server.docs.pages import catalog_pages, page_dir
 from catalog_server.models import ChartProvenance, SigningKeyRow
 from catalog_server.oci import PROVENANCE_LAYER
 from catalog_server.signing import Signer, SigningError, sign_key_annotation
@@ -282,8 +282,7 @@ def test_the_site_shows_the_signed_mark_and_the_fingerprint(app, settings, keys,
 
     def page() -> str:
         with app.app_context():
-            t = queries.get_template(db.session, "odd", "charts*plus")
-            return template_page(db.session, "odd", t, None)
+            return catalog_pages(db.session)[f"{page_dir('odd', 'charts*plus')}/index.md"]
 
     sync_with(app, signing(settings, keys, None), source)
     unsigned = page()
