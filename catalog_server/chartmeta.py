@@ -10,7 +10,8 @@ config we serve has the bytes, and so the digest, that Helm's own push would giv
 - fields in the struct's order, empty ones left out (``omitempty``), except a dependency's
   ``name`` and ``repository``; maps with their keys sorted;
 - YAML numbers and booleans given where Helm wants text become text as sigs.k8s.io/yaml makes
-  it (a float through float32's shortest form: ``appVersion: 1.10`` is ``"1.1"``);
+  it (a float through float32's shortest form: ``appVersion: 1.10`` is ``"1.1"``), and text
+  is cleaned as Helm cleans it: both as the index's :mod:`catalog_server.chartmetadata` does;
 - keys matched to fields as Go's JSON decoder does (exact, else ignoring ASCII case), unknown
   keys ignored;
 - Go's string escapes, ``<``, ``>`` and ``&`` included (``\\u003e``).
@@ -23,13 +24,12 @@ from __future__ import annotations
 
 import math
 import re
-import struct
-import unicodedata
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from catalog_server.helmrepo import version_sort_key
+from catalog_server.chartmetadata import go_text, sanitize
+from catalog_server.constraints import ConstraintError, parse_version
 from catalog_server.loaders.yamlfile import YamlResult, load_yaml
 
 __all__ = ["ChartMetadataError", "chart_metadata", "go_json"]
@@ -89,66 +89,22 @@ _ALIAS = re.compile(r"[a-zA-Z0-9_-]+\Z")
 _SEXAGESIMAL = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?\Z")
 
 
-def _float32_text(value: float) -> str:
-    """strconv.FormatFloat(value, 'g', -1, 32): what sigs.k8s.io/yaml makes of a float."""
-    if math.isnan(value):
-        return "NaN"
-    try:
-        single = struct.unpack("f", struct.pack("f", value))[0]
-    except OverflowError:
-        single = math.copysign(math.inf, value)
-    if math.isinf(single):
-        return "+Inf" if single > 0 else "-Inf"
-    if single == 0:
-        return "-0" if math.copysign(1, single) < 0 else "0"
-    for precision in range(9):  # the shortest decimal that reads back as the same float32
-        text = f"{single:.{precision}e}"
-        if struct.unpack("f", struct.pack("f", float(text)))[0] == single:
-            break
-    mantissa, exponent_text = text.split("e")
-    sign = "-" if mantissa.startswith("-") else ""
-    digits = mantissa.lstrip("-").replace(".", "").rstrip("0") or "0"
-    exponent = int(exponent_text)
-    if exponent < -4 or exponent >= 6:  # %e, as Go's shortest %g decides
-        fraction = f".{digits[1:]}" if len(digits) > 1 else ""
-        return f"{sign}{digits[0]}{fraction}e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
-    point = exponent + 1
-    if point <= 0:
-        return f"{sign}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return f"{sign}{digits}{'0' * (point - len(digits))}"
-    return f"{sign}{digits[:point]}.{digits[point:]}"
-
-
 def _text(value: Any, raw: str | None, where: str) -> str:
     """A YAML scalar given for a Go string field, as sigs.k8s.io/yaml hands it over."""
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if raw is not None and _SEXAGESIMAL.match(raw):
+    if raw is not None and not isinstance(value, str) and _SEXAGESIMAL.match(raw):
         return raw  # YAML 1.1 base 60 (`1:20`): a number to PyYAML, text to Go's YAML
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return _float32_text(value)
-    raise ChartMetadataError(f"{where} must be text, not a {type(value).__name__}")
+    try:
+        return go_text(where, value)
+    except ValueError as exc:
+        raise ChartMetadataError(str(exc)) from None
 
 
 def _go_key(key: Any) -> str:
     """A YAML mapping key as sigs.k8s.io/yaml turns it into a JSON key."""
-    if isinstance(key, bool):
-        return "true" if key else "false"
-    if isinstance(key, int):
-        return str(key)
-    if isinstance(key, float):
-        text = _float32_text(key)
-        return {"+Inf": ".inf", "-Inf": "-.inf", "NaN": ".nan"}.get(text, text)
-    if isinstance(key, str):
-        return key
-    raise ChartMetadataError(f"unsupported mapping key {key!r}")
+    if isinstance(key, dict | list) or key is None:
+        raise ChartMetadataError(f"unsupported mapping key {key!r}")
+    text = go_text("key", key)
+    return {"+Inf": ".inf", "-Inf": "-.inf", "NaN": ".nan"}.get(text, text)
 
 
 class _Reader:
@@ -231,26 +187,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _sanitize(text: str) -> str:
-    """Helm's sanitizeString: every kind of space becomes ' ', unprintable runes go."""
-    out = []
-    for ch in text:
-        category = unicodedata.category(ch)
-        if ch in "\t\n\v\f\r \x85\xa0" or category in ("Zs", "Zl", "Zp"):
-            out.append(" ")
-        elif category[0] in "LMNPS":
-            out.append(ch)
-    return "".join(out)
-
-
 def _sanitize_fields(values: dict[str, Any], names) -> None:
     """sanitizeString on each of ``names`` that is text or a list of text."""
     for name in names:
         value = values.get(name)
         if isinstance(value, str):
-            values[name] = _sanitize(value)
+            values[name] = sanitize(value)
         elif isinstance(value, list):
-            values[name] = [_sanitize(v) for v in value]
+            values[name] = [sanitize(v) for v in value]
 
 
 def _validate(meta: dict[str, Any]) -> None:
@@ -264,8 +208,10 @@ def _validate(meta: dict[str, Any]) -> None:
     version = meta.get("version") or ""
     if not version:
         raise ChartMetadataError("chart.metadata.version is required")
-    if version_sort_key(version)[0] != 1:
-        raise ChartMetadataError(f"chart.metadata.version {version!r} is invalid")
+    try:
+        parse_version(version)  # Masterminds/semver, as Helm checks it
+    except ConstraintError:
+        raise ChartMetadataError(f"chart.metadata.version {version!r} is invalid") from None
     if meta.get("type") not in (None, "", "application", "library"):
         raise ChartMetadataError("chart.metadata.type must be application or library")
     for person in meta.get("maintainers") or []:

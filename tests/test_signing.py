@@ -29,6 +29,7 @@ SIGNER = "Catalog Signing <signing@example.com>"
 ROTATED = "Rotated Key <rotated@example.com>"
 LOCKED = "Locked Key <locked@example.com>"
 PASSPHRASE = "correct horse battery staple"
+CHARTS = 6  # chart versions in the oci-catalog fixture
 
 pytestmark = pytest.mark.skipif(
     not helmsdk.available(), reason=f"Helm SDK absent: {helmsdk.missing_message()}"
@@ -159,7 +160,7 @@ def test_provenance_is_made_once_and_served_alike_by_every_replica(
 ):
     repo = make_catalog_repo(fixture="oci-catalog")
     signed = signing(settings, keys)
-    assert sync_with(app, signed, repo.source("odd")).signed == 5
+    assert sync_with(app, signed, repo.source("odd")).signed == CHARTS
     url = "/helm/odd/charts/plus-1.1.0.tgz.prov"
     first = client.get(url).data
     assert client.get(url).data == first
@@ -181,7 +182,7 @@ def test_provenance_is_made_once_and_served_alike_by_every_replica(
     assert sync_with(app, signed, repo.source("odd")).signed == 1
     assert client.get(url).data == first
     with app.app_context():
-        assert db.session.query(ChartProvenance).count() == 5  # the old archive's is gone
+        assert db.session.query(ChartProvenance).count() == CHARTS  # the old archive's is gone
 
 
 def test_without_a_key_nothing_changes_and_signing_follows_the_settings(
@@ -200,14 +201,14 @@ def test_without_a_key_nothing_changes_and_signing_follows_the_settings(
 
     # A key configured later: the unchanged catalog is signed at the next sync.
     later = sync_with(app, signing(settings, keys), source)
-    assert (later.status, later.signed, later.served_changed) == ("up to date", 5, True)
+    assert (later.status, later.signed, later.served_changed) == ("up to date", CHARTS, True)
     signed_manifest = json.loads(client.get("/v2/odd/plus/manifests/1.1.0").data)
     assert [layer["mediaType"] for layer in signed_manifest["layers"]].count(PROVENANCE_LAYER) == 1
     assert sync_with(app, signing(settings, keys), source).served_changed is False
 
     # Rotating the key signs everything again with the new one.
     rotated = sync_with(app, signing(settings, keys, ROTATED), source)
-    assert (rotated.signed, rotated.signing_key) == (5, keys.fingerprints[ROTATED])
+    assert (rotated.signed, rotated.signing_key) == (CHARTS, keys.fingerprints[ROTATED])
     keyring = keyring_from_server(client, gpg, "odd", tmp_path / "rotated.gpg")
     archive = tmp_path / "plus-1.1.0.tgz"
     archive.write_bytes(client.get("/helm/odd/charts/plus-1.1.0.tgz").data)
@@ -244,7 +245,7 @@ def test_a_protected_key_needs_its_passphrase_file(
     done = CliRunner().invoke(main, ["sync", "--json"], env=env)
     assert done.exit_code == 0, done.output
     summary = json.loads(done.output.splitlines()[0])
-    assert (summary["signed"], summary["signing_key"]) == (5, keys.fingerprints[LOCKED])
+    assert (summary["signed"], summary["signing_key"]) == (CHARTS, keys.fingerprints[LOCKED])
     keyring = keyring_from_server(client, gpg, "odd", tmp_path / "locked-pub.gpg")
     archive = tmp_path / "bigapp-1.0.0.tgz"
     archive.write_bytes(client.get("/helm/odd/charts/bigapp-1.0.0.tgz").data)

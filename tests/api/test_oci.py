@@ -76,7 +76,7 @@ def test_helm_pulls_every_chart_version_over_oci(
                     assert hashlib.sha256(data).hexdigest() == entry["digest"], archive
                     assert data == client.get(f"/helm/{catalog}/{entry['urls'][0]}").data
                     pulled += 1
-    assert pulled == 14 + 5
+    assert pulled == 14 + 6
 
 
 @needs_helm
@@ -140,7 +140,7 @@ def test_tag_list_pages_with_n_last_and_link(odd, client):
 
 def test_catalog_lists_every_repository_with_paging(odd, client):
     names = client.get("/v2/_catalog").get_json()["repositories"]
-    assert names == ["odd/bigapp", "odd/legacy", "odd/odd", "odd/plus"]
+    assert names == ["odd/bigapp", "odd/flags", "odd/legacy", "odd/odd", "odd/plus"]
     seen, url = [], "/v2/_catalog?n=3"
     while url:
         response = client.get(url)

@@ -32,11 +32,7 @@ from catalog_server.oci import (
 ROOT = Path(__file__).resolve().parents[2]
 CHART_FOLDERS = sorted(
     p.parent
-    for base in (
-        ROOT / "catalog",
-        ROOT / "tests/data/oci-catalog",
-        ROOT / "tests/data/oci-metadata",
-    )
+    for base in (ROOT / "catalog", ROOT / "tests/data/oci-catalog")
     for p in base.glob("charts/*/*/Chart.yaml")
 )
 MTIME = 1_700_000_000
@@ -190,7 +186,7 @@ def test_odd_metadata_is_written_as_helm_writes_it():
 
 
 def test_yaml_scalars_become_text_as_sigs_yaml_makes_them():
-    folder = ROOT / "tests/data/oci-metadata/charts/flags/1.0.0"
+    folder = ROOT / "tests/data/oci-catalog/charts/flags/1.0.0"
     metadata = chart_metadata((folder / "Chart.yaml").read_bytes())
     assert metadata["appVersion"] == "true"
     assert metadata["keywords"] == ["true", "false", "31", "15", "1000"]
