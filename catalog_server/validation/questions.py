@@ -3,15 +3,15 @@
 The shape of questions is the JSON Schema in `catalog_server/schemas/questions.schema.json`;
 the rules here add what a schema cannot say (known types, defaults that fit their type and
 bounds, enum options, show_if, unique variables) and, for compose templates, how questions
-and the compose files' `${VAR}` uses match up. Defaults are checked with the install
-form's own `check_answers`, so a default lint accepts is one the form accepts.
+and the uses of variables in the version's files (`validation.variables`) match up.
+Defaults are checked with the install form's own `check_answers`, so a default lint
+accepts is one the form accepts.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
@@ -28,15 +28,14 @@ from catalog_server.manifests.answers import (
     check_answers,
     parse_show_if,
 )
-from catalog_server.manifests.interpolate import InterpolationError, variable_uses
 from catalog_server.problems import Problem
-from catalog_server.validation.config import COMPOSE_FILES, catalog_block
-from catalog_server.validation.content import VersionFiles, line_of, strings, suggestion
+from catalog_server.validation.config import catalog_block
+from catalog_server.validation.content import VersionFiles, line_of, suggestion
+from catalog_server.validation.variables import version_uses
 
 HELM_QUESTIONS = ("questions.yml", "questions.yaml")
 SECRET_TYPES = frozenset({"password", "secret"})
-# `.Values.NAME` and `index .Values "NAME"` in a Go template compose file.
-_TEMPLATE_VALUES = re.compile(r"\.Values\.([A-Za-z_][A-Za-z0-9_]*)|index\s+\.Values\s+\"([^\"]+)\"")
+RANCHER_COMPOSE_PREFIX = "rancher-compose."
 
 
 @functools.cache
@@ -293,59 +292,38 @@ def _visibility(entry: QuestionEntry, known: set[str], at) -> Iterator[Problem]:
 
 
 def _compose_variables(files: VersionFiles, found: VersionQuestions) -> Iterator[Problem]:
+    """question.undeclared-variable and question.unused, from every use in the version's
+    deployed files (`validation.variables`). Undeclared uses are reported in the compose
+    files and a Kubernetes template's manifests, once per variable; rancher-compose.yml
+    uses count as uses but are not checked (Rancher's own settings may use variables of
+    the environment there)."""
     declared = found.variables
     used: set[str] = set()
     reported: set[str] = set()
-    for rel in files.paths():
-        if rel in COMPOSE_FILES and rel.endswith(".tpl"):
-            text = (files.data(rel) or b"").decode("utf-8", "replace")
-            for m in _TEMPLATE_VALUES.finditer(text):
-                name = m.group(1) or m.group(2)
-                used.add(name)
-                if name not in declared and name not in reported:
-                    reported.add(name)
-                    line = text.count("\n", 0, m.start()) + 1
-                    yield files.report(
-                        "question.undeclared-variable",
-                        f".Values.{name} is used but no question sets it; add a question for it",
-                        rel,
-                        line,
-                    )
+    for use in version_uses(files):
+        used.add(use.name)
+        if (
+            use.name in declared
+            or use.name in reported
+            or use.has_fallback
+            or use.file.startswith(RANCHER_COMPOSE_PREFIX)
+        ):
             continue
-        if rel not in COMPOSE_FILES and not rel.startswith("rancher-compose."):
-            continue
-        parsed = files.yaml(rel)
-        if parsed is None:
-            continue
-        for path, text in strings(parsed.value):
-            if path[:1] in ((".catalog",), ("catalog",)):
-                continue  # question texts, not interpolated content
-            try:
-                uses = variable_uses(text)
-            except InterpolationError:
-                continue  # compose.interpolation reports it
-            for use in uses:
-                used.add(use.name)
-                if (
-                    rel in COMPOSE_FILES
-                    and not use.has_fallback
-                    and use.name not in declared
-                    and use.name not in reported
-                ):
-                    reported.add(use.name)
-                    yield files.report(
-                        "question.undeclared-variable",
-                        f"${{{use.name}}} has no question and "
-                        f"no default; add a question or write ${{{use.name}:-default}}",
-                        rel,
-                        line_of(parsed, path),
-                    )
+        reported.add(use.name)
+        if use.kind == "template":
+            message = f".Values.{use.name} is used but no question sets it; add a question for it"
+        else:
+            message = (
+                f"${{{use.name}}} has no question and no default; add a question or "
+                f"write ${{{use.name}:-default}}"
+            )
+        yield files.report("question.undeclared-variable", message, use.file, use.line)
     for entry in found.entries:
         if entry.variable and entry.variable not in used:
             yield files.report(
                 "question.unused",
-                f"question {entry.variable!r} is used by no "
-                "compose file; use ${" + entry.variable + "} or remove it",
+                f"question {entry.variable!r} is used by no file of the version; use "
+                f"${{{entry.variable}}} (or .Values.{entry.variable} in a .tpl) or remove it",
                 found.file,
                 found.line(entry, "variable"),
             )

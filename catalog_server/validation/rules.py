@@ -79,8 +79,9 @@ _VALIDATION = [
     ("question.show-if", "error", "show_if does not parse as variable=value terms"),
     ("question.show-if-variable", "warning", "show_if names a variable no question sets"),
     ("question.nested-subquestions", "error", "a subquestion has subquestions of its own"),
-    ("question.undeclared-variable", "warning", "a compose ${VAR} has no question and no default"),
-    ("question.unused", "info", "a question's variable is used by no compose file"),
+    ("question.undeclared-variable", "warning",
+     "a ${VAR} or .Values.VAR has no question (and ${VAR} no default)"),
+    ("question.unused", "info", "a question's variable is used by no file of the version"),
     # Compose files
     (
         "compose.schema",
