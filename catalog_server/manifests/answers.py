@@ -4,14 +4,12 @@ Questions are Rancher catalog questions, from Rancher 1.6 compose catalogs
 (``rancher-compose.yml``'s ``.catalog.questions``) and Rancher 2.x Helm ``questions.yml``.
 The semantics follow Rancher's own UI where it is the only reference:
 
-- ``show_if`` is ``a=b`` terms joined by ``&&`` and ``||`` (no parentheses; ``&&`` binds
-  tighter). Each side is trimmed; the right side is compared, as text, with the current
-  answer of the variable on the left (a default when not answered, "" when neither).
-  Visibility is decided once, on every question's current answer, hidden or not, as
-  Rancher's UI does. A hidden question is neither required, nor checked, nor applied.
-- A subquestion is shown when its parent is shown and the parent's answer, as text
-  (booleans as "true"/"false"), equals ``show_subquestion_if``; its own ``show_if``, if
-  any, must hold too.
+- Visibility (``if``, ``show_if``, ``show_subquestion_if`` and their other spellings) is
+  decided as Rancher's dashboard decides it; :mod:`.conditions` states the rules. It is
+  decided once, on every question's current answer (the answer given, else the default,
+  coerced to the question's type), hidden or not. A hidden question is neither
+  required, nor checked, nor applied; a subquestion is shown only when its parent is.
+  A condition that cannot be evaluated shows its question, as in Rancher; lint reports it.
 - ``valid_chars`` and ``invalid_chars`` are the *body of a regular-expression character
   class*, as in Rancher's dashboard (``validateChars``): every character must be in
   ``[valid_chars]`` and none may be in ``[invalid_chars]``. A body with an unescaped
@@ -35,31 +33,32 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = [
-    "AnswerCheck",
-    "ShowIf",
-    "answer_text",
-    "check_answers",
-    "parse_show_if",
-    "question_variables",
-]
+from catalog_server.manifests.conditions import (
+    Condition,
+    question_condition,
+    subquestion_condition,
+)
+
+__all__ = ["AnswerCheck", "answer_text", "check_answers", "question_variables", "visibility"]
 
 NUMBER_TYPES = frozenset({"int", "float"})
-# Every other known type, and any unknown one, holds text.
+# Every other known type, and any unknown one, holds text. Rancher 1.6's types, and the
+# ones Rancher's dashboard knows (it also reads `array[...]`, `map[...]`, `reference[...]`).
 KNOWN_TYPES = frozenset(
     {
         "string", "multiline", "password", "int", "float", "boolean", "enum", "date",
-        "service", "certificate", "secret", "storageclass", "hostname", "pvc",
+        "service", "certificate", "secret", "storageclass", "hostname", "pvc", "text",
+        "configmap", "cloudcredential", "radio", "yaml", "reference", "questionMap",
     }
 )  # fmt: skip
+KNOWN_TYPE_PREFIXES = ("array[", "map[", "reference[")
 MAX_SUBQUESTION_DEPTH = 8
-_INT = re.compile(r"[+-]?\d+")
+_INT = re.compile(r"[+-]?[0-9]+")
+# The number syntax the install form's JavaScript reads the same way.
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _TRUE = frozenset({"true", "1"})
 _FALSE = frozenset({"false", "0"})
 _HOSTNAME_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
-
-# A parsed show_if: alternatives (||) of conjunctions (&&) of (variable, value) terms.
-ShowIf = tuple[tuple[tuple[str, str], ...], ...]
 
 
 @dataclass
@@ -86,44 +85,6 @@ def answer_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
-
-
-def parse_show_if(expr: str) -> ShowIf:
-    """Parse a ``show_if`` expression such as ``a=b&&c=d||e=true``.
-
-    Raises ValueError, with a message a contributor can act on, when the expression is
-    empty, uses parentheses or ``!=``, or has a term that is not ``variable=value``.
-    """
-    if not isinstance(expr, str) or not expr.strip():
-        raise ValueError("show_if is empty; write variable=value terms joined by && or ||")
-    if "(" in expr or ")" in expr:
-        raise ValueError(f"show_if {expr!r}: parentheses are not supported; && binds tighter")
-    alternatives = []
-    for alternative in expr.split("||"):
-        terms = []
-        for term in alternative.split("&&"):
-            term = term.strip()
-            if not term:
-                raise ValueError(f"show_if {expr!r}: empty term around && or ||")
-            if "!=" in term:
-                raise ValueError(f"show_if {expr!r}: '!=' is not supported, only variable=value")
-            if term.count("=") != 1:
-                raise ValueError(
-                    f"show_if {expr!r}: term {term!r} must be variable=value with one '='"
-                )
-            variable, value = (side.strip() for side in term.split("="))
-            if not variable:
-                raise ValueError(f"show_if {expr!r}: term {term!r} has no variable name")
-            terms.append((variable, value))
-        alternatives.append(tuple(terms))
-    return tuple(alternatives)
-
-
-def _shown(show_if: ShowIf, current: Mapping[str, Any]) -> bool:
-    return any(
-        all(answer_text(current.get(variable)) == value for variable, value in terms)
-        for terms in show_if
-    )
 
 
 @dataclass
@@ -174,10 +135,8 @@ def _coerce(qtype: str, value: Any) -> tuple[Any, str | None]:
         if isinstance(value, int | float) and not isinstance(value, bool):
             number = float(value)
         else:
-            try:
-                number = float(value.strip()) if isinstance(value, str) else math.nan
-            except ValueError:
-                number = math.nan
+            text = value.strip() if isinstance(value, str) else ""
+            number = float(text) if _FLOAT.fullmatch(text) else math.nan
         if not math.isfinite(number):
             return value, f"must be a number, not {answer_text(value)!r}"
         return number, None
@@ -192,15 +151,32 @@ def _coerce(qtype: str, value: Any) -> tuple[Any, str | None]:
         return value, f"must be true or false, not {answer_text(value)!r}"
     if isinstance(value, str | int | float | bool):
         return answer_text(value), None
+    if qtype == "enum":
+        return value, None  # a list or mapping option, checked against the options
     return value, "must be text"
 
 
-def _check_text(question: Mapping[str, Any], qtype: str, text: str) -> list[str]:
+def enum_options(question: Mapping[str, Any]) -> list[Any]:
+    """An enum's options: a list, or the keys of a mapping of value to label (both are
+    read by Rancher's dashboard)."""
+    options = question.get("options")
+    if isinstance(options, Mapping):
+        return list(options)
+    return list(options) if isinstance(options, list) else []
+
+
+def _check_text(question: Mapping[str, Any], qtype: str, text: Any) -> list[str]:
     errors: list[str] = []
     if qtype == "enum":
-        options = [answer_text(option) for option in question.get("options") or ()]
-        if text not in options:
-            errors.append(f"must be one of {', '.join(options) or '(no options)'}")
+        options = enum_options(question)
+        if isinstance(text, list | dict):  # an option that is itself a list or mapping
+            if text not in options:
+                shown = ", ".join(answer_text(o) for o in options) or "(no options)"
+                errors.append(f"must be one of {shown}")
+            return errors
+        texts = [answer_text(option) for option in options]
+        if text not in texts:
+            errors.append(f"must be one of {', '.join(texts) or '(no options)'}")
     low, high = question.get("min_length"), question.get("max_length")
     if _is_number(low) and len(text) < low:
         errors.append(f"must be at least {low} characters long")
@@ -267,32 +243,15 @@ def check_answers(questions: list[dict], answers: Mapping[str, Any]) -> AnswerCh
     Returns an AnswerCheck whose ``values`` hold the answers to apply (coerced to each
     question's type, defaults filled in, hidden questions left out, unknown variables passed
     through) and whose ``errors`` map a variable to its messages (empty when all is well).
-    A malformed ``show_if`` is reported against its question, which is then treated as shown.
+    A condition that cannot be evaluated shows its question (lint reports the condition).
     Raises nothing for bad answers or bad question definitions.
     """
     result = AnswerCheck()
     flat = _flatten(questions)
     known = {question.variable for question in flat}
 
-    # Each question's current answer, used to decide visibility: given answer, else default.
-    current: dict[str, Any] = dict(answers)
-    candidates: dict[str, tuple[Any, str | None]] = {}
-    for question in flat:
-        qtype = _question_type(question.spec)
-        given = answers.get(question.variable)
-        raw = question.spec.get("default") if _missing(given) else given
-        if _missing(raw):
-            candidates[question.variable] = (None, None)
-            current.setdefault(question.variable, None)
-            continue
-        value, error = _coerce(qtype, raw)
-        candidates[question.variable] = (value, error)
-        current[question.variable] = raw if error else value
-
-    visible: dict[str, bool] = {}
-    for question in flat:  # Parents come before their subquestions in ``flat``.
-        visible[question.variable] = _is_visible(question, current, visible, result)
-
+    current, candidates = _current(flat, answers)
+    visible = _visible(flat, current)
     for question in flat:
         if not visible[question.variable]:
             continue
@@ -309,26 +268,48 @@ def _question_type(spec: Mapping[str, Any]) -> str:
     return qtype if isinstance(qtype, str) and qtype in KNOWN_TYPES else "string"
 
 
-def _is_visible(
-    question: _Question, current: Mapping[str, Any], visible: Mapping[str, bool], result
-) -> bool:
-    parent = question.parent
-    if parent is not None:
-        if not visible.get(parent.variable, True):
-            return False
-        expected = question.parent.spec.get("show_subquestion_if")
-        if expected is not None and answer_text(current.get(parent.variable)) != answer_text(
-            expected
-        ):
-            return False
-    show_if = question.spec.get("show_if")
-    if show_if in (None, ""):
-        return True
-    try:
-        return _shown(parse_show_if(show_if), current)
-    except ValueError as exc:
-        result._error(question.variable, f"question definition: {exc}")
-        return True
+def _visible(flat: list[_Question], current: Mapping[str, Any]) -> dict[str, bool]:
+    """Each question's visibility on the current answers (parents come first in `flat`)."""
+    visible: dict[str, bool] = {}
+    for question in flat:
+        shown = True
+        parent = question.parent
+        if parent is not None:
+            shown = visible.get(parent.variable, True) and _holds(
+                subquestion_condition(parent.spec)[0], current
+            )
+        visible[question.variable] = shown and _holds(question_condition(question.spec)[0], current)
+    return visible
+
+
+def _holds(condition: Condition | None, current: Mapping[str, Any]) -> bool:
+    return condition is None or condition.holds(current)
+
+
+def _current(flat: list[_Question], answers: Mapping[str, Any]):
+    """Each question's current answer (given, else default; coerced when it fits its type)
+    over the answers given, and the (value, error) candidates to check."""
+    current: dict[str, Any] = dict(answers)
+    candidates: dict[str, tuple[Any, str | None]] = {}
+    for question in flat:
+        qtype = _question_type(question.spec)
+        given = answers.get(question.variable)
+        raw = question.spec.get("default") if _missing(given) else given
+        if _missing(raw):
+            candidates[question.variable] = (None, None)
+            current.setdefault(question.variable, None)
+            continue
+        value, error = _coerce(qtype, raw)
+        candidates[question.variable] = (value, error)
+        current[question.variable] = raw if error else value
+    return current, candidates
+
+
+def visibility(questions: list[Any], answers: Mapping[str, Any]) -> dict[str, bool]:
+    """Which questions (by variable, subquestions too) are shown for ``answers``, as the
+    install form decides it (``site/theme/js/conditions.js``)."""
+    flat = _flatten(questions)
+    return _visible(flat, _current(flat, answers)[0])
 
 
 def _check_one(question: _Question, candidate: tuple[Any, str | None], result) -> None:

@@ -23,10 +23,16 @@ from catalog_server.jsonschemas import CheckedSchema
 from catalog_server.loaders.model import LoadedTemplate
 from catalog_server.loaders.yamlfile import YamlResult
 from catalog_server.manifests.answers import (
+    KNOWN_TYPE_PREFIXES,
     KNOWN_TYPES,
     character_class,
     check_answers,
-    parse_show_if,
+    enum_options,
+)
+from catalog_server.manifests.conditions import (
+    ConditionProblem,
+    question_condition,
+    subquestion_condition,
 )
 from catalog_server.problems import Problem
 from catalog_server.validation.config import catalog_block
@@ -49,8 +55,11 @@ def questions_schema() -> dict[str, Any]:
 def _validator(definition: str | None) -> CheckedSchema:
     schema = questions_schema()
     if definition:  # validate against one $defs entry, keeping $defs for its $refs
-        schema = {"$schema": schema.get("$schema"), "$defs": schema["$defs"],
-                  "$ref": f"#/$defs/{definition}"}
+        schema = {
+            "$schema": schema.get("$schema"),
+            "$defs": schema["$defs"],
+            "$ref": f"#/$defs/{definition}",
+        }
         schema = {k: v for k, v in schema.items() if v is not None}
     cls = jsonschema.validators.validator_for(questions_schema())
     return CheckedSchema(schema, cls(schema))
@@ -127,6 +136,7 @@ def validate_questions(files: VersionFiles, found: VersionQuestions) -> Iterator
     if found.file is None:
         return
     yield from _schema(files, found)
+    yield from _tolerated(files, found)
     yield from _each_question(files.template, files, found)
     if files.template.kind == "compose":
         yield from _compose_variables(files, found)
@@ -194,7 +204,11 @@ def _each_question(
                 ),
                 severity="info" if helm else None,
             )
-        elif isinstance(qtype, str) and qtype not in KNOWN_TYPES:
+        elif (
+            isinstance(qtype, str)
+            and qtype not in KNOWN_TYPES
+            and not qtype.startswith(KNOWN_TYPE_PREFIXES)
+        ):
             yield at(
                 "question.unknown-type",
                 f"type {qtype!r} is not a Rancher question type"
@@ -207,7 +221,7 @@ def _each_question(
 
 
 def _bounds(spec: dict, at) -> Iterator[Problem]:
-    if qtype_is(spec, "enum") and not (isinstance(spec.get("options"), list) and spec["options"]):
+    if qtype_is(spec, "enum") and not enum_options(spec):
         yield at(
             "question.enum-options",
             "is an enum with no `options`; list the choices",
@@ -230,16 +244,22 @@ def _bounds(spec: dict, at) -> Iterator[Problem]:
 
 def _default(spec: dict, qtype: Any, at) -> Iterator[Problem]:
     default = spec.get("default")
-    if default is None or default == "" or isinstance(default, dict | list):
-        return  # empty defaults are fine; a list or mapping is the schema's to report
+    if default is None or default == "":
+        return  # empty defaults are fine
     if qtype_is(spec, "enum"):
-        options = spec.get("options")
-        if isinstance(options, list) and options and str(default) not in map(str, options):
+        options = enum_options(spec)
+        if options and default not in options and str(default) not in map(str, options):
             yield at(
                 "question.enum-default",
                 f"default {default!r} is not one of the options ({', '.join(map(str, options))})",
                 "default",
             )
+        return
+    if isinstance(default, dict | list):
+        if not (isinstance(qtype, str) and qtype.startswith(("array[", "map[", "yaml"))):
+            what = "a list" if isinstance(default, list) else "a mapping"
+            yield at("question.default-type", f"default is {what}; a {qtype or 'string'} "
+                     "question's answer is text", "default")  # fmt: skip
         return
     # Check the default as an answer to this question alone, as the install form would.
     probe = {
@@ -266,29 +286,71 @@ def _default(spec: dict, qtype: Any, at) -> Iterator[Problem]:
 
 
 def _visibility(entry: QuestionEntry, known: set[str], at) -> Iterator[Problem]:
+    """Conditions as Rancher's dashboard reads them (`manifests.conditions`): a show_if it
+    cannot evaluate is an error (the question is always shown); an `if` or
+    `subquestions_if` beyond what the server evaluates is an info, never an error."""
     spec = entry.spec
-    show_if = spec.get("show_if")
-    if isinstance(show_if, str):
-        try:
-            terms = parse_show_if(show_if)
-        except ValueError as exc:
-            yield at("question.show-if", str(exc), "show_if")
+    condition, problems = question_condition(spec)
+    key = "if" if "if" in spec else "show_if"
+    if key == "if" and spec.get("show_if") not in (None, ""):
+        yield at("question.if", "has both `if` and `show_if`; Rancher uses `if` and ignores "
+                 "show_if", "show_if")  # fmt: skip
+    if key == "show_if" and not isinstance(spec.get("show_if"), str):
+        problems = []  # question.schema says show_if must be text
+    for found in problems:
+        if key == "show_if":
+            yield at("question.show-if", f"{found.message}; Rancher shows the question always",
+                     key)  # fmt: skip
         else:
-            for variable in dict.fromkeys(v for alt in terms for v, _ in alt):
-                if variable not in known:
-                    yield at(
-                        "question.show-if-variable",
-                        f"show_if names {variable!r}, which "
-                        f"no question sets{suggestion(variable, known)}",
-                        "show_if",
-                    )
+            yield at("question.if", _if_message(found), key)
+    sub_condition, sub_problems = subquestion_condition(spec)
+    for found in sub_problems:
+        yield at("question.if", _if_message(found), _sub_key(spec))
+    names = set(condition.names if condition else ()) | set(
+        n for n in (sub_condition.names if sub_condition else ()) if n != entry.variable
+    )
+    for variable in sorted(names):
+        if variable not in known:
+            yield at(
+                "question.show-if-variable",
+                f"{key} names {variable!r}, which no question sets{suggestion(variable, known)}",
+                key,
+            )
     if entry.parent is not None and spec.get("subquestions"):
         yield at(
             "question.nested-subquestions",
-            "is a subquestion with subquestions of its "
-            "own; Rancher shows one level only, move them up",
+            "is a subquestion with subquestions of its own; Rancher's dashboard shows them "
+            "nested, older Rancher UIs one level only",
             "subquestions",
         )
+
+
+def _if_message(found: ConditionProblem) -> str:
+    if found.kind == "unsupported":
+        return (
+            f"{found.message}; this server evaluates a part of Jexl only, so it treats "
+            "the question as shown (Rancher's dashboard evaluates the whole)"
+        )
+    return f"{found.message}; Rancher cannot evaluate it either and shows the question"
+
+
+def _sub_key(spec: dict) -> str:
+    return next(k for k in ("subquestions_if", "subquestion_if") if k in spec)
+
+
+def _tolerated(files: VersionFiles, found: VersionQuestions) -> Iterator[Problem]:
+    """Top-level fields of a questions file that are empty: Rancher ignores them."""
+    if found.definition or not isinstance(found.document, dict):
+        return
+    for key in ("categories", "labels", "namespace", "rancher_min_version",
+                "rancher_max_version"):  # fmt: skip
+        if key in found.document and found.document[key] is None:
+            yield files.report(
+                "question.tolerated",
+                f"`{key}` is empty; Rancher ignores it; give it a value or remove it",
+                found.file,
+                line_of(found.parsed, (key,)),
+            )
 
 
 def _compose_variables(files: VersionFiles, found: VersionQuestions) -> Iterator[Problem]:

@@ -76,11 +76,28 @@ _VALIDATION = [
     ("question.enum-default", "error", "an enum question's default is not one of its options"),
     ("question.min-max", "error", "min is above max, or min_length above max_length"),
     ("question.regex", "error", "valid_chars / invalid_chars is not a character class body"),
-    ("question.show-if", "error", "show_if does not parse as variable=value terms"),
-    ("question.show-if-variable", "warning", "show_if names a variable no question sets"),
-    ("question.nested-subquestions", "error", "a subquestion has subquestions of its own"),
-    ("question.undeclared-variable", "warning",
-     "a ${VAR} or .Values.VAR has no question (and ${VAR} no default)"),
+    ("question.show-if", "error", "show_if cannot be evaluated (Rancher always shows it)"),
+    ("question.show-if-variable", "warning", "a condition names a variable no question sets"),
+    (
+        "question.if",
+        "info",
+        "an `if`/`subquestions_if` the server cannot evaluate, or `if` beside show_if",
+    ),
+    (
+        "question.tolerated",
+        "warning",
+        "an empty top-level field Rancher ignores (`categories: null`)",
+    ),
+    (
+        "question.nested-subquestions",
+        "info",
+        "a subquestion has subquestions of its own (the dashboard shows them, older UIs do not)",
+    ),
+    (
+        "question.undeclared-variable",
+        "warning",
+        "a ${VAR} or .Values.VAR has no question (and ${VAR} no default)",
+    ),
     ("question.unused", "info", "a question's variable is used by no file of the version"),
     # Compose files
     (

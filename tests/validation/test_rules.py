@@ -50,6 +50,8 @@ CASES = [
     ("question-show-if", "question.show-if", CV + "rancher-compose.yml", 16),
     ("question-show-if-variable", "question.show-if-variable", CV + "rancher-compose.yml", 16),
     ("question-nested-subquestions", "question.nested-subquestions", H + "questions.yml", 16),
+    ("question-if", "question.if", H + "questions.yml", 16),
+    ("question-tolerated", "question.tolerated", H + "questions.yml", 1),
     ("question-undeclared-variable", "question.undeclared-variable",
      CV + "docker-compose.yml", 8),
     ("question-unused", "question.unused", CV + "rancher-compose.yml", 16),
