@@ -201,10 +201,18 @@ def question_rows(questions: list[Any]) -> list[tuple[str, list[dict[str, Any]]]
     for q, parent in _flat_questions(questions):
         conditions = []
         if parent is not None:
-            expected = _text(parent.get("show_subquestion_if"))
-            conditions.append(f"when {parent['variable']} = {expected}")
-        if q.get("show_if"):
-            conditions.append(f"when {_text(q['show_if'])}")
+            for key in ("subquestions_if", "subquestion_if"):
+                if parent.get(key):
+                    conditions.append(f"when {_text(parent[key])}")
+                    break
+            else:
+                for key in ("show_subquestions_if", "show_subquestion_if"):
+                    if key in parent:
+                        conditions.append(f"when {parent['variable']} = {_text(parent[key])}")
+                        break
+        own = q.get("if") if "if" in q else q.get("show_if")
+        if own:
+            conditions.append(f"when {_text(own)}")
         bounds = [f"{k} {_text(q[k])}" for k in ("min", "max", "min_length", "max_length")
                   if q.get(k) is not None]  # fmt: skip
         if q.get("options"):

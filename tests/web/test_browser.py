@@ -8,6 +8,8 @@ import re
 
 import pytest
 
+from catalog_server import helmsdk
+
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
 
@@ -170,6 +172,20 @@ def test_helm_chart_page_shows_install_commands(live_server, page, output_dir):
     assert oci.endswith(" --plain-http")
     assert "A monitoring agent" in page.text_content(".readme-body")
     _check_accessibility(page)
+    # Rancher's spellings and shapes: show_subquestions_if, a list-valued enum, `!=`.
+    page.wait_for_selector("#install-form legend")
+    access = page.locator('[data-variable="persistence.accessModes"]')
+    storage_class = page.locator('[data-variable="persistence.storageClass"]')
+    assert access.is_hidden() and storage_class.is_hidden()
+    page.get_by_label("Keep data").check()
+    assert access.is_visible() and storage_class.is_hidden()
+    page.get_by_label("Access mode").select_option(label="ReadWriteMany")
+    assert storage_class.is_visible()
+    if helmsdk.available():
+        page.click("#render-button")
+        values = page.locator('.manifest-file[data-path="values.yaml"] pre')
+        values.wait_for()
+        assert "accessModes:\n  - ReadWriteMany" in values.text_content()
     # The repository the commands name answers with this chart.
     index = page.request.get(origin + "/helm/site/index.yaml")
     assert index.ok and "monitor" in index.text()

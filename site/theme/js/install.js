@@ -1,8 +1,9 @@
 /* The install form of a template page: built from the questions in template.json (next to
-   the page), show_if and subquestions applied live, answers sent to the manifest API on
-   this origin, and the API's messages shown at their fields. Helm charts also get a values
-   document: the whole values.yaml to edit when the chart asks no questions, else a box for
-   values no question asks for; its errors are shown by line. */
+   the page), conditions (show_if, if, subquestions) applied live by conditions.js exactly as
+   the server applies them, answers sent to the manifest API on this origin, and the API's
+   messages shown at their fields. Helm charts also get a values document: the whole
+   values.yaml to edit when the chart asks no questions, else a box for values no question
+   asks for; its errors are shown by line. */
 (function () {
   "use strict";
 
@@ -26,30 +27,10 @@
     return String(value);
   }
 
-  // `a=b` terms joined by && and || (&& binds tighter). A malformed expression shows the
-  // question, as the server does, which then reports the definition error at the field.
-  function shown(expr, current) {
-    if (expr === null || expr === undefined || expr === "") return true;
-    try {
-      return String(expr).split("||").some(function (alternative) {
-        return alternative.split("&&").every(function (term) {
-          var parts = term.split("=");
-          if (parts.length !== 2 || !parts[0].trim()) throw new Error("bad term");
-          return answerText(current[parts[0].trim()]) === parts[1].trim();
-        });
-      });
-    } catch (e) {
-      return true;
-    }
-  }
+  var conditions = window.catalogConditions;
 
-  function flatten(questions, parent, depth, out) {
-    (questions || []).forEach(function (q) {
-      if (!q || typeof q.variable !== "string") return;
-      out.push({ spec: q, parent: parent });
-      if (Array.isArray(q.subquestions) && depth < 8) flatten(q.subquestions, q, depth + 1, out);
-    });
-    return out;
+  function isScalar(value) {
+    return typeof value === "string" || typeof value === "number" || typeof value === "boolean";
   }
 
   function InstallForm(root, data) {
@@ -120,7 +101,8 @@
     this.questionsBox.textContent = "";
     this.output.textContent = "";
     this.setStatus("");
-    this.flat = flatten(this.version().questions, null, 0, []);
+    this.questions = this.version().questions || [];
+    this.flat = conditions.flatten(this.questions, null, 0, []);
     var fieldsets = {};
     var containers = {};
     this.flat.forEach(function (item, index) {
@@ -218,10 +200,19 @@
     } else if (type === "enum" || (Array.isArray(q.options) && q.options.length && TEXTUAL[type] === "number")) {
       input = el("select", { id: id, name: q.variable, "aria-describedby": described, "aria-required": required ? "true" : null });
       if (!required || def === undefined || def === null || def === "") input.appendChild(el("option", { value: "", text: "(none)" }));
-      (Array.isArray(q.options) ? q.options : []).forEach(function (option) {
-        input.appendChild(el("option", { value: answerText(option), text: answerText(option) }));
+      // A list of options, or a mapping of value to label. An option that is a list or a
+      // mapping itself (`[ReadWriteOnce]`) is sent as it is, so it is kept by its position.
+      var options = Array.isArray(q.options) ? q.options.map(function (o) { return [o, answerText(o)]; })
+        : q.options && typeof q.options === "object" ? Object.keys(q.options).map(function (k) { return [k, answerText(q.options[k])]; })
+        : [];
+      input.optionValues = {};
+      options.forEach(function (pair, i) {
+        var value = isScalar(pair[0]) ? answerText(pair[0]) : "#option-" + i;
+        if (!isScalar(pair[0])) input.optionValues[value] = pair[0];
+        input.appendChild(el("option", { value: value, text: pair[1] }));
+        if (JSON.stringify(pair[0]) === JSON.stringify(def)) input.value = value;
       });
-      input.value = answerText(def);
+      if (isScalar(def) || def === undefined || def === null) input.value = answerText(def);
     } else if (TEXTUAL[type] === "textarea") {
       input = el("textarea", { id: id, name: q.variable, rows: 4, "aria-describedby": described, "aria-required": required ? "true" : null });
       input.value = answerText(def);
@@ -254,26 +245,20 @@
 
   InstallForm.prototype.value = function (variable) {
     var input = this.fields[variable].input;
-    return input.type === "checkbox" ? input.checked : input.value;
+    if (input.type === "checkbox") return input.checked;
+    if (input.optionValues && Object.prototype.hasOwnProperty.call(input.optionValues, input.value)) {
+      return input.optionValues[input.value];
+    }
+    return input.value;
   };
 
-  // Visibility, decided on every question's current value as the server does.
+  // Visibility, decided on every question's current answer by the rules the server uses
+  // (conditions.js is the twin of the server's conditions module).
   InstallForm.prototype.refresh = function () {
     var self = this;
-    var current = {};
-    this.flat.forEach(function (item) { current[item.spec.variable] = answerText(self.value(item.spec.variable)); });
-    var visible = {};
+    var visible = conditions.visibility(this.questions, this.answers());
     this.flat.forEach(function (item) {
-      var q = item.spec;
-      var ok = true;
-      if (item.parent) {
-        ok = visible[item.parent.variable] !== false;
-        var expected = item.parent.show_subquestion_if;
-        if (ok && expected !== undefined && expected !== null) ok = current[item.parent.variable] === answerText(expected);
-      }
-      ok = ok && shown(q.show_if, current);
-      visible[q.variable] = ok;
-      self.fields[q.variable].field.hidden = !ok;
+      self.fields[item.spec.variable].field.hidden = !visible[item.spec.variable];
     });
     this.visible = visible;
     this.questionsBox.querySelectorAll("fieldset").forEach(function (fs) {
@@ -281,12 +266,13 @@
     });
   };
 
+  // Every field's answer, hidden ones too: the server decides visibility on the same
+  // answers as the form, and drops the answers of hidden questions itself.
   InstallForm.prototype.answers = function () {
     var self = this;
     var answers = {};
     this.flat.forEach(function (item) {
-      var variable = item.spec.variable;
-      if (self.visible[variable]) answers[variable] = self.value(variable);
+      answers[item.spec.variable] = self.value(item.spec.variable);
     });
     return answers;
   };
