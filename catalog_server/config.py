@@ -88,6 +88,8 @@ class Settings:
     signing_keyring: Path | None = None
     signing_key: str | None = None
     signing_passphrase_file: Path | None = None
+    # Find chart versions' images by rendering them with the Helm SDK at sync (else: values).
+    render_images: bool = True
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -122,6 +124,7 @@ class Settings:
             signing_keyring=Path(keyring).absolute() if keyring else None,
             signing_key=key or None,
             signing_passphrase_file=Path(passphrase).absolute() if passphrase else None,
+            render_images=_bool(env, "CATALOG_RENDER_IMAGES", True),
         )
 
 

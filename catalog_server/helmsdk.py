@@ -26,6 +26,7 @@ import contextlib
 import functools
 import os
 import sys
+import threading
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -101,19 +102,32 @@ def _sdk() -> ModuleType:
     return module
 
 
+_SILENCE_LOCK = threading.Lock()
+_silenced = {"depth": 0, "saved": -1}
+
+
 @contextlib.contextmanager
 def _go_log_silenced():
     """Helm's Go logger writes warnings straight to file descriptor 2, under our own
-    output (lint and render report what matters in their results): send it elsewhere."""
-    sys.stderr.flush()
-    saved = os.dup(2)
+    output (lint and render report what matters in their results): send it elsewhere.
+
+    Safe from several threads at once: the first caller in redirects, the last one out
+    restores (file descriptor 2 is one for the whole process)."""
+    with _SILENCE_LOCK:
+        if _silenced["depth"] == 0:
+            sys.stderr.flush()
+            _silenced["saved"] = os.dup(2)
+            with open(os.devnull, "wb") as sink:
+                os.dup2(sink.fileno(), 2)
+        _silenced["depth"] += 1
     try:
-        with open(os.devnull, "wb") as sink:
-            os.dup2(sink.fileno(), 2)
-            yield
+        yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        with _SILENCE_LOCK:
+            _silenced["depth"] -= 1
+            if _silenced["depth"] == 0:
+                os.dup2(_silenced["saved"], 2)
+                os.close(_silenced["saved"])
 
 
 def _call(func: Any, *args: Any, **kwargs: Any) -> Any:

@@ -28,8 +28,10 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from catalog_server import helmsdk, images
 from catalog_server.catalogs import CatalogSource
-from catalog_server.charts import ChartNotPackable, archive_digest_size
+from catalog_server.charts import ChartNotPackable, chart_archive
+from catalog_server.helmrepo import chart_digest
 from catalog_server.loaders import load_template
 from catalog_server.loaders.detect import TemplateRoot, find_templates
 from catalog_server.loaders.model import LoadedTemplate, LoadedVersion
@@ -45,6 +47,7 @@ from catalog_server.models import (
     VersionFile,
 )
 from catalog_server.problems import PROBLEM_FIELDS, Problem, SourceError
+from catalog_server.releases import default_namespace, default_release
 from catalog_server.signing import Signer, sign_catalog
 from catalog_server.sources import OpenedSource, Snapshot, open_source, snapshot_revision
 
@@ -93,11 +96,16 @@ def sync_catalog(
     catalog_checks: Sequence[CatalogCheck] = (),
     progress: Progress | None = None,
     signer: Signer | None = None,
+    render_images: bool = True,
 ) -> SyncSummary:
     """Index `source` into the database. Never raises for bad catalog content or a source
     that cannot be fetched: the summary's status is "failed" and the catalog keeps serving
     its last good state, with `last_error` recorded. With `signer`, chart archives are
-    signed (see the module's docstring)."""
+    signed (see the module's docstring).
+
+    `render_images`: find chart versions' images by rendering them with the Helm SDK
+    (`catalog_server.images`), only for versions whose chart archive changed; False reads
+    them from the values."""
     started = time.monotonic()
     with catalog_lock(session, source.name, cache_dir):
         catalog = _catalog_row(session, source)
@@ -121,7 +129,7 @@ def sync_catalog(
             else:
                 catalog.sync_state = "syncing"
                 session.commit()
-                checks = (validators, catalog_checks)
+                checks = _Checks(validators, catalog_checks, render_images)
                 _index(session, catalog, opened, revision, summary, checks, progress, force, signer)
                 summary.served_changed = True
                 summary.seconds = time.monotonic() - started
@@ -218,18 +226,25 @@ def _fill_counts(session: Session, catalog: Catalog, summary: SyncSummary) -> No
     summary.errors, summary.warnings = counts.get("error", 0), counts.get("warning", 0)
 
 
+@dataclass(frozen=True)
+class _Checks:
+    validators: Sequence[Validator]
+    catalog_checks: Sequence[CatalogCheck]
+    render_images: bool
+
+
 def _index(
     session: Session,
     catalog: Catalog,
     opened: OpenedSource,
     revision: str,
     summary: SyncSummary,
-    checks: tuple[Sequence[Validator], Sequence[CatalogCheck]],
+    checks: _Checks,
     progress: Progress | None,
     force: bool = False,
     signer: Signer | None = None,
 ) -> None:
-    validators, catalog_checks = checks
+    validators, catalog_checks = checks.validators, checks.catalog_checks
     snapshot = opened.snapshot
     roots, catalog_problems = find_templates(snapshot.entries())
     for check in catalog_checks:
@@ -258,14 +273,15 @@ def _index(
 
     # Read what is to be loaded in one bulk pass rather than a request per file.
     snapshot.prefetch(_paths_within({r.folder for r in to_load}, snapshot.entries()))
-    loaded: list[LoadedTemplate] = []
-    for done, root in enumerate(to_load, 1):
-        template = _load(snapshot, root, validators)
-        loaded.append(template)
+    loaded: list[LoadedTemplate] = [load_template(snapshot, root) for root in to_load]
+    previous = _previous_images(session, catalog.id, [t.id for t in loaded if t.id in existing])
+    # Digests, and the images of the chart versions whose archive changed (they read the
+    # same archive), before validation: policy reads the images.
+    stamps = _version_stamps(opened, loaded, previous, checks.render_images)
+    for done, template in enumerate(loaded, 1):
+        _validate(template, snapshot, validators)
         if progress:
-            progress(done, len(to_load), root.id)
-
-    stamps = _version_stamps(opened, loaded)
+            progress(done, len(to_load), template.id)
     # Everything below is one transaction; the commit at the end is the swap.
     for template in loaded:
         failed = _write_template(
@@ -313,41 +329,109 @@ def version_folder(template: LoadedTemplate, version: LoadedVersion) -> str:
 Stamp = tuple[datetime | None, str | None, int | None]  # (created, chart digest, size)
 
 
-def _version_stamps(opened: OpenedSource, loaded: list[LoadedTemplate]) -> dict[int, Stamp]:
-    """created time, chart digest and archive size of every loaded version, by id(version).
+def _previous_images(session: Session, catalog_id: int, slugs: list[str]):
+    """{(template slug, version folder): (chart digest, images)} of the indexed versions."""
+    if not slugs:
+        return {}
+    rows = session.execute(
+        select(
+            Template.slug,
+            TemplateVersion.folder,
+            TemplateVersion.chart_digest,
+            TemplateVersion.images,
+        )  # fmt: skip
+        .join(Template, Template.id == TemplateVersion.template_id)
+        .where(
+            Template.catalog_id == catalog_id,
+            Template.slug.in_(slugs),
+            TemplateVersion.images.is_not(None),
+        )  # fmt: skip
+    ).all()
+    return {(row.slug, row.folder): (row.chart_digest, row.images) for row in rows}
+
+
+def _version_stamps(
+    opened: OpenedSource, loaded: list[LoadedTemplate], previous: dict, render_images: bool
+) -> dict[int, Stamp]:
+    """created time, chart digest and archive size of every loaded version, by
+    id(version); and the images of every usable chart version (`version.images`).
 
     created is the time of the last commit that changed the version's folder, so it does
     not move when other templates change, and the chart archive (whose mtimes it pins) is
-    the same whichever sync, incremental or cold, built it.
+    the same whichever sync, incremental or cold, built it. A version whose digest is the
+    one indexed keeps its images; the others are rendered from the archive just built.
     """
     folders = [version_folder(t, v) for t in loaded for v in t.versions]
     times = opened.last_change_times(folders)
     fallback = opened.snapshot.commit_time
     stamps: dict[int, Stamp] = {}
-    for template in loaded:
-        for version in template.versions:
-            created = _time(times.get(version_folder(template, version), fallback))
-            digest = size = None
-            if template.kind == "helm" and version.usable:
-                chart = version.metadata.get("chart") or {}
-                try:
-                    digest, size = archive_digest_size(
-                        str(chart.get("name") or template.id),
-                        [(f.path, f.content) for f in version.files],
-                        created,
-                    )
-                except ChartNotPackable as exc:
-                    version.problems.append(
-                        Problem(
-                            "helm.package",
-                            "error",
-                            f"the chart cannot be packaged, so it is left out of the Helm "
-                            f"repository: {exc}",
-                            file=version_folder(template, version),
-                        )
-                    )
-            stamps[id(version)] = (created, digest, size)
+    with images.Renderer() as renderer:
+        found = _Images(previous, renderer, render_images)
+        for template in loaded:
+            for version in template.versions:
+                created = _time(times.get(version_folder(template, version), fallback))
+                digest = size = None
+                if template.kind == "helm" and version.usable:
+                    digest, size = _chart_version(template, version, created, found)
+                stamps[id(version)] = (created, digest, size)
+        results = renderer.results()
+    for key, version in found.pending.items():
+        rendered, note = results[key]
+        version.images = images.finish({f.path: f.content for f in version.files}, rendered, note)
     return stamps
+
+
+class _Images:
+    """What _chart_version needs to give a version its images."""
+
+    def __init__(self, previous: dict, renderer: images.Renderer, render_images: bool):
+        self.previous = previous
+        self.renderer = renderer
+        self.render = render_images and helmsdk.available()
+        self.note = None if render_images else images.RENDER_OFF
+        if render_images and not self.render:
+            self.note = images.SDK_MISSING
+        self.pending: dict[int, LoadedVersion] = {}
+
+
+def _chart_version(
+    template, version, created, found: _Images
+) -> tuple[str | None, int | None]:
+    """The digest and archive size of a chart version; its images set, or submitted for
+    rendering."""
+    chart, name = images.chart_name(template, version)
+    files = [(f.path, f.content) for f in version.files]
+    try:
+        archive = chart_archive(name, files, created)
+    except ChartNotPackable as exc:
+        version.problems.append(
+            Problem(
+                "helm.package",
+                "error",
+                f"the chart cannot be packaged, so it is left out of the Helm repository: {exc}",
+                file=version_folder(template, version),
+            )
+        )
+        version.images = images.finish(dict(files), None, f"the chart cannot be packaged: {exc}")
+        return None, None
+    digest = chart_digest(archive)
+    old_digest, old = found.previous.get((template.id, version.folder), (None, None))
+    # Images read from the values only because rendering was not possible are found again.
+    stale = (
+        found.render
+        and old is not None
+        and old.get("source") != "rendered"
+        and (old.get("note") in (images.SDK_MISSING, images.RENDER_OFF))
+    )
+    if old is not None and old_digest == digest and not stale:
+        version.images = images.ChartImages.from_json(old)
+    elif found.render:
+        job = images.RenderJob(archive, default_release(name, chart), default_namespace(chart))
+        found.renderer.submit(id(version), job)
+        found.pending[id(version)] = version
+    else:
+        version.images = images.finish(dict(files), None, found.note)
+    return digest, len(archive)
 
 
 def _paths_within(folders: set[str], paths: Iterable[str]) -> Iterator[str]:
@@ -369,8 +453,7 @@ def _touches(root: TemplateRoot, changed: set[str]) -> bool:
     return any(path.startswith(prefix) for path in changed)
 
 
-def _load(snapshot: Snapshot, root: TemplateRoot, validators: Sequence[Validator]):
-    template = load_template(snapshot, root)
+def _validate(template: LoadedTemplate, snapshot: Snapshot, validators: Sequence[Validator]):
     for validate in validators:
         try:
             template.problems.extend(validate(template, snapshot))
@@ -548,4 +631,5 @@ def _version_values(template_id: int, v: LoadedVersion, position: int, stamp: St
         "commit": commit,
         "chart_digest": digest,
         "chart_size": size,
+        "images": v.images.to_json() if v.images is not None else None,
     }

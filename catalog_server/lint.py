@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 
 import click
 
+from catalog_server.images import attach_images
 from catalog_server.loaders import load_catalog
 from catalog_server.problems import SEVERITIES, Problem, SourceError
 from catalog_server.sources import FolderSnapshot, GitSnapshot
@@ -54,6 +55,8 @@ def lint_catalog(root: Path, changed_since: str | None = None) -> list[Problem]:
             repo.close()  # its `git cat-file` processes
         selected = changed_templates(templates, changed)
         problems = [p for p in problems if p.file is None or p.file in changed]
+    # Chart versions' images, rendered where the Helm SDK is installed (policy reads them).
+    attach_images(t for t in templates if t.id in selected)
     for template in templates:
         if template.id not in selected:
             continue

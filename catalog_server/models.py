@@ -157,6 +157,9 @@ class TemplateVersion(db.Model):
     # stored files with every mtime pinned to `created`. None when it cannot be packaged.
     chart_digest: Mapped[str | None] = mapped_column(String(64))
     chart_size: Mapped[int | None] = mapped_column(Integer)  # bytes of that archive
+    # Helm charts: the container images, `images.ChartImages.to_json()` ({"images", "source",
+    # "note", "unpinned"}); found at sync, kept while the chart digest stays the same.
+    images: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     template: Mapped[Template] = relationship(back_populates="versions")
     files: Mapped[list[VersionFile]] = relationship(

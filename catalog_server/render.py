@@ -30,6 +30,7 @@ from catalog_server.manifests.helm import helm_manifest
 from catalog_server.manifests.schema_questions import SCHEMA_FILE
 from catalog_server.manifests.values import MAX_VALUES_BYTES, entry, values_error
 from catalog_server.models import TemplateVersion, VersionFile
+from catalog_server.releases import MAX_RELEASE, default_namespace, default_release
 
 __all__ = [
     "manifest_archive",
@@ -42,7 +43,6 @@ __all__ = [
 # Helm release names are DNS labels of at most 53 characters, namespaces of at most 63;
 # compose project names are a subset of that here, so the commands we print are shell-safe.
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
-MAX_RELEASE = 53
 MAX_NAMESPACE = 63
 
 
@@ -90,14 +90,6 @@ def served_questions(
     return asked.questions, asked.source
 
 
-def _default_release(slug: str, chart: Mapping[str, Any]) -> str:
-    annotations = chart.get("annotations") or {}
-    name = str(annotations.get("catalog.cattle.io/release-name") or chart.get("name") or "")
-    name = name or slug.rpartition("*")[2]
-    name = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:MAX_RELEASE].strip("-")
-    return name or "release"
-
-
 def render_version(
     session: Session,
     catalog: str,
@@ -137,7 +129,7 @@ def render_version(
     if target is not None and t.kind == "helm":
         raise ValueError("target applies to compose templates; a chart installs with Helm")
     chart = (v.meta or {}).get("chart") or {}
-    release = release or _default_release(template, chart)
+    release = release or default_release(template.rpartition("*")[2], chart)
     check_label("release", release, MAX_RELEASE)
     files = version_files(session, v)
     if t.kind != "helm":
@@ -149,8 +141,7 @@ def render_version(
         return compose_manifest(
             files, v.questions or [], answers, release=release, target=target or "compose"
         )
-    annotations = chart.get("annotations") or {}
-    namespace = namespace or str(annotations.get("catalog.cattle.io/namespace") or "default")
+    namespace = namespace or default_namespace(chart)
     check_label("namespace", namespace, MAX_NAMESPACE)
     return helm_manifest(
         files,

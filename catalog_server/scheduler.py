@@ -72,6 +72,7 @@ def sync_one(session: Session, settings: Settings, source: CatalogSource, **kw) 
             validators=server_validators(helm_lint=settings.server_helm_lint),
             catalog_checks=server_catalog_checks(helm_lint=settings.server_helm_lint),
             signer=signer,
+            render_images=settings.render_images,
             **kw,
         )
     log.info(

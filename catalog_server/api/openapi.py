@@ -306,6 +306,22 @@ SCHEMAS["Version"] = {
             **_nullable("string"),
             "description": "CHANGELOG.md of the version folder, as Markdown.",
         },
+        "images": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Helm charts: the container images the chart runs with its default "
+            "values (every container and init container of the rendered manifests), or, where "
+            "it does not render, the images its values.yaml names. Empty for compose templates.",
+        },
+        "images_source": {
+            "type": ["string", "null"],
+            "enum": ["rendered", "values", None],
+            "description": "`rendered` (the Helm SDK rendered the chart) or `values`.",
+        },
+        "images_note": {
+            "type": ["string", "null"],
+            "description": "Why the images were read from the values.",
+        },
         "files": {
             "type": "array",
             "items": {

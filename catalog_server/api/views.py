@@ -292,6 +292,7 @@ def get_version(catalog: str, template: str, version: str):
             "artifacthub": meta.get("artifacthub") or {},
             "changes": (meta.get("artifacthub") or {}).get("changes") or [],
             "changelog": meta.get("changelog"),
+            **_images_json(v.images),
             "files": [
                 {
                     "path": f.path,
@@ -358,6 +359,16 @@ def _icon_url(catalog: str, template: str, chart: Any) -> str | None:
         .where(Catalog.name == catalog, Template.slug == template)
     )
     return url_for("api.get_icon", catalog=catalog, template=template) if has_icon else None
+
+
+def _images_json(images: dict | None) -> dict:
+    """A version's images for the API: the list, where it came from, and why (values)."""
+    images = images or {}
+    return {
+        "images": list(images.get("images") or []),
+        "images_source": images.get("source"),
+        "images_note": images.get("note"),
+    }
 
 
 def _media_type(path: str, data: bytes) -> str:

@@ -40,6 +40,7 @@ from catalog_server.docs.versions import (
     VersionView,
     badges,
     changes_between,
+    images_view,
     kube_range,
     rancher_range,
     version_page,
@@ -47,7 +48,8 @@ from catalog_server.docs.versions import (
 )
 from catalog_server.loaders.model import INSTALLABLE_TYPES, TEMPLATE_TYPES, template_type
 from catalog_server.manifests.schema_questions import SCHEMA_FILE
-from catalog_server.render import _default_release, served_questions
+from catalog_server.releases import default_release
+from catalog_server.render import served_questions
 
 KIND_LABELS = {"compose": "Compose", "helm": "Helm chart"}
 PLACEHOLDER_ICON = "img/template.svg"  # in the theme
@@ -244,7 +246,7 @@ def _helm_install(session: Session, catalog: str, t) -> dict[str, Any] | None:
     return {
         "chart": chart.get("name") or (t.meta or {}).get("chart_name") or t.slug.rpartition("*")[2],
         "version": v.version,
-        "release": _default_release(t.slug, chart),
+        "release": default_release(t.slug.rpartition("*")[2], chart),
         "namespace": annotations.get("catalog.cattle.io/namespace"),
         "packaged": v.chart_digest is not None,
         "signed_by": key,
@@ -282,6 +284,7 @@ def template_page(
     default_view = next((view for view in views if view.v.version == default), None)
     version = default_view.v if default_view else None
     questions, source = served_questions(session, version) if version else ([], None)
+    images = images_view(version.images) if version is not None and t.kind == "helm" else None
     api_path = f"/api/v1/templates/{url_segment(catalog)}/{url_segment(t.slug)}"
     signed = signing.signed_versions(session, catalog, t.slug) if t.kind == "helm" else set()
     project_url = t.project_url or ""
@@ -329,6 +332,7 @@ def template_page(
             changes_between(view, views[i + 1] if i + 1 < len(views) else None)
             for i, view in enumerate(views)
         ],
+        images=images,
         upgrades=[v for v in t.versions if v.upgrade_from],
         question_version=default,
         question_groups=question_rows(questions or []),
@@ -358,7 +362,7 @@ def template_data(session: Session, catalog: str, t, views: list[VersionView]) -
         "kind": t.kind,
         "default_version": t.default_version,
         "api": api,
-        "release": helm["release"] if helm else _default_release(t.slug, {}),
+        "release": helm["release"] if helm else default_release(t.slug.rpartition("*")[2], {}),
         "namespace": helm["namespace"] if helm else None,
         "versions": versions,
     }

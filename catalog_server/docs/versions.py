@@ -139,6 +139,18 @@ def changes_between(newer: VersionView, older: VersionView | None) -> dict[str, 
     }
 
 
+def images_view(found: dict[str, Any] | None) -> dict[str, Any]:
+    """A chart version's images (`TemplateVersion.images`) as pages show them: the list,
+    and how they were found."""
+    found = found or {}
+    if found.get("source") == "rendered":
+        how = "found in the chart rendered with its default values"
+    else:
+        note = found.get("note")
+        how = "read from values.yaml" + (f" ({note})" if note else "")
+    return {"list": list(found.get("images") or []), "how": how}
+
+
 def version_page(catalog: str, t: Any, view: VersionView, icon: str, api_path: str) -> str:
     """The Markdown page (front matter and an HTML body) of one version."""
     v = view.v
@@ -160,6 +172,7 @@ def version_page(catalog: str, t: Any, view: VersionView, icon: str, api_path: s
         sign_key=hub.get("sign_key"),
         changes=view.changes,
         changelog=view.changelog_html,
+        found_images=images_view(v.images) if t.kind == "helm" else None,
         is_default=v.version == t.default_version,
     )
     return front_matter(f"{t.name} {v.version}", page_class="template-page-wrap") + body

@@ -74,6 +74,9 @@ class LoadedVersion:
     # The YAML files the loader parsed (yamlfile.YamlResult, by path relative to the version
     # folder), so validation can name lines without parsing again. Not stored.
     parsed: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # A chart version's images (`catalog_server.images.ChartImages`): not the loader's; the
+    # indexer and lint find them before validation, which reads them.
+    images: Any = field(default=None, repr=False, compare=False)
 
     @property
     def usable(self) -> bool:

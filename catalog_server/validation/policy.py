@@ -1,7 +1,8 @@
 """Policy rules: what a catalog's maintainers choose not to ship without a reason.
 
-- `policy.image-latest`: an image with no tag or `:latest` (compose services; Helm values'
-  `image` entries).
+- `policy.image-latest`: an image with no tag or `:latest` (compose services; Helm values,
+  read with the sibling keys that pin them, and images a chart's templates run with the
+  default values, when the version was rendered: `catalog_server.images`).
 - `policy.privileged`, `policy.host-namespace`, `policy.docker-socket`, `policy.cap-add-all`:
   powers a container should only get on purpose. A service label, or a template label
   (config.yml `labels`, Chart.yaml `annotations`), named `io.catalog.privileged-reason`
@@ -19,6 +20,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from catalog_server.images import unpinned, values_images
 from catalog_server.manifests.interpolate import InterpolationError, variable_uses
 from catalog_server.problems import Problem
 from catalog_server.validation.compose import ComposeDocument, compose_documents, mount_source
@@ -59,17 +61,6 @@ def labels_state_reason(labels: Any) -> bool:
     return False
 
 
-def image_without_tag(image: str) -> bool:
-    """True for `nginx`, `nginx:latest`, `reg:5000/x`; False for a tag or a digest."""
-    image = image.strip()
-    if "@" in image:
-        return False
-    last = image.rsplit("/", 1)[-1]
-    if ":" not in last:
-        return True
-    return last.rsplit(":", 1)[1] in ("", "latest")
-
-
 def _compose(files: VersionFiles, doc: ComposeDocument, template_reason: bool):
     originals = doc.services(resolved=False)
     for name, service in doc.services().items():
@@ -80,7 +71,7 @@ def _compose(files: VersionFiles, doc: ComposeDocument, template_reason: bool):
                                 doc.line((*base, key, *more)))
 
         image = service.get("image")
-        if isinstance(image, str) and image and image_without_tag(image):
+        if isinstance(image, str) and image and unpinned(image):
             yield at("policy.image-latest", f"image {image!r} is not pinned (no tag, or `latest`); "
                      "pin a released version (`name:1.2.3`) so installs are repeatable", "image")
         original = originals.get(name, {})
@@ -138,8 +129,57 @@ def _literal(value: Any) -> bool:
 def _helm_values(files: VersionFiles, template_reason: bool) -> Iterator[Problem]:
     rel = files.first("values.yaml", "values.yml")
     parsed = files.yaml(rel) if rel else None
-    if parsed is None:
+    if parsed is not None:
+        yield from _helm_images(files, rel, parsed)
+        if not template_reason:
+            yield from _helm_powers(files, rel, parsed)
+    yield from _rendered_images(files, parsed)
+
+
+def _helm_images(files: VersionFiles, rel: str, parsed) -> Iterator[Problem]:
+    """Images the values do not pin, understood with their sibling keys (`images`)."""
+    for found in values_images(parsed.value):
+        if not found.pinned:
+            shown = ".".join(map(str, found.path)) or "values"
+            yield files.report(
+                "policy.image-latest",
+                f"{shown}: image {found.reference!r} is not pinned (no tag, or `latest`); pin a "
+                "released version (a tag beside it, or in the reference) so installs are "
+                "repeatable",
+                rel,
+                line_of(parsed, found.path),
+            )
+
+
+def _rendered_images(files: VersionFiles, parsed) -> Iterator[Problem]:
+    """Images the chart's templates run unpinned with the default values, that the values
+    do not name (a tag-less image written in a template)."""
+    found = files.version.images
+    if found is None or found.source != "rendered":
         return
+    named = {_repository(i.reference) for i in values_images(parsed.value)} if parsed else set()
+    for image, template in found.unpinned:
+        repository = _repository(image)
+        if any(repository == n or repository.endswith("/" + n) for n in named if n):
+            continue  # the values name it: judged above
+        rel = template.split("/", 1)[1] if "/" in template else template
+        yield files.report(
+            "policy.image-latest",
+            f"image {image!r}, which {rel} runs with the default values, is not pinned (no "
+            "tag, or `latest`); pin a released version so installs are repeatable",
+            rel if files.has(rel) else None,
+        )
+
+
+def _repository(reference: str) -> str:
+    name = reference.split("@", 1)[0]
+    head, _, last = name.rpartition("/")
+    last = last.split(":", 1)[0]
+    return f"{head}/{last}" if head else last
+
+
+def _helm_powers(files: VersionFiles, rel: str, parsed) -> Iterator[Problem]:
+    why = f"; if it is needed, say why in a `{REASON_LABEL}` Chart.yaml annotation"
     stack: list[tuple[tuple[Any, ...], Any]] = [((), parsed.value)]
     while stack:
         path, node = stack.pop()
@@ -149,21 +189,9 @@ def _helm_values(files: VersionFiles, template_reason: bool) -> Iterator[Problem
             continue
         for key, value in node.items():
             where = (*path, key)
-            shown = ".".join(map(str, where))
-
-            def at(rule: str, message: str, shown=shown, where=where) -> Problem:
-                return files.report(rule, f"{shown}: {message}", rel, line_of(parsed, where))
-
-            if key == "image":
-                tag = value.get("tag") if isinstance(value, dict) else None
-                if (isinstance(value, str) and value and image_without_tag(value)) \
-                        or str(tag) == "latest":
-                    yield at("policy.image-latest", "the image is not pinned (no tag, or "
-                             "`latest`); pin a released version so installs are repeatable")
-            elif value is True and not template_reason:
-                why = f"; if it is needed, say why in a `{REASON_LABEL}` Chart.yaml annotation"
-                if key == "privileged":
-                    yield at("policy.privileged", "runs privileged" + why)
-                elif key in ("hostNetwork", "hostPID"):
-                    yield at("policy.host-namespace", f"{key} is on" + why)
+            if value is True and key in ("privileged", "hostNetwork", "hostPID"):
+                message = "runs privileged" if key == "privileged" else f"{key} is on"
+                rule = "policy.privileged" if key == "privileged" else "policy.host-namespace"
+                yield files.report(rule, f"{'.'.join(map(str, where))}: {message}{why}", rel,
+                                   line_of(parsed, where))  # fmt: skip
             stack.append((where, value))

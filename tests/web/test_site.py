@@ -35,6 +35,13 @@ def test_site_is_built_from_the_index(built_site):
     # Links are relative, so the folder can be served by any web server at any path.
     home = (built_site / "index.html").read_text()
     assert 'href="catalogs/site/webapp/"' in home
+    # A chart's page lists its images (rendered, or read from values.yaml without the SDK).
+    chart_page = (built_site / "catalogs/site/charts*monitor/index.html").read_text()
+    assert '<section id="images"' in chart_page
+    assert "<code>example/monitor:3.2.0</code>" in chart_page
+    assert (
+        '<section id="images"' not in (built_site / "catalogs/site/webapp/index.html").read_text()
+    )
     assert 'href="/' not in home and 'src="/' not in home
 
 

@@ -1,0 +1,389 @@
+"""The container images of a Helm chart version.
+
+Found as Artifact Hub finds them: the chart is rendered with its default values through
+the Helm SDK (`helmsdk.render`, with the release name and namespace Rancher would use),
+and every `image` of the `containers`, `initContainers` and `ephemeralContainers` of every
+rendered object is listed. Where the SDK is missing, or the chart does not render with its
+defaults (a value it requires, a cluster it looks up), the images are read from
+`values.yaml` instead, in the shapes charts write them:
+
+    image: nginx:1.27                          a full reference
+    image: nginx          (+ tag / imageTag / version / digest / registry beside it)
+    image: {repository: nginx, tag: "1.27"}    any mapping with a `repository`,
+    image: {registry: docker.io, repository: library/nginx, tag: "1.27", digest: sha256:...}
+    (`sha` and `hash` are digests too, as rancher/charts write them)
+
+`values_images` also says, for each image it reads, whether the values pin it: a tag other
+than `latest`, or a digest, in the reference or beside it. A mapping whose tag is empty
+or absent is taken as pinned by the chart's own default (most charts fall back to their
+appVersion); `latest` never pins. Policy uses this (`policy.image-latest`).
+
+Everything here is plain Python; rendering is the only costly part, and `images_of`
+spreads a large batch over threads.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from catalog_server import helmsdk
+from catalog_server.charts import ChartNotPackable, chart_archive
+from catalog_server.loaders.model import LoadedTemplate, LoadedVersion
+from catalog_server.loaders.yamlfile import load_yaml, load_yaml_all
+from catalog_server.releases import default_namespace, default_release
+
+__all__ = [
+    "RENDER_OFF",
+    "SDK_MISSING",
+    "ChartImages",
+    "RenderJob",
+    "Renderer",
+    "attach_images",
+    "chart_name",
+    "finish",
+    "ValuesImage",
+    "chart_images",
+    "images_of",
+    "render_job",
+    "rendered_images",
+    "values_images",
+]
+
+VALUES_FILES = ("values.yaml", "values.yml")
+TAG_KEYS = ("tag", "imageTag", "version")
+DIGEST_KEYS = ("digest", "sha", "hash")
+CONTAINER_KEYS = ("initContainers", "containers", "ephemeralContainers")
+# Rendered text read for images, per chart version: beyond it the rest is not parsed.
+MAX_RENDERED_BYTES = 16 * 1024 * 1024
+MAX_IMAGES = 500
+# A batch this large is rendered by worker processes; smaller ones in this process.
+POOL_THRESHOLD = 24
+SDK_MISSING = "the Helm SDK is not installed"
+RENDER_OFF = "rendering is turned off (CATALOG_RENDER_IMAGES)"
+# An image reference: [registry[:port]/]path[:tag][@digest], lower-case path components.
+_COMPONENT = r"[a-z0-9]+(?:[._-]+[a-z0-9]+)*"
+_REFERENCE = re.compile(
+    rf"(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[A-Za-z0-9]+:[0-9a-fA-F]{32,})?"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ValuesImage:
+    """An image read from values: the reference, the key path of the node that holds it
+    (the `image` key, or the mapping with the `repository`), and whether it is pinned."""
+
+    reference: str
+    path: tuple[Any, ...]
+    pinned: bool
+
+
+@dataclass
+class ChartImages:
+    """A version's images. `source` is "rendered" or "values"; `note` says why the values
+    were read (the SDK is missing, or Helm's message when rendering failed). `unpinned`
+    are rendered images without a tag or with `latest`, with the template that runs them.
+    """
+
+    images: list[str] = field(default_factory=list)
+    source: str = "values"
+    note: str | None = None
+    unpinned: list[tuple[str, str]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"images": self.images, "source": self.source, "note": self.note,
+                "unpinned": [list(pair) for pair in self.unpinned]}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ChartImages:
+        return cls(list(data.get("images") or []), str(data.get("source") or "values"),
+                   data.get("note"), [tuple(p) for p in data.get("unpinned") or []])  # fmt: skip
+
+
+# --- references -----------------------------------------------------------------------------
+
+
+def unpinned(reference: str) -> bool:
+    """True for `nginx`, `nginx:latest`, `reg:5000/x`; False for a tag or a digest."""
+    reference = reference.strip()
+    if "@" in reference:
+        return False
+    last = reference.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return True
+    return last.rsplit(":", 1)[1] in ("", "latest")
+
+
+def _text(value: Any) -> str:
+    if value is None or isinstance(value, bool | dict | list):
+        return ""
+    return str(value).strip()
+
+
+def _join(registry: str, repository: str, tag: str, digest: str) -> str:
+    reference = f"{registry.rstrip('/')}/{repository}" if registry else repository
+    if tag and ":" not in reference.rsplit("/", 1)[-1]:
+        reference += f":{tag}"
+    if digest and "@" not in reference:
+        reference += f"@{digest}" if ":" in digest else f"@sha256:{digest}"
+    return reference
+
+
+def _looks_like_image(text: str) -> bool:
+    return bool(_REFERENCE.fullmatch(text))
+
+
+def _from_mapping(node: Mapping[str, Any], name_key: str) -> tuple[str, bool] | None:
+    """(reference, pinned) of a node naming an image by `name_key` (`repository` or
+    `image`) with its siblings; None when it names none."""
+    name = _text(node.get(name_key))
+    if not _looks_like_image(name):
+        return None
+    tag = next((_text(node[k]) for k in TAG_KEYS if _text(node.get(k))), "")
+    digest = next((_text(node[k]) for k in DIGEST_KEYS if _text(node.get(k))), "")
+    registry = _text(node.get("registry"))
+    reference = _join(registry, name, tag, digest)
+    if digest or "@" in name:
+        return reference, True
+    own_tag = ":" in name.rsplit("/", 1)[-1]
+    if tag == "latest" or (own_tag and unpinned(name)):
+        return reference, False
+    if own_tag or tag:
+        return reference, True
+    # No tag anywhere: a bare `image: nginx` is unpinned; a mapping (or an `image` with an
+    # empty tag key beside it) leaves the tag to the chart, which pins its appVersion.
+    has_tag_key = any(k in node for k in TAG_KEYS)
+    return reference, name_key == "repository" or has_tag_key
+
+
+def values_images(values: Any) -> list[ValuesImage]:
+    """Every image the values name, in document order (see the module docstring)."""
+    found: list[ValuesImage] = []
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), values)]
+    while stack and len(found) < MAX_IMAGES:
+        path, node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(((*path, i), v) for i, v in reversed(list(enumerate(node))))
+            continue
+        if not isinstance(node, dict):
+            continue
+        if isinstance(node.get("repository"), str) and (got := _from_mapping(node, "repository")):
+            found.append(ValuesImage(got[0], path, got[1]))
+        elif isinstance(node.get("image"), str) and (got := _from_mapping(node, "image")):
+            found.append(ValuesImage(got[0], (*path, "image"), got[1]))
+        stack.extend(((*path, k), v) for k, v in reversed(list(node.items())))
+    return found
+
+
+# --- rendered manifests ---------------------------------------------------------------------
+
+
+def _pod_images(node: Any) -> Iterator[str]:
+    """Images of every container list in a rendered object (pod specs at any depth)."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(reversed(item))
+        elif isinstance(item, dict):
+            for key in CONTAINER_KEYS:
+                containers = item.get(key)
+                if isinstance(containers, list):
+                    for container in containers:
+                        image = container.get("image") if isinstance(container, dict) else None
+                        if isinstance(image, str) and image.strip():
+                            yield image.strip()
+            stack.extend(v for k, v in reversed(list(item.items())) if k not in CONTAINER_KEYS)
+
+
+def rendered_images(manifests: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(image, template path) of every container in rendered manifests, first use kept."""
+    seen: dict[str, str] = {}
+    budget = MAX_RENDERED_BYTES
+    for path in sorted(manifests):
+        text = manifests[path]
+        if path.endswith("NOTES.txt") or "ontainers" not in text:
+            continue  # no container list: not worth parsing
+        budget -= len(text)
+        if budget < 0 or len(seen) >= MAX_IMAGES:
+            break
+        parsed = load_yaml_all(text.encode("utf-8"), path)
+        documents = parsed.value if isinstance(parsed.value, list) else [parsed.value]
+        for document in documents:
+            for image in _pod_images(document):
+                seen.setdefault(image, path)
+    return list(seen.items())
+
+
+# --- one version, and many ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """What rendering a version needs, picklable for a worker process."""
+
+    archive: bytes
+    release: str
+    namespace: str
+
+
+def render_job(
+    chart: Mapping[str, Any], name: str, files: Iterable[tuple[str, bytes | None]]
+) -> RenderJob:
+    """The job for a chart version (Chart.yaml as `chart`, packaged as `name`).
+    Raises ChartNotPackable."""
+    return RenderJob(chart_archive(name, files, None), default_release(name, chart),
+                     default_namespace(chart))  # fmt: skip
+
+
+def _render(job: RenderJob) -> tuple[list[tuple[str, str]] | None, str | None]:
+    """Rendered images, or None and why not. Never raises: chart content is hostile and the
+    SDK is young, so any failure falls back to the values."""
+    try:
+        manifests = helmsdk.render(job.archive, {}, job.release, job.namespace)
+    except helmsdk.HelmSDKMissing:
+        return None, SDK_MISSING
+    except helmsdk.HelmError as exc:
+        return None, f"the chart does not render with its default values: {_first_line(exc)}"
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        return None, f"rendering failed: {type(exc).__name__}: {_first_line(exc)}"
+    return rendered_images(manifests), None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300]
+
+
+def _values(files: Mapping[str, bytes | None]) -> Any:
+    for name in VALUES_FILES:
+        data = files.get(name)
+        if data is not None:
+            parsed = load_yaml(data, name)
+            return parsed.value if parsed.ok else None
+    return None
+
+
+def _result(files: Mapping[str, bytes | None], rendered, note: str | None) -> ChartImages:
+    if rendered is not None:
+        images = sorted({image for image, _ in rendered})
+        bad = [(image, path) for image, path in rendered if unpinned(image)]
+        return ChartImages(images, "rendered", None, bad)
+    found = values_images(_values(files))
+    return ChartImages(sorted({i.reference for i in found}), "values", note)
+
+
+def chart_images(
+    chart: Mapping[str, Any], name: str, files: Mapping[str, bytes | None], *, render: bool = True
+) -> ChartImages:
+    """The images of one chart version (see the module docstring). `render=False` reads
+    the values only. Never raises for bad content."""
+    return images_of([(chart, name, files)], render=render)[0]
+
+
+def images_of(
+    versions: list[tuple[Mapping[str, Any], str, Mapping[str, bytes | None]]],
+    *,
+    render: bool = True,
+    threads: int | None = None,
+) -> list[ChartImages]:
+    """chart_images for many versions (chart, name, files), in order. A batch of at least
+    POOL_THRESHOLD versions is rendered by `threads` threads (default: one per CPU, at
+    most 4) when the SDK is installed."""
+    jobs: list[RenderJob | None] = []
+    notes: list[str | None] = []
+    for chart, name, files in versions:
+        if not render or not helmsdk.available():
+            jobs.append(None)
+            notes.append(None if not render else SDK_MISSING)
+            continue
+        try:
+            jobs.append(render_job(chart, name, sorted(files.items())))
+            notes.append(None)
+        except ChartNotPackable as exc:
+            jobs.append(None)
+            notes.append(f"the chart cannot be packaged: {exc}")
+    todo = [job for job in jobs if job is not None]
+    results = iter(_run(todo, threads))
+    out = []
+    for (_, _, files), job, note in zip(versions, jobs, notes, strict=True):
+        rendered, why = next(results) if job is not None else (None, note)
+        out.append(_result(files, rendered, why))
+    return out
+
+
+class Renderer:
+    """Renders chart versions as they are submitted, on up to `threads` threads (default:
+    one per CPU, at most 4), holding at most a few archives in waiting; `results()` waits
+    for all and gives {key: (rendered images or None, note)}. Use it as a context manager.
+    """
+
+    def __init__(self, threads: int | None = None):
+        self.workers = threads or min(4, os.cpu_count() or 1)
+        self.pool = ThreadPoolExecutor(self.workers, "render") if self.workers > 1 else None
+        self.slots = threading.BoundedSemaphore(self.workers * 2)
+        self.futures: dict[Any, Any] = {}
+
+    def submit(self, key: Any, job: RenderJob) -> None:
+        if self.pool is None:
+            self.futures[key] = _render(job)
+            return
+        self.slots.acquire()
+        future = self.pool.submit(_render, job)
+        future.add_done_callback(lambda _: self.slots.release())
+        self.futures[key] = future
+
+    def results(self) -> dict[Any, tuple[list[tuple[str, str]] | None, str | None]]:
+        return {key: f if isinstance(f, tuple) else f.result() for key, f in self.futures.items()}
+
+    def __enter__(self) -> Renderer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+
+
+def finish(files: Mapping[str, bytes | None], rendered, note: str | None) -> ChartImages:
+    """The ChartImages of a version from its render result (None: read the values)."""
+    return _result(files, rendered, note)
+
+
+def chart_name(template: LoadedTemplate, version: LoadedVersion) -> tuple[dict[str, Any], str]:
+    """A loaded chart version's Chart.yaml and the name it is packaged as."""
+    chart = version.metadata.get("chart") if isinstance(version.metadata, dict) else None
+    chart = chart if isinstance(chart, dict) else {}
+    return chart, str(chart.get("name") or template.id)
+
+
+def attach_images(templates: Iterable[LoadedTemplate], *, render: bool = True) -> None:
+    """Find the images of every usable Helm chart version and set `version.images`
+    (lint's path; the indexer keeps the images of unchanged versions instead)."""
+    batch, targets = [], []
+    for template in templates:
+        if template.kind != "helm":
+            continue
+        for version in template.versions:
+            if version.usable:
+                chart, name = chart_name(template, version)
+                batch.append((chart, name, {f.path: f.content for f in version.files}))
+                targets.append(version)
+    for version, found in zip(targets, images_of(batch, render=render), strict=True):
+        version.images = found
+
+
+def _run(jobs: list[RenderJob], threads: int | None):
+    """Render the jobs, in order. Helm's Go code runs without the GIL (the SDK calls it
+    through ctypes, and its charts are safe to share between threads), so a batch is
+    spread over threads: no second copy of the SDK, nothing to re-import."""
+    workers = threads or min(4, os.cpu_count() or 1)
+    if len(jobs) < POOL_THRESHOLD or workers <= 1:
+        return [_render(job) for job in jobs]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render") as pool:
+        return list(pool.map(_render, jobs))
