@@ -292,11 +292,13 @@ def _register_commands() -> None:
     from catalog_server.lint import lint
     from catalog_server.render import render
     from catalog_server.scaffold import new
+    from catalog_server.survey import survey
 
     main.add_command(docs)
     main.add_command(lint)
     main.add_command(new)
     main.add_command(render)
+    main.add_command(survey)
 
 
 _register_commands()

@@ -68,6 +68,8 @@ SDK_MISSING = "the Helm SDK is not installed"
 RENDER_OFF = "rendering is turned off (CATALOG_RENDER_IMAGES)"
 # An image reference: [registry[:port]/]path[:tag][@digest], lower-case path components.
 _COMPONENT = r"[a-z0-9]+(?:[._-]+[a-z0-9]+)*"
+_DOCUMENT_SPLIT = re.compile(r"^---[ \t]*(?:#.*)?$", re.M)
+_CRD = re.compile(r"^kind:[ \t]*[\"']?CustomResourceDefinition\b", re.M)
 _REFERENCE = re.compile(
     rf"(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*"
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[A-Za-z0-9]+:[0-9a-fA-F]{32,})?"
@@ -203,21 +205,27 @@ def _pod_images(node: Any) -> Iterator[str]:
 
 
 def rendered_images(manifests: Mapping[str, str]) -> list[tuple[str, str]]:
-    """(image, template path) of every container in rendered manifests, first use kept."""
+    """(image, template path) of every container in rendered manifests, first use kept.
+
+    Only documents that hold a container list are parsed; CustomResourceDefinitions (whose
+    schemas name `containers` too, and are often the largest files) are skipped."""
     seen: dict[str, str] = {}
     budget = MAX_RENDERED_BYTES
     for path in sorted(manifests):
         text = manifests[path]
         if path.endswith("NOTES.txt") or "ontainers" not in text:
             continue  # no container list: not worth parsing
-        budget -= len(text)
-        if budget < 0 or len(seen) >= MAX_IMAGES:
-            break
-        parsed = load_yaml_all(text.encode("utf-8"), path)
-        documents = parsed.value if isinstance(parsed.value, list) else [parsed.value]
-        for document in documents:
-            for image in _pod_images(document):
-                seen.setdefault(image, path)
+        for document in _DOCUMENT_SPLIT.split(text):
+            if "ontainers" not in document or _CRD.search(document):
+                continue
+            budget -= len(document)
+            if budget < 0 or len(seen) >= MAX_IMAGES:
+                return list(seen.items())
+            parsed = load_yaml_all(document.encode("utf-8"), path)
+            values = parsed.value if isinstance(parsed.value, list) else [parsed.value]
+            for value in values:
+                for image in _pod_images(value):
+                    seen.setdefault(image, path)
     return list(seen.items())
 
 

@@ -26,6 +26,7 @@ import click
 
 from catalog_server.images import attach_images
 from catalog_server.loaders import load_catalog
+from catalog_server.loaders.model import LoadedTemplate
 from catalog_server.problems import SEVERITIES, Problem, SourceError
 from catalog_server.sources import FolderSnapshot, GitSnapshot
 from catalog_server.validation import RULES, catalog_problems, validate_template
@@ -55,17 +56,25 @@ def lint_catalog(root: Path, changed_since: str | None = None) -> list[Problem]:
             repo.close()  # its `git cat-file` processes
         selected = changed_templates(templates, changed)
         problems = [p for p in problems if p.file is None or p.file in changed]
-    # Chart versions' images, rendered where the Helm SDK is installed (policy reads them).
-    attach_images(t for t in templates if t.id in selected)
-    for template in templates:
-        if template.id not in selected:
-            continue
-        problems.extend(template.all_problems())
-        problems.extend(validate_template(template, snapshot))
+    chosen = [t for t in templates if t.id in selected]
+    problems.extend(check_templates(snapshot, chosen))
+    for template in chosen:
         if template.id in old_templates:
             problems.extend(compare_versions(old_templates[template.id], template,
                                              changed_since or ""))
-    return sorted(problems, key=_order)
+    return sorted(problems, key=order)
+
+
+def check_templates(snapshot: FolderSnapshot, templates: list[LoadedTemplate]) -> list[Problem]:
+    """The loader's and validation's problems of loaded templates, as lint reports them.
+    Chart versions' images are found first (rendered where the Helm SDK is installed),
+    since policy reads them; they stay set on the versions."""
+    attach_images(templates)
+    problems: list[Problem] = []
+    for template in templates:
+        problems.extend(template.all_problems())
+        problems.extend(validate_template(template, snapshot))
+    return problems
 
 
 def _git_state(root: Path, ref: str):
@@ -94,7 +103,7 @@ def _git_state(root: Path, ref: str):
     return repo, snapshot, changed
 
 
-def _order(p: Problem) -> tuple:
+def order(p: Problem) -> tuple:
     return (p.template or "", p.version or "", p.file or "", p.line or 0, p.rule)
 
 

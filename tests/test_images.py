@@ -65,8 +65,11 @@ def test_rendered_manifests_give_every_container_image():
         "        spec:\n          containers:\n            - image: job\n",
         "c/templates/NOTES.txt": "containers: [{image: not-this}]",
         "c/templates/cm.yaml": "data: {image: not-a-container}",
+        "c/crds/crd.yaml": "kind: CustomResourceDefinition\nspec:\n  containers: [{image: a-schema}]"
+        "\n---\nkind: Pod\nspec:\n  containers: [{image: pod:3}]\n",
     }
     assert rendered_images(manifests) == [
+        ("pod:3", "c/crds/crd.yaml"),
         ("init:1", "c/templates/a.yaml"), ("app:2", "c/templates/a.yaml"),
         ("job", "c/templates/cron.yaml"),
     ]  # fmt: skip
