@@ -14,8 +14,9 @@ defaults (a value it requires, a cluster it looks up), the images are read from
     (`sha` and `hash` are digests too, as rancher/charts write them)
 
 `values_images` also says, for each image it reads, whether the values pin it: a tag other
-than `latest`, or a digest, in the reference or beside it. A mapping whose tag is empty
-or absent is taken as pinned by the chart's own default (most charts fall back to their
+than `latest`, or a digest, in the reference or beside it, or in a Rancher
+`versionOverrides` entry at the same path. A mapping whose tag is empty or absent
+is taken as pinned by the chart's own default (most charts fall back to their
 appVersion); `latest` never pins. Policy uses this (`policy.image-latest`).
 
 Everything here is plain Python; rendering is the only costly part, and `images_of`
@@ -165,7 +166,27 @@ def _from_mapping(node: Mapping[str, Any], name_key: str) -> tuple[str, bool] | 
 
 
 def values_images(values: Any) -> list[ValuesImage]:
-    """Every image the values name, in document order (see the module docstring)."""
+    """Every image the values name, in document order (see the module docstring).
+
+    An image that Rancher's `versionOverrides` (a list of `{constraint, values}` whose
+    values the chart applies for the cluster's Kubernetes version) pin at the same path
+    counts as pinned: the chart runs the pinned one on every version it supports."""
+    found = _values_images(values)
+    overrides = values.get("versionOverrides") if isinstance(values, dict) else None
+    if not isinstance(overrides, list):
+        return found
+    pinned_paths = {
+        image.path
+        for override in overrides
+        if isinstance(override, dict)
+        for image in _values_images(override.get("values"))
+        if image.pinned
+    }
+    return [ValuesImage(i.reference, i.path, True) if not i.pinned and i.path in pinned_paths
+            else i for i in found]  # fmt: skip
+
+
+def _values_images(values: Any) -> list[ValuesImage]:
     found: list[ValuesImage] = []
     stack: list[tuple[tuple[Any, ...], Any]] = [((), values)]
     while stack and len(found) < MAX_IMAGES:

@@ -146,6 +146,7 @@ def test_policy_flags_only_images_that_are_not_pinned():
             "values, is not pinned (no tag, or `latest`)",
         ),
         ("values.yaml", 7, "tools.image"),
+        ("values.yaml", 21, "helper.image"),  # csi.image: pinned by versionOverrides
         ("values.yaml", 40, "updater.image"),
         ("values.yaml", 45, "debug.image"),
     ]
@@ -154,5 +155,5 @@ def test_policy_flags_only_images_that_are_not_pinned():
 def test_policy_without_the_sdk_judges_the_values(monkeypatch):
     monkeypatch.setattr(helmsdk, "available", lambda: False)
     assert [f[1:] for f in image_findings(lint_catalog(CATALOG))] == [
-        (7, "tools.image"), (40, "updater.image"), (45, "debug.image"),
+        (7, "tools.image"), (21, "helper.image"), (40, "updater.image"), (45, "debug.image"),
     ]  # fmt: skip

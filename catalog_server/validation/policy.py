@@ -34,16 +34,21 @@ _SECRET_NAME = re.compile(r"(?:^|_)(?:PASSWORD|PASSWD|PASS|TOKEN|SECRET|KEY)S?(?
 _SECRET_REFERENCE = re.compile(r"_(?:FILE|PATH|DIR|NAME|ID)$", re.I)
 
 
-def validate_policy(files: VersionFiles, found: VersionQuestions,
-                    template_reason: bool) -> Iterator[Problem]:
+def validate_policy(
+    files: VersionFiles, found: VersionQuestions, template_reason: bool
+) -> Iterator[Problem]:
     """Policy problems of one version. `template_reason`: the template states a reason."""
     for entry in found.entries:
         default = entry.spec.get("default")
         if entry.spec.get("type") in SECRET_TYPES and default not in (None, ""):
-            yield files.report("policy.secret-default", f"question {entry.variable!r} is a "
-                               f"{entry.spec['type']} with a default; remove the default so "
-                               "every install sets its own", found.file,
-                               found.line(entry, "default"))
+            yield files.report(
+                "policy.secret-default",
+                f"question {entry.variable!r} is a "
+                f"{entry.spec['type']} with a default; remove the default so "
+                "every install sets its own",
+                found.file,
+                found.line(entry, "default"),
+            )
     if files.template.kind == "compose":
         for doc in compose_documents(files, found):
             yield from _compose(files, doc, template_reason)
@@ -56,8 +61,12 @@ def labels_state_reason(labels: Any) -> bool:
     if isinstance(labels, dict):
         return bool(str(labels.get(REASON_LABEL) or "").strip())
     if isinstance(labels, list):
-        return any(isinstance(item, str) and item.startswith(REASON_LABEL + "=")
-                   and item.split("=", 1)[1].strip() for item in labels)
+        return any(
+            isinstance(item, str)
+            and item.startswith(REASON_LABEL + "=")
+            and item.split("=", 1)[1].strip()
+            for item in labels
+        )
     return False
 
 
@@ -67,24 +76,32 @@ def _compose(files: VersionFiles, doc: ComposeDocument, template_reason: bool):
         base = ("services", name)
 
         def at(rule: str, message: str, key: str, *more: Any, name=name, base=base) -> Problem:
-            return files.report(rule, f"service {name!r}: {message}", doc.file,
-                                doc.line((*base, key, *more)))
+            return files.report(
+                rule, f"service {name!r}: {message}", doc.file, doc.line((*base, key, *more))
+            )
 
         image = service.get("image")
         if isinstance(image, str) and image and unpinned(image):
-            yield at("policy.image-latest", f"image {image!r} is not pinned (no tag, or `latest`); "
-                     "pin a released version (`name:1.2.3`) so installs are repeatable", "image")
+            yield at(
+                "policy.image-latest",
+                f"image {image!r} is not pinned (no tag, or `latest`); "
+                "pin a released version (`name:1.2.3`) so installs are repeatable",
+                "image",
+            )
         original = originals.get(name, {})
         reason = template_reason or labels_state_reason(original.get("labels"))
         if not reason:
             yield from _powers(service, at)
         environment = original.get("environment")
         for key, value, where in _environment(environment):
-            if _SECRET_NAME.search(key) and not _SECRET_REFERENCE.search(key) \
-                    and _literal(value):
-                yield at("policy.literal-secret", f"environment {key} holds a literal value; "
-                         f"ask for it with a password question and write ${{{key}}}",
-                         "environment", where)
+            if _SECRET_NAME.search(key) and not _SECRET_REFERENCE.search(key) and _literal(value):
+                yield at(
+                    "policy.literal-secret",
+                    f"environment {key} holds a literal value; "
+                    f"ask for it with a password question and write ${{{key}}}",
+                    "environment",
+                    where,
+                )
 
 
 def _powers(service: dict, at) -> Iterator[Problem]:
@@ -97,12 +114,19 @@ def _powers(service: dict, at) -> Iterator[Problem]:
             yield at("policy.host-namespace", f"uses the host {what} namespace" + why, key)
     for i, volume in enumerate(service.get("volumes") or ()):
         if (mount_source(volume) or "").rstrip("/") in DOCKER_SOCKETS:
-            yield at("policy.docker-socket", "mounts the Docker socket, which gives root on "
-                     "the host" + why, "volumes", i)
+            yield at(
+                "policy.docker-socket",
+                "mounts the Docker socket, which gives root on the host" + why,
+                "volumes",
+                i,
+            )
     caps = service.get("cap_add")
     if isinstance(caps, list) and any(str(c).upper() in ("ALL", "CAP_ALL") for c in caps):
-        yield at("policy.cap-add-all", "adds every capability (cap_add: ALL); add only the "
-                 "ones it needs" + why, "cap_add")
+        yield at(
+            "policy.cap-add-all",
+            "adds every capability (cap_add: ALL); add only the ones it needs" + why,
+            "cap_add",
+        )
 
 
 def _environment(environment: Any) -> Iterator[tuple[str, Any, Any]]:
@@ -163,10 +187,11 @@ def _rendered_images(files: VersionFiles, parsed) -> Iterator[Problem]:
         if any(repository == n or repository.endswith("/" + n) for n in named if n):
             continue  # the values name it: judged above
         rel = template.split("/", 1)[1] if "/" in template else template
+        what = "has no name" if not repository else "is not pinned (no tag, or `latest`)"
         yield files.report(
             "policy.image-latest",
-            f"image {image!r}, which {rel} runs with the default values, is not pinned (no "
-            "tag, or `latest`); pin a released version so installs are repeatable",
+            f"image {image!r}, which {rel} runs with the default values, {what}; pin a "
+            "released version so installs are repeatable",
             rel if files.has(rel) else None,
         )
 

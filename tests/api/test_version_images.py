@@ -39,7 +39,7 @@ def test_sync_stores_rendered_images_and_the_api_lists_them(make_catalog_repo, s
     assert "domain cannot be empty" in body["images_note"]
     assert body["images"] == ["example/server:1.2.3", "example/tools"]
     # Rancher's release name and namespace (Chart.yaml annotations) were used.
-    assert sorted(renders) == ["needs-values", "shapes-release"]
+    assert sorted(renders) == ["needs-values", "overrides", "shapes-release"]
 
 
 @needs_sdk
