@@ -19,8 +19,8 @@ than `latest`, or a digest, in the reference or beside it, or in a Rancher
 is taken as pinned by the chart's own default (most charts fall back to their
 appVersion); `latest` never pins. Policy uses this (`policy.image-latest`).
 
-Everything here is plain Python; rendering is the only costly part, and `images_of`
-spreads a large batch over threads.
+Everything here is plain Python; rendering is the only costly part, and a large batch is
+spread over threads (`Renderer`).
 """
 
 from __future__ import annotations
@@ -51,7 +51,6 @@ __all__ = [
     "ValuesImage",
     "chart_images",
     "images_of",
-    "render_job",
     "rendered_images",
     "values_images",
 ]
@@ -255,20 +254,11 @@ def rendered_images(manifests: Mapping[str, str]) -> list[tuple[str, str]]:
 
 @dataclass(frozen=True)
 class RenderJob:
-    """What rendering a version needs, picklable for a worker process."""
+    """What rendering a chart version needs: its archive, release name and namespace."""
 
     archive: bytes
     release: str
     namespace: str
-
-
-def render_job(
-    chart: Mapping[str, Any], name: str, files: Iterable[tuple[str, bytes | None]]
-) -> RenderJob:
-    """The job for a chart version (Chart.yaml as `chart`, packaged as `name`).
-    Raises ChartNotPackable."""
-    return RenderJob(chart_archive(name, files, None), default_release(name, chart),
-                     default_namespace(chart))  # fmt: skip
 
 
 def _render(job: RenderJob) -> tuple[list[tuple[str, str]] | None, str | None]:
@@ -286,8 +276,7 @@ def _render(job: RenderJob) -> tuple[list[tuple[str, str]] | None, str | None]:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:300]
+    return " ".join(str(exc).split())[:300]
 
 
 def _values(files: Mapping[str, bytes | None]) -> Any:
@@ -299,7 +288,9 @@ def _values(files: Mapping[str, bytes | None]) -> Any:
     return None
 
 
-def _result(files: Mapping[str, bytes | None], rendered, note: str | None) -> ChartImages:
+def finish(files: Mapping[str, bytes | None], rendered, note: str | None) -> ChartImages:
+    """A version's ChartImages from its render result; `rendered` None: read the values
+    (`note` says why)."""
     if rendered is not None:
         images = sorted({image for image, _ in rendered})
         bad = [(image, path) for image, path in rendered if unpinned(image)]
@@ -308,49 +299,14 @@ def _result(files: Mapping[str, bytes | None], rendered, note: str | None) -> Ch
     return ChartImages(sorted({i.reference for i in found}), "values", note)
 
 
-def chart_images(
-    chart: Mapping[str, Any], name: str, files: Mapping[str, bytes | None], *, render: bool = True
-) -> ChartImages:
-    """The images of one chart version (see the module docstring). `render=False` reads
-    the values only. Never raises for bad content."""
-    return images_of([(chart, name, files)], render=render)[0]
-
-
-def images_of(
-    versions: list[tuple[Mapping[str, Any], str, Mapping[str, bytes | None]]],
-    *,
-    render: bool = True,
-    threads: int | None = None,
-) -> list[ChartImages]:
-    """chart_images for many versions (chart, name, files), in order. A batch of at least
-    POOL_THRESHOLD versions is rendered by `threads` threads (default: one per CPU, at
-    most 4) when the SDK is installed."""
-    jobs: list[RenderJob | None] = []
-    notes: list[str | None] = []
-    for chart, name, files in versions:
-        if not render or not helmsdk.available():
-            jobs.append(None)
-            notes.append(None if not render else SDK_MISSING)
-            continue
-        try:
-            jobs.append(render_job(chart, name, sorted(files.items())))
-            notes.append(None)
-        except ChartNotPackable as exc:
-            jobs.append(None)
-            notes.append(f"the chart cannot be packaged: {exc}")
-    todo = [job for job in jobs if job is not None]
-    results = iter(_run(todo, threads))
-    out = []
-    for (_, _, files), job, note in zip(versions, jobs, notes, strict=True):
-        rendered, why = next(results) if job is not None else (None, note)
-        out.append(_result(files, rendered, why))
-    return out
-
-
 class Renderer:
     """Renders chart versions as they are submitted, on up to `threads` threads (default:
-    one per CPU, at most 4), holding at most a few archives in waiting; `results()` waits
-    for all and gives {key: (rendered images or None, note)}. Use it as a context manager.
+    one per CPU, at most 4; 1 renders at once), holding few archives in waiting;
+    `results()` waits for all: {key: (rendered images or None, note)}. A context manager.
+
+    Helm's Go code runs without the GIL (the SDK calls it through ctypes, and its charts
+    are safe to share between threads), so threads render in parallel with no second copy
+    of the SDK to load.
     """
 
     def __init__(self, threads: int | None = None):
@@ -379,9 +335,40 @@ class Renderer:
             self.pool.shutdown(wait=True)
 
 
-def finish(files: Mapping[str, bytes | None], rendered, note: str | None) -> ChartImages:
-    """The ChartImages of a version from its render result (None: read the values)."""
-    return _result(files, rendered, note)
+def images_of(
+    versions: Iterable[tuple[Mapping[str, Any], str, Mapping[str, bytes | None]]],
+    *,
+    render: bool = True,
+    threads: int | None = None,
+) -> list[ChartImages]:
+    """The images of chart versions (Chart.yaml, the name it is packaged as, its files), in
+    order; `render=False` reads the values only. Never raises for bad content."""
+    versions = list(versions)
+    can_render = render and helmsdk.available()
+    workers = threads if len(versions) >= POOL_THRESHOLD else 1
+    notes: dict[int, str | None] = {}
+    with Renderer(workers) as renderer:
+        for i, (chart, name, files) in enumerate(versions):
+            if not can_render:
+                notes[i] = SDK_MISSING if render else None
+                continue
+            try:
+                archive = chart_archive(name, sorted(files.items()), None)
+            except ChartNotPackable as exc:
+                notes[i] = f"the chart cannot be packaged: {exc}"
+                continue
+            renderer.submit(i, RenderJob(archive, default_release(name, chart),
+                                         default_namespace(chart)))  # fmt: skip
+        results = renderer.results()
+    return [finish(files, *results.get(i, (None, notes.get(i))))
+            for i, (_, _, files) in enumerate(versions)]  # fmt: skip
+
+
+def chart_images(
+    chart: Mapping[str, Any], name: str, files: Mapping[str, bytes | None], *, render: bool = True
+) -> ChartImages:
+    """The images of one chart version (see images_of)."""
+    return images_of([(chart, name, files)], render=render)[0]
 
 
 def chart_name(template: LoadedTemplate, version: LoadedVersion) -> tuple[dict[str, Any], str]:
@@ -394,25 +381,16 @@ def chart_name(template: LoadedTemplate, version: LoadedVersion) -> tuple[dict[s
 def attach_images(templates: Iterable[LoadedTemplate], *, render: bool = True) -> None:
     """Find the images of every usable Helm chart version and set `version.images`
     (lint's path; the indexer keeps the images of unchanged versions instead)."""
-    batch, targets = [], []
-    for template in templates:
-        if template.kind != "helm":
-            continue
-        for version in template.versions:
-            if version.usable:
-                chart, name = chart_name(template, version)
-                batch.append((chart, name, {f.path: f.content for f in version.files}))
-                targets.append(version)
-    for version, found in zip(targets, images_of(batch, render=render), strict=True):
+    targets = [
+        (template, version)
+        for template in templates
+        if template.kind == "helm"
+        for version in template.versions
+        if version.usable
+    ]
+    batch = []
+    for template, version in targets:
+        chart, name = chart_name(template, version)
+        batch.append((chart, name, {f.path: f.content for f in version.files}))
+    for (_, version), found in zip(targets, images_of(batch, render=render), strict=True):
         version.images = found
-
-
-def _run(jobs: list[RenderJob], threads: int | None):
-    """Render the jobs, in order. Helm's Go code runs without the GIL (the SDK calls it
-    through ctypes, and its charts are safe to share between threads), so a batch is
-    spread over threads: no second copy of the SDK, nothing to re-import."""
-    workers = threads or min(4, os.cpu_count() or 1)
-    if len(jobs) < POOL_THRESHOLD or workers <= 1:
-        return [_render(job) for job in jobs]
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render") as pool:
-        return list(pool.map(_render, jobs))
