@@ -141,6 +141,17 @@ def docker_compose_binary() -> Path | None:
 # --- answers ---------------------------------------------------------------------------------
 
 
+# A required text question without a default gets a sample that suits its name, so the
+# survey tries what a user would answer (a port where a port goes, a path for a volume).
+_SAMPLES = (
+    (("PORT",), "8080"),
+    (("PATH", "DIR", "VOLUME", "FOLDER", "MOUNT", "HOME"), "/srv/sample"),
+    (("EMAIL", "MAIL"), "admin@example.com"),
+    (("URL", "ENDPOINT"), "https://example.com"),
+    (("HOST", "DOMAIN", "FQDN", "SERVER"), "app.example.com"),
+)
+
+
 def _sample(spec: Mapping[str, Any]) -> Any:
     """A value a user could give a required question that has no default."""
     qtype = spec.get("type")
@@ -156,7 +167,8 @@ def _sample(spec: Mapping[str, Any]) -> Any:
         return options[0] if options else "sample"
     if qtype == "hostname":
         return "app.example.com"
-    text = "Sample-Value-1"
+    name = str(spec.get("variable") or "").upper()
+    text = next((v for words, v in _SAMPLES if any(w in name for w in words)), "sample-value-1")
     least = spec.get("min_length")
     if isinstance(least, int) and len(text) < least:
         text = text + "x" * (least - len(text))
