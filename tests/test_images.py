@@ -65,8 +65,8 @@ def test_rendered_manifests_give_every_container_image():
         "        spec:\n          containers:\n            - image: job\n",
         "c/templates/NOTES.txt": "containers: [{image: not-this}]",
         "c/templates/cm.yaml": "data: {image: not-a-container}",
-        "c/crds/crd.yaml": "kind: CustomResourceDefinition\nspec:\n  containers: [{image: a-schema}]"
-        "\n---\nkind: Pod\nspec:\n  containers: [{image: pod:3}]\n",
+        "c/crds/crd.yaml": "kind: CustomResourceDefinition\nspec:\n  containers: "
+        "[{image: a-schema}]\n---\nkind: Pod\nspec:\n  containers: [{image: pod:3}]\n",
     }
     assert rendered_images(manifests) == [
         ("pod:3", "c/crds/crd.yaml"),

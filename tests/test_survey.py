@@ -28,7 +28,6 @@ def run(*args: str) -> str:
 def test_lint_counts_by_rule_and_severity():
     data = json.loads(run("--json"))
     assert data["templates"] == 6 and data["versions"] == 6
-    assert data["rules"]["compose.no-image"] == {"error": 1}
     assert data["rules"]["compose.template"] == {"error": 1}
     assert data["rules"]["question.unused"] == {"info": 1}
     assert sum(n for rule in data["rules"].values() for n in rule.values()) == sum(
@@ -41,16 +40,16 @@ def test_compose_stacks_are_checked_by_docker_compose():
     compose = json.loads(run("--json"))["compose"]
     assert compose["measured"] and compose["missing"] is None
     assert (compose["total"], compose["accepted"], compose["rate"]) == (3, 1, 33.3)
-    # badtpl: the server refuses it; noimage: the server renders it, docker compose does not.
+    # badtpl: the server refuses it; badport: the server renders it, docker compose does not.
     assert compose["refused"] == {"render_error": 1, "rejected": 1}
     assert compose["rendered"] == 2
     by_template = {f["template"]: f for f in compose["failures"]}
-    assert by_template["noimage"]["stage"] == "docker compose config"
-    assert "neither an image nor a build context" in by_template["noimage"]["message"]
+    assert by_template["badport"]["stage"] == "docker compose config"
+    assert "invalid hostPort: 99999" in by_template["badport"]["message"]
     assert by_template["badtpl"]["code"] == "render_error"
     # ok: a sample password for its required question; the machine driver is no stack.
     assert compose["filled"] == 1
-    assert compose["skipped"] == {"machine-templates": 1}
+    assert compose["skipped"] == {"machine-driver": 1}
 
 
 @needs_sdk

@@ -48,8 +48,13 @@ def test_only_changed_chart_versions_are_rendered_again(make_catalog_repo, sync,
     repo = make_catalog_repo(fixture="chart-images")
     sync(repo.source("lib"))
     renders.clear()
-    repo.write({"charts/shapes/1.0.1/Chart.yaml": (
-        repo.path / "charts/shapes/1.0.0/Chart.yaml").read_text().replace("1.0.0", "1.0.1")})
+    repo.write(
+        {
+            "charts/shapes/1.0.1/Chart.yaml": (repo.path / "charts/shapes/1.0.0/Chart.yaml")
+            .read_text()
+            .replace("1.0.0", "1.0.1")
+        }
+    )
     repo.copy("chart-images/charts/shapes/1.0.0/templates", "charts/shapes/1.0.1/templates")
     repo.write({"charts/shapes/1.0.1/values.yaml": "proxy:\n  image: nginx:1.28.0\n"})
     repo.commit("shapes 1.0.1")

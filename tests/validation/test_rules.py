@@ -40,8 +40,7 @@ CASES = [
     ("question-missing-variable", "question.missing-variable", CV + "rancher-compose.yml", 16),
     ("question-missing-type", "question.missing-type", CV + "rancher-compose.yml", 8),
     ("question-unknown-type", "question.unknown-type", CV + "rancher-compose.yml", 11),
-    ("question-duplicate-variable", "question.duplicate-variable",
-     CV + "rancher-compose.yml", 16),
+    ("question-duplicate-variable", "question.duplicate-variable", CV + "rancher-compose.yml", 16),
     ("question-default-type", "question.default-type", CV + "rancher-compose.yml", 12),
     ("question-enum-options", "question.enum-options", CV + "rancher-compose.yml", 17),
     ("question-enum-default", "question.enum-default", CV + "rancher-compose.yml", 19),
@@ -52,8 +51,7 @@ CASES = [
     ("question-nested-subquestions", "question.nested-subquestions", H + "questions.yml", 16),
     ("question-if", "question.if", H + "questions.yml", 16),
     ("question-tolerated", "question.tolerated", H + "questions.yml", 1),
-    ("question-undeclared-variable", "question.undeclared-variable",
-     CV + "docker-compose.yml", 8),
+    ("question-undeclared-variable", "question.undeclared-variable", CV + "docker-compose.yml", 8),
     ("question-unused", "question.unused", CV + "rancher-compose.yml", 16),
     ("compose-schema", "compose.schema", CV + "docker-compose.yml", 4),
     ("compose-legacy-v1", "compose.legacy-v1", CV + "docker-compose.yml", 1),
@@ -127,11 +125,13 @@ def test_clean_fixture_has_no_problem():
 
 
 def test_misspelt_keys_get_a_suggestion():
-    [problem] = [p for p in lint_catalog(LINT / "config-unknown-key")
-                 if p.rule == "config.unknown-key"]
+    [problem] = [
+        p for p in lint_catalog(LINT / "config-unknown-key") if p.rule == "config.unknown-key"
+    ]
     assert "did you mean `minimum_rancher_version`" in problem.message
-    [problem] = [p for p in lint_catalog(LINT / "question-unknown-key")
-                 if p.rule == "question.unknown-key"]
+    [problem] = [
+        p for p in lint_catalog(LINT / "question-unknown-key") if p.rule == "question.unknown-key"
+    ]
     assert "did you mean `label`" in problem.message
 
 
