@@ -119,7 +119,9 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value == "")
 
 
-def _coerce(qtype: str, value: Any) -> tuple[Any, str | None]:
+def _coerce(
+    qtype: str, value: Any, spec: Mapping[str, Any] | None = None
+) -> tuple[Any, str | None]:
     """Return (coerced value, error message or None)."""
     if qtype == "int":
         if isinstance(value, bool):
@@ -151,8 +153,8 @@ def _coerce(qtype: str, value: Any) -> tuple[Any, str | None]:
         return value, f"must be true or false, not {answer_text(value)!r}"
     if isinstance(value, str | int | float | bool):
         return answer_text(value), None
-    if qtype == "enum":
-        return value, None  # a list or mapping option, checked against the options
+    if qtype == "enum" and any(isinstance(o, list | dict) for o in enum_options(spec or {})):
+        return value, None  # an enum whose options are lists or mappings: checked against them
     return value, "must be text"
 
 
@@ -299,7 +301,7 @@ def _current(flat: list[_Question], answers: Mapping[str, Any]):
             candidates[question.variable] = (None, None)
             current.setdefault(question.variable, None)
             continue
-        value, error = _coerce(qtype, raw)
+        value, error = _coerce(qtype, raw, question.spec)
         candidates[question.variable] = (value, error)
         current[question.variable] = raw if error else value
     return current, candidates

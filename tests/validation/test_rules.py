@@ -92,8 +92,14 @@ CASES = [
 # (needs the SDK, below; left out at sync: test_helm_lint_at_sync.py), the catalog's
 # artifacthub-repo.yml (tests/api/test_chart_metadata.py), and the loaders' rules (their
 # tests; hostile content in test_lint.py).
-ELSEWHERE = {"version.published-changed", "version.not-increasing", "version.removed",
-             "helm.lint", "helm.lint-skipped", "helm.artifacthub-repo"}
+ELSEWHERE = {
+    "version.published-changed",
+    "version.not-increasing",
+    "version.removed",
+    "helm.lint",
+    "helm.lint-skipped",
+    "helm.artifacthub-repo",
+}
 
 
 @pytest.fixture(autouse=True)

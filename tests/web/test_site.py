@@ -39,6 +39,9 @@ def test_site_is_built_from_the_index(built_site):
     chart_page = (built_site / "catalogs/site/charts*monitor/index.html").read_text()
     assert '<section id="images"' in chart_page
     assert "<code>example/monitor:3.2.0</code>" in chart_page
+    version_page = (built_site / "catalogs/site/charts*monitor/1.0.0/index.html").read_text()
+    assert '<ul class="images images-found">' in version_page
+    assert "<code>example/monitor:3.2.0</code>" in version_page
     assert (
         '<section id="images"' not in (built_site / "catalogs/site/webapp/index.html").read_text()
     )

@@ -219,7 +219,7 @@
   }
 
   // [value, ok]: the answer coerced to its question's type, as answers._coerce does.
-  function coerce(type, value) {
+  function coerce(type, value, spec) {
     if (type === "int") {
       if (typeof value === "boolean") return [value, false];
       if (typeof value === "number") return Number.isInteger(value) ? [value, true] : [value, false];
@@ -240,8 +240,15 @@
       return [value, false];
     }
     if (isScalar(value)) return [answerText(value), true];
-    if (type === "enum") return [value, true];
+    if (type === "enum" && enumHasStructure(spec)) return [value, true];
     return [value, false];
+  }
+
+  // An enum whose options are lists or mappings (`[ReadWriteOnce]`) takes one as its answer.
+  function enumHasStructure(spec) {
+    var options = spec && spec.options;
+    if (options && typeof options === "object" && !Array.isArray(options)) options = Object.keys(options);
+    return Array.isArray(options) && options.some(function (o) { return o !== null && typeof o === "object"; });
   }
 
   function flatten(questions, parent, depth, out) {
@@ -272,7 +279,7 @@
         if (!Object.prototype.hasOwnProperty.call(current, q.variable)) current[q.variable] = null;
         return;
       }
-      var coerced = coerce(questionType(q), raw);
+      var coerced = coerce(questionType(q), raw, q);
       current[q.variable] = coerced[1] ? coerced[0] : raw;
     });
     var visible = {};
