@@ -21,6 +21,7 @@ unmeasured. Nothing is written to the catalog or a database.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -308,12 +309,12 @@ def survey_catalog(
             if not version.usable:
                 continue
             if template.kind == "helm" and survey.helm.measured:
-                jobs.append((survey.helm, template, version, lambda t, v: _helm_version(t, v)))
+                jobs.append((survey.helm, template, version, _helm_version))
             elif template.kind == "helm":
                 survey.helm.total += 1
             elif (kind := template_type(template.kind, template.base)) in INSTALLABLE_TYPES:
-                jobs.append((survey.compose, template, version,
-                             lambda t, v: _compose_version(t, v, binary)))  # fmt: skip
+                install = functools.partial(_compose_version, binary=binary)
+                jobs.append((survey.compose, template, version, install))
             else:
                 survey.compose.skipped[kind] = survey.compose.skipped.get(kind, 0) + 1
     if progress:
