@@ -28,6 +28,11 @@ from catalog_server.validation.content import VersionFiles, line_of
 from catalog_server.validation.questions import SECRET_TYPES, VersionQuestions
 
 REASON_LABEL = "io.catalog.privileged-reason"
+# Rancher 1.x service kinds written as image names: Rancher creates a load balancer, an
+# alias or an external service for them and pulls no such image.
+RANCHER_SERVICE_IMAGES = frozenset(
+    {"rancher/load-balancer-service", "rancher/dns-service", "rancher/external-service"}
+)
 DOCKER_SOCKETS = frozenset({"/var/run/docker.sock", "/run/docker.sock"})
 _SECRET_NAME = re.compile(r"(?:^|_)(?:PASSWORD|PASSWD|PASS|TOKEN|SECRET|KEY)S?(?:_|$)", re.I)
 # Names that hold where a secret is, or what it is called, not the secret itself.
@@ -81,7 +86,12 @@ def _compose(files: VersionFiles, doc: ComposeDocument, template_reason: bool):
             )
 
         image = service.get("image")
-        if isinstance(image, str) and image and unpinned(image):
+        if (
+            isinstance(image, str)
+            and image
+            and unpinned(image)
+            and image.strip() not in RANCHER_SERVICE_IMAGES
+        ):
             yield at(
                 "policy.image-latest",
                 f"image {image!r} is not pinned (no tag, or `latest`); "

@@ -141,6 +141,14 @@ def test_misspelt_keys_get_a_suggestion():
     assert "did you mean `label`" in problem.message
 
 
+def test_rancher_service_kinds_are_not_images_to_pin():
+    # load-balancer-service, dns-service and external-service name Rancher 1.x service
+    # kinds; the load balancer agent's real image still needs a tag.
+    found = [p.message for p in lint_catalog(LINT / "policy-rancher-services")
+             if p.rule == "policy.image-latest"]  # fmt: skip
+    assert len(found) == 1 and "rancher/lb-service-haproxy" in found[0]
+
+
 def test_a_stated_reason_silences_privilege_rules():
     problems = lint_catalog(LINT / "policy-reason-label")
     assert problems == []
