@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from catalog_server import helmsdk
-from catalog_server.charts import ChartNotPackable, chart_archive
+from catalog_server.helmrepo import package_chart
 from catalog_server.loaders.model import LoadedTemplate, LoadedVersion
 from catalog_server.loaders.yamlfile import load_yaml, load_yaml_all
 from catalog_server.releases import default_namespace, default_release
@@ -335,6 +335,14 @@ class Renderer:
             self.pool.shutdown(wait=True)
 
 
+def _archive(name: str, files: Mapping[str, bytes | None]) -> bytes:
+    """The chart's archive to render (times do not matter here). Raises ValueError."""
+    missing = next((path for path, content in files.items() if content is None), None)
+    if missing is not None:
+        raise ValueError(f"{missing} was not kept (too large or not a regular file)")
+    return package_chart(name, sorted(files.items()), 0)  # type: ignore[arg-type]
+
+
 def images_of(
     versions: Iterable[tuple[Mapping[str, Any], str, Mapping[str, bytes | None]]],
     *,
@@ -353,8 +361,8 @@ def images_of(
                 notes[i] = SDK_MISSING if render else None
                 continue
             try:
-                archive = chart_archive(name, sorted(files.items()), None)
-            except ChartNotPackable as exc:
+                archive = _archive(name, files)
+            except ValueError as exc:
                 notes[i] = f"the chart cannot be packaged: {exc}"
                 continue
             renderer.submit(i, RenderJob(archive, default_release(name, chart),

@@ -394,9 +394,7 @@ class _Images:
         self.pending: dict[int, LoadedVersion] = {}
 
 
-def _chart_version(
-    template, version, created, found: _Images
-) -> tuple[str | None, int | None]:
+def _chart_version(template, version, created, found: _Images) -> tuple[str | None, int | None]:
     """The digest and archive size of a chart version; its images set, or submitted for
     rendering."""
     chart, name = images.chart_name(template, version)

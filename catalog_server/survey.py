@@ -37,7 +37,6 @@ from typing import Any
 import click
 
 from catalog_server import helmsdk
-from catalog_server.charts import default_namespace, default_release
 from catalog_server.chartvalues import effective_questions
 from catalog_server.images import chart_name
 from catalog_server.lint import check_templates, order
@@ -52,6 +51,7 @@ from catalog_server.manifests.answers import check_answers, enum_options
 from catalog_server.manifests.compose import ManifestError, compose_manifest
 from catalog_server.manifests.helm import helm_manifest
 from catalog_server.problems import SEVERITIES, Problem, SourceError
+from catalog_server.releases import default_namespace, default_release
 from catalog_server.sources import FolderSnapshot
 from catalog_server.validation import catalog_problems
 
