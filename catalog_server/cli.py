@@ -122,15 +122,14 @@ def sync(names: tuple[str, ...], as_json: bool, force: bool, watch: bool) -> Non
     from catalog_server.signing import SigningError, signer_from_settings
 
     settings = _settings()
-    failed = changed = False
+    failed = False
 
     def report(summary) -> None:
-        nonlocal failed, changed
+        nonlocal failed
         failed |= summary.status == "failed"
-        changed |= summary.served_changed
         click.echo(json.dumps(summary.to_json()) if as_json else _summary_line(summary))
         if watch and summary.served_changed:
-            _rebuild_site(database.session, settings)
+            _update_site(database.session, settings)
 
     with app_context(settings):
         require_current_schema()
@@ -144,8 +143,16 @@ def sync(names: tuple[str, ...], as_json: bool, force: bool, watch: bool) -> Non
             raise click.UsageError(f"no such catalog: {', '.join(sorted(unknown))}")
         if watch:
             click.echo(f"watching {', '.join(names) or 'every catalog'}; Ctrl-C stops", err=True)
+            _update_site(database.session, settings)
             with contextlib.suppress(KeyboardInterrupt):
-                scheduler.watch(lambda: database.session, settings, names, on_summary=report)
+                scheduler.watch(
+                    lambda: database.session,
+                    settings,
+                    names,
+                    on_summary=report,
+                    # Catches what no sync reports: a catalog removed over the admin API.
+                    after_round=lambda: _update_site(database.session, settings),
+                )
             return
         for source in sources:
             if names and source.name not in names:
@@ -156,19 +163,31 @@ def sync(names: tuple[str, ...], as_json: bool, force: bool, watch: bool) -> Non
                     database.session, settings, source, force=force, progress=progress
                 )
             )
-        # The site is generated from the index: rebuilt when a catalog changed, or built
-        # when there is none yet.
-        if changed or not (settings.site_dir / "index.html").exists():
-            _rebuild_site(database.session, settings)
+        # The site is generated from the index: its stale pages are rebuilt (all of them
+        # when there is no site yet).
+        update = _update_site(database.session, settings)
+        if update.changed and not as_json:
+            click.echo(_site_line(update))
     if failed:
         sys.exit(1)
 
 
-def _rebuild_site(session, settings: Settings) -> None:
-    """The web site is generated from the index: rebuild it after a catalog changed."""
-    from catalog_server.docs import rebuild
+def _update_site(session, settings: Settings):
+    """Bring the stored web site up to date with the index. Its failures are logged, never
+    fatal to the sync: the pages that could not be made keep their last good state."""
+    from catalog_server.docs.store import update_site
 
-    rebuild(session, settings.site_dir)
+    return update_site(session, settings.cache_dir)
+
+
+def _site_line(update) -> str:
+    docs = "project docs rebuilt, " if update.docs_built else ""
+    home = ", home page rebuilt" if update.home_built else ""
+    errors = f"; {len(update.errors)} could not be made (see the log)" if update.errors else ""
+    return (
+        f"web site: {docs}{update.templates_built} template(s) rebuilt, "
+        f"{update.templates_removed} removed{home} in {update.seconds:.2f}s{errors}"
+    )
 
 
 def _progress_printer(name: str):

@@ -73,7 +73,6 @@ class Settings:
     database_url: str
     sources_file: Path | None
     cache_dir: Path
-    site_dir: Path
     log_format: str = "text"
     git_timeout: int = 120
     allow_local_urls: bool = False
@@ -115,7 +114,6 @@ class Settings:
             database_url=_normalise_database_url(database_url),
             sources_file=Path(sources).absolute() if sources else None,
             cache_dir=Path(env.get("CATALOG_CACHE_DIR") or instance / "cache").absolute(),
-            site_dir=Path(env.get("CATALOG_SITE_DIR") or instance / "site").absolute(),
             log_format=log_format,
             git_timeout=_int(env, "CATALOG_GIT_TIMEOUT", 120),
             allow_local_urls=_bool(env, "CATALOG_ALLOW_LOCAL_URLS", False),

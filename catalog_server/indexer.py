@@ -246,6 +246,7 @@ def _index(
 ) -> None:
     validators, catalog_checks = checks.validators, checks.catalog_checks
     snapshot = opened.snapshot
+    generation = (catalog.generation or 0) + 1  # what this sync's swap makes served
     roots, catalog_problems = find_templates(snapshot.entries())
     for check in catalog_checks:
         catalog_problems.extend(check(snapshot))
@@ -285,7 +286,7 @@ def _index(
     # Everything below is one transaction; the commit at the end is the swap.
     for template in loaded:
         failed = _write_template(
-            session, catalog, template, existing.get(template.id), stamps, opened.commit
+            session, catalog, template, existing.get(template.id), stamps, opened.commit, generation
         )
         summary.templates_failed += failed
     if removed:
@@ -311,7 +312,7 @@ def _index(
     catalog.commit_time = _time(snapshot.commit_time)
     catalog.indexed_at = catalog.last_attempt_at = datetime.now(UTC)
     catalog.last_error = None
-    catalog.generation = (catalog.generation or 0) + 1
+    catalog.generation = generation
     session.commit()
     summary.templates_reloaded = len(loaded)
     summary.templates_removed = len(removed)
@@ -473,8 +474,10 @@ def _write_template(
     template_id: int | None,
     stamps: dict[int, Stamp],
     commit: str | None,
+    generation: int,
 ) -> int:
-    """Write one loaded template; return 1 when it could not be loaded at all, else 0."""
+    """Write one loaded template, marked with the catalog ``generation`` this sync serves;
+    return 1 when it could not be loaded at all, else 0."""
     if not loaded.usable:
         return 1  # its last good rows (if any) stay as they are
     kept = []  # (version, folder, revision) of last good versions that stay
@@ -502,6 +505,7 @@ def _write_template(
         return 0
     order = _positions(new_versions, kept)
     values = _template_values(catalog.id, loaded, new_versions, kept, order)
+    values["generation"] = generation
     if template_id is None:
         template_id = session.execute(
             insert(Template.__table__).returning(Template.__table__.c.id), values

@@ -102,6 +102,9 @@ class Template(db.Model):
     flags: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Lower-cased text that `q=` searches: id, name, description, categories, keywords.
     search_text: Mapped[str] = mapped_column(Text, default="")
+    # The catalog generation that last wrote this template: the site rebuilds the pages of
+    # the templates written since it was last brought up to date.
+    generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     catalog: Mapped[Catalog] = relationship(back_populates="templates")
     versions: Mapped[list[TemplateVersion]] = relationship(
@@ -249,3 +252,49 @@ class ChartProvenance(db.Model):
     fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
     provenance: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SitePage(db.Model):
+    """A file of the web site as served: a page, a data file, an icon or a theme file.
+
+    The sync process writes them (``catalog_server.docs.store``) and every web process
+    serves them, so the site is part of the served state. ``content`` is gzip-compressed;
+    ``digest`` is the sha256 of the uncompressed bytes (the answer's ETag).
+    """
+
+    __tablename__ = "site_pages"
+    __table_args__ = (Index("ix_site_pages_catalog_template", "catalog", "template"),)
+
+    path: Mapped[str] = mapped_column(String(1000), primary_key=True)  # "quickstart/index.html"
+    part: Mapped[str] = mapped_column(String(20))  # "docs", "home" or "template"
+    catalog: Mapped[str | None] = mapped_column(String(100))  # the template's, for its pages
+    template: Mapped[str | None] = mapped_column(String(255))
+    digest: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SiteCard(db.Model):
+    """What the home page shows of a template (its card and search index entry), written
+    with the template's pages so that the home page is rebuilt without reading them."""
+
+    __tablename__ = "site_cards"
+
+    catalog: Mapped[str] = mapped_column(String(100), primary_key=True)
+    template: Mapped[str] = mapped_column(String(255), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))  # the home page lists by name
+    # {"card": ..., "entry": ...}; None for a hidden template (pages, but no card).
+    listing: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class SitePart(db.Model):
+    """What each part of the stored site was built from: ``docs`` (the project docs and
+    the theme, per release), ``home``, and ``catalog:<name>`` (that catalog's pages)."""
+
+    __tablename__ = "site_parts"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))  # digest of the release's site sources
+    # catalog parts: the catalog generation the pages are up to date with.
+    source_generation: Mapped[int | None] = mapped_column(Integer)
+    revision: Mapped[int] = mapped_column(Integer)  # bumped on every write: the site token
+    built_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

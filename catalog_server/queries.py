@@ -391,3 +391,29 @@ def problems(
         .offset((page - 1) * per_page)
     ).all()
     return Page([(p, c) for p, c in rows], session.scalar(count) or 0, page, per_page)
+
+
+def versions_with_files(session: Session, template: Template) -> list[TemplateVersion]:
+    """Every version of ``template``, newest first, with its file list (contents not
+    loaded): what the template's pages show, in two queries."""
+    return list(
+        session.scalars(
+            select(TemplateVersion)
+            .where(TemplateVersion.template_id == template.id)
+            .options(selectinload(TemplateVersion.files).options(defer(VersionFile.content)))
+            .order_by(TemplateVersion.position)
+        )
+    )
+
+
+def template_generations(
+    session: Session, catalog: str | None = None
+) -> list[tuple[str, str, int]]:
+    """(catalog, template id, generation) of every served template, hidden ones included;
+    ``generation`` is the catalog generation that last wrote it."""
+    stmt = select(Catalog.name, Template.slug, Template.generation).join(
+        Catalog, Template.catalog_id == Catalog.id
+    )
+    if catalog is not None:
+        stmt = stmt.where(Catalog.name == catalog)
+    return [tuple(row) for row in session.execute(stmt.order_by(Catalog.name, Template.slug))]

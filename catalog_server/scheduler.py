@@ -97,9 +97,11 @@ def watch(
     names: Iterable[str] = (),
     *,
     on_summary: Callable[[SyncSummary], None] | None = None,
+    after_round: Callable[[], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> None:
-    """Sync catalogs as they fall due, until `should_stop()` says so."""
+    """Sync catalogs as they fall due, until `should_stop()` says so; `after_round` runs
+    after every look at what is due (every POLL_INTERVAL seconds)."""
     wanted = set(names)
     due: dict[str, float] = {}  # catalog name -> monotonic time of its next sync
     while not should_stop():
@@ -121,6 +123,8 @@ def watch(
                 due[source.name] = time.monotonic() + delay
                 if should_stop():
                     return
+            if after_round:
+                after_round()
         finally:
             session.close()
         time.sleep(POLL_INTERVAL)

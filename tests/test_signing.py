@@ -19,7 +19,7 @@ from catalog_server.app import create_app
 from catalog_server.cli import main
 from catalog_server.config import ConfigError, Settings
 from catalog_server.db import db
-from catalog_server.docs.pages import catalog_pages, page_dir
+from catalog_server.docs.pages import page_dir, template_site
 from catalog_server.models import ChartProvenance, SigningKeyRow
 from catalog_server.oci import PROVENANCE_LAYER
 from catalog_server.signing import Signer, SigningError, sign_key_annotation
@@ -283,7 +283,8 @@ def test_the_site_shows_the_signed_mark_and_the_fingerprint(app, settings, keys,
 
     def page() -> str:
         with app.app_context():
-            return catalog_pages(db.session)[f"{page_dir('odd', 'charts*plus')}/index.md"]
+            pages = template_site(db.session, "odd", "charts*plus").pages
+            return next(p.body for p in pages if p.path == f"{page_dir('odd', 'charts*plus')}/index.html")
 
     sync_with(app, signing(settings, keys, None), source)
     unsigned = page()

@@ -3,7 +3,8 @@
 Every read answer depends only on the indexed state of the catalogs (each catalog's
 revision and generation) and the URL. `ServedState` reads that state from the database at
 most every `CATALOG_STATE_TTL` seconds (default 1), so a reader sees a sync's result within
-that time; `ResponseCache` keeps finished answers (and their gzip form) by ETag, so a repeated
+that time (and the stored web site's state the same way, for the site's pages);
+`ResponseCache` keeps finished answers (and their gzip form) by ETag, so a repeated
 request costs a dictionary lookup. Both live per app, in process: nothing to share, nothing
 to invalidate, since a new state makes new ETags.
 """
@@ -22,6 +23,7 @@ from werkzeug.http import parse_accept_header, parse_etags
 
 from catalog_server.db import db
 from catalog_server.queries import catalog_state
+from catalog_server.sitepages import site_state
 
 GZIP_MIN_BYTES = 1400  # smaller answers fit in a packet anyway
 COMPRESSIBLE = ("application/json", "application/yaml", "application/x-yaml", "text/")
@@ -36,6 +38,8 @@ class ServedState:
         self._read_at = float("-inf")
         self._catalogs: dict[str, tuple[str | None, int]] = {}
         self._token = ""
+        self._site_read_at = float("-inf")
+        self._site: tuple[str, bool] = ("", False)
 
     def _refresh(self) -> None:
         now = time.monotonic()
@@ -67,6 +71,17 @@ class ServedState:
         """(revision, generation) of one catalog, or None when there is no such catalog."""
         self._refresh()
         return self._catalogs.get(name)
+
+    def site(self) -> tuple[str, bool]:
+        """(token, built): a string that changes whenever the stored web site's pages do,
+        and whether the site has been built at all."""
+        now = time.monotonic()
+        if now - self._site_read_at >= self.ttl:
+            rows = site_state(db.session)
+            with self._lock:
+                self._site = (hashlib.sha256(repr(rows).encode()).hexdigest()[:24], bool(rows))
+                self._site_read_at = now
+        return self._site
 
 
 @dataclass(frozen=True)

@@ -18,23 +18,39 @@ def docs() -> None:
     "out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Folder to write the site into (default: CATALOG_SITE_DIR, instance/site).",
+    help="Write the complete site as static files into this folder instead.",
 )
 def docs_build(out: Path | None) -> None:
-    """Write the pages from the index and build the static site with mkdocs.
+    """Rebuild the served web site (stored in the database) from the index, every page.
 
-    The site works from Flask at / and as plain files on any web server.
+    With --out, write the same site as static files into a folder instead, for any web
+    server or CDN; the database is then only read. `catalog-server sync` keeps the served
+    site up to date by itself, rebuilding only what a sync changed.
     """
     from catalog_server.cli import _settings, app_context
     from catalog_server.db import db
-    from catalog_server.docs.build import SiteBuildError, build_site
     from catalog_server.schema import require_current_schema
 
     settings = _settings()
     with app_context(settings):
         require_current_schema()
-        try:
-            path = build_site(db.session, out or settings.site_dir)
-        except SiteBuildError as exc:
-            raise click.ClickException(str(exc)) from None
-    click.echo(f"site written to {path}")
+        if out is not None:
+            from catalog_server.docs.build import SiteBuildError, build_site
+
+            try:
+                path = build_site(db.session, out)
+            except SiteBuildError as exc:
+                raise click.ClickException(str(exc)) from None
+            click.echo(f"site written to {path}")
+            return
+        from catalog_server.docs.store import update_site
+
+        update = update_site(db.session, settings.cache_dir, full=True)
+    for error in update.errors:
+        click.echo(f"error: {error}", err=True)
+    click.echo(
+        f"site rebuilt in the database: {update.templates_built} templates, "
+        f"{update.templates_removed} removed, in {update.seconds:.1f}s"
+    )
+    if update.errors:
+        raise SystemExit(1)

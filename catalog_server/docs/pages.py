@@ -1,29 +1,29 @@
-"""Catalog pages generated from the index: the home page, one page per template, and the
-static JSON next to them that the site's scripts read.
+"""Catalog pages generated from the index: one template's pages at a time, and the home
+page from every template's listing.
 
 Everything here reads the database through :mod:`catalog_server.queries`, never git, and
-imports no Flask. Page bodies are HTML made with autoescaping Jinja templates, wrapped in
-Markdown files with front matter that mkdocs turns into the site: every string from a
-catalog is escaped, and READMEs go through :func:`sanitize.render_markdown`.
+imports no Flask. Page bodies are HTML made with autoescaping Jinja templates: every string
+from a catalog is escaped, and READMEs go through :func:`sanitize.render_markdown`. The
+theme's layout is put around them by :mod:`catalog_server.docs.layout`.
 
-Layout of what :func:`catalog_pages` returns (paths relative to the docs folder)::
+What one template contributes (:func:`template_site`; paths relative to the site root)::
 
-    index.md                                   home: search box, filters, cards
-    templates.json                             the search index the home page filters with
-    catalogs/<catalog>/<template>/index.md    a template's page
+    catalogs/<catalog>/<template>/index.html     its page
     catalogs/<catalog>/<template>/template.json  versions and questions (and for charts
-                                               where their values are), for the install form
+                                                 where their values are), for the install form
     catalogs/<catalog>/<template>/icon.svg|png|jpg  the icon, cleaned
-    catalogs/<catalog>/<template>/<version>/index.md  a version's page (docs.versions)
+    catalogs/<catalog>/<template>/<version>/index.html  a version's page (docs.versions)
 
-Hidden templates (``catalog.cattle.io/hidden``) get their pages but no card and no entry in
-the search index: they are installed by id, as in Rancher.
+and its listing: the card on the home page and the entry in ``templates.json``, the search
+index the home page filters with (:func:`home_site`). Hidden templates
+(``catalog.cattle.io/hidden``) get their pages but no listing: they are installed by id, as
+in Rancher.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from catalog_server import queries, signing
 from catalog_server.chartvalues import VALUES_FILE, document_values
-from catalog_server.docs.reference import front_matter
+from catalog_server.docs.layout import HOME_PATH, PageBody
 from catalog_server.docs.sanitize import clean_svg, render_markdown
 from catalog_server.docs.versions import (
     VersionView,
@@ -56,8 +56,9 @@ PLACEHOLDER_ICON = "img/template.svg"  # in the theme
 SERVER_PLACEHOLDER = "https://CATALOG-SERVER"  # the page's script writes its own origin
 HOST_PLACEHOLDER = "CATALOG-SERVER"  # ... and its own host, for oci:// references
 ICON_EXTENSIONS = {"image/svg+xml": "svg", "image/png": "png", "image/jpeg": "jpg"}
-PAGE_SIZE = 100
 MAX_VALUES_SHOWN = 256 * 1024  # a longer values.yaml is linked to, not shown in the page
+SEARCH_INDEX_PATH = "templates.json"
+TEMPLATE_PAGE_CLASS = "template-page-wrap"
 
 _env = Environment(
     loader=PackageLoader("catalog_server.docs", "templates"),
@@ -67,9 +68,16 @@ _env = Environment(
 
 
 @dataclass
-class TemplateEntry:
+class TemplateSite:
+    """One template's part of the site: its pages (before the layout), its data files, and
+    its listing on the home page (``{"card", "entry"}``; None for a hidden template)."""
+
     catalog: str
-    template: Any  # models.Template, summary columns loaded
+    slug: str
+    name: str
+    pages: list[PageBody]
+    files: dict[str, bytes]
+    listing: dict[str, Any] | None
 
 
 def url_segment(text: str) -> str:
@@ -82,71 +90,57 @@ def page_dir(catalog: str, slug: str) -> str:
     return f"catalogs/{catalog}/{slug}"
 
 
-def all_templates(session: Session) -> Iterator[TemplateEntry]:
-    """Every served template, sorted by name, read a page at a time."""
-    page = 1
-    every = queries.TemplateFilter(include_hidden=True)
-    while True:
-        result = queries.search_templates(session, every, page, PAGE_SIZE)
-        for template, catalog in result.items:
-            yield TemplateEntry(catalog, template)
-        if page * PAGE_SIZE >= result.total:
-            return
-        page += 1
+def template_site(session: Session, catalog: str, slug: str) -> TemplateSite:
+    """Everything the site shows of one served template. Raises TemplateNotFound."""
+    t = queries.get_template(session, catalog, slug)
+    folder = page_dir(catalog, t.slug)
+    files: dict[str, bytes] = {}
+    icon_name = _icon_file(session, catalog, t, folder, files)
+    views = [version_view(v) for v in queries.versions_with_files(session, t)]
+    api_path = f"/api/v1/templates/{url_segment(catalog)}/{url_segment(t.slug)}"
+    icon = "../" + icon_name if icon_name else "../../../../" + PLACEHOLDER_ICON
+    pages = [
+        PageBody(
+            f"{folder}/{view.dir}/index.html",
+            f"{t.name} {view.v.version}",
+            TEMPLATE_PAGE_CLASS,
+            version_page(catalog, t, view, icon, api_path),
+        )
+        for view in views
+    ]
+    body = template_page(session, catalog, t, icon_name, views)
+    pages.append(PageBody(f"{folder}/index.html", t.name, TEMPLATE_PAGE_CLASS, body))
+    data = template_data(session, catalog, t, views)
+    files[f"{folder}/template.json"] = json.dumps(data, indent=1).encode()
+    return TemplateSite(catalog, t.slug, t.name, pages, files, _listing(catalog, t, icon_name))
 
 
-def catalog_pages(session: Session) -> dict[str, str | bytes]:
-    """Every generated page and data file of the catalog part of the site, by path."""
-    files: dict[str, str | bytes] = {}
-    entries = list(all_templates(session))
-    cards, index = [], []
-    for entry in entries:
-        t = queries.get_template(session, entry.catalog, entry.template.slug)
-        folder = page_dir(entry.catalog, t.slug)
-        icon_name = _icon_file(session, entry.catalog, t, folder, files)
-        views = [
-            version_view(queries.get_version(session, entry.catalog, t.slug, v.version))
-            for v in t.versions
-        ]
-        api_path = f"/api/v1/templates/{url_segment(entry.catalog)}/{url_segment(t.slug)}"
-        for view in views:
-            icon = "../" + icon_name if icon_name else "../../../../" + PLACEHOLDER_ICON
-            files[f"{folder}/{view.dir}/index.md"] = version_page(
-                entry.catalog, t, view, icon, api_path
-            )
-        files[f"{folder}/index.md"] = template_page(session, entry.catalog, t, icon_name, views)
-        files[f"{folder}/template.json"] = json.dumps(
-            template_data(session, entry.catalog, t, views), indent=1
-        )
-        if t.hidden:
-            continue
-        href = f"catalogs/{url_segment(entry.catalog)}/{url_segment(t.slug)}/"
-        card = {
-            "key": f"{entry.catalog}/{t.slug}",
-            "catalog": entry.catalog,
-            "name": t.name,
-            "kind": t.kind,
-            "description": t.description,
-            "categories": t.categories or [],
-            "version": t.default_version or t.latest_version,
-            "href": href,
-            "icon": href + icon_name if icon_name else PLACEHOLDER_ICON,
-            "badges": badges(t.flags or {}),
-        }
-        cards.append(card)
-        keywords = (t.meta or {}).get("keywords") or []
-        index.append(
-            {
-                **{k: card[k] for k in ("key", "catalog", "name", "kind", "description")},
-                "id": t.slug,
-                "categories": card["categories"],
-                "url": href,
-                "text": t.search_text or " ".join([t.name, t.description or "", *keywords]),
-            }
-        )
-    files["index.md"] = home_page(session, cards)
-    files["templates.json"] = json.dumps({"templates": index}, indent=1)
-    return files
+def _listing(catalog: str, t, icon_name: str | None) -> dict[str, Any] | None:
+    """The template's card on the home page and its entry in the search index."""
+    if t.hidden:
+        return None
+    href = f"catalogs/{url_segment(catalog)}/{url_segment(t.slug)}/"
+    card = {
+        "key": f"{catalog}/{t.slug}",
+        "catalog": catalog,
+        "name": t.name,
+        "kind": t.kind,
+        "description": t.description,
+        "categories": t.categories or [],
+        "version": t.default_version or t.latest_version,
+        "href": href,
+        "icon": href + icon_name if icon_name else PLACEHOLDER_ICON,
+        "badges": badges(t.flags or {}),
+    }
+    keywords = (t.meta or {}).get("keywords") or []
+    entry = {
+        **{k: card[k] for k in ("key", "catalog", "name", "kind", "description")},
+        "id": t.slug,
+        "categories": card["categories"],
+        "url": href,
+        "text": t.search_text or " ".join([t.name, t.description or "", *keywords]),
+    }
+    return {"card": card, "entry": entry}
 
 
 def _icon_file(session, catalog: str, t, folder: str, files: dict) -> str | None:
@@ -165,19 +159,36 @@ def _icon_file(session, catalog: str, t, folder: str, files: dict) -> str | None
     return f"icon.{extension}"
 
 
-def home_page(session: Session, cards: list[dict[str, Any]]) -> str:
-    facets = queries.template_facets(session, queries.TemplateFilter())
+def home_site(listings: list[dict[str, Any] | None]) -> tuple[PageBody, bytes]:
+    """The home page and the search index (``templates.json``) from every template's
+    listing (None for hidden templates, which are left out), cards sorted by name."""
+    shown = sorted(
+        (item for item in listings if item),
+        key=lambda item: (
+            item["card"]["name"].lower(),
+            item["card"]["catalog"],
+            item["entry"]["id"],
+        ),
+    )
+    cards = [item["card"] for item in shown]
+    index = json.dumps({"templates": [item["entry"] for item in shown]}, indent=1).encode()
+    return PageBody(HOME_PATH, "Templates", "home-page", home_page(cards)), index
+
+
+def home_page(cards: list[dict[str, Any]]) -> str:
+    """The home page's body: search box, filters with their counts, and the cards."""
+    categories = Counter(name for card in cards for name in dict.fromkeys(card["categories"]))
+    kinds = Counter(card["kind"] for card in cards)
     catalogs = sorted({card["catalog"] for card in cards})
-    body = _env.get_template("home.html").render(
+    return _env.get_template("home.html").render(
         cards=cards,
         total=len(cards),
         catalogs=catalogs,
         show_catalog=len(catalogs) > 1,
-        categories=sorted(facets["category"].items(), key=lambda kv: kv[0].lower()),
-        kinds=sorted(facets["kind"].items()),
+        categories=sorted(categories.items(), key=lambda kv: (kv[0].lower(), kv[0])),
+        kinds=sorted(kinds.items()),
         kind_labels=KIND_LABELS,
     )
-    return front_matter("Templates", page_class="home-page") + body
 
 
 def _flat_questions(questions: list[Any], depth: int = 0, parent: dict | None = None):
@@ -235,11 +246,15 @@ def question_rows(questions: list[Any]) -> list[tuple[str, list[dict[str, Any]]]
     return list(groups.items())
 
 
-def _helm_install(session: Session, catalog: str, t) -> dict[str, Any] | None:
-    if t.kind != "helm" or not t.versions:
+def _helm_install(
+    session: Session, catalog: str, t, views: list[VersionView]
+) -> dict[str, Any] | None:
+    """What the Helm install commands name: chart, default version, release, namespace,
+    and the key that signs the catalog's charts."""
+    if t.kind != "helm" or not views:
         return None
-    version_name = t.default_version or t.versions[0].version
-    v = queries.get_version(session, catalog, t.slug, version_name)
+    version_name = t.default_version or views[0].v.version
+    v = next((view.v for view in views if view.v.version == version_name), views[0].v)
     chart = (v.meta or {}).get("chart") or {}
     annotations = chart.get("annotations") if isinstance(chart.get("annotations"), dict) else {}
     key = signing.catalog_key(session, catalog)
@@ -278,8 +293,7 @@ def values_section(session: Session, v, api_url: str) -> dict[str, Any]:
 def template_page(
     session: Session, catalog: str, t, icon_name: str | None, views: list[VersionView]
 ) -> str:
-    """The Markdown page (front matter and an HTML body) of one template; ``views`` are
-    its versions, newest first."""
+    """The HTML body of one template's page; ``views`` are its versions, newest first."""
     default = t.default_version or (t.versions[0].version if t.versions else None)
     default_view = next((view for view in views if view.v.version == default), None)
     version = default_view.v if default_view else None
@@ -307,7 +321,7 @@ def template_page(
         api_url=api_url,
         api_path=api_path,
         helm_repo=f"../../../helm/{url_segment(catalog)}" if t.kind == "helm" else None,
-        helm=_helm_install(session, catalog, t),
+        helm=_helm_install(session, catalog, t, views),
         server_placeholder=SERVER_PLACEHOLDER,
         host_placeholder=HOST_PLACEHOLDER,
         readme=Markup(render_markdown(t.readme)),  # noqa: S704  (sanitized by nh3)
@@ -339,7 +353,7 @@ def template_page(
         questions_source=source,
         values=values,
     )
-    return front_matter(t.name, page_class="template-page-wrap") + body
+    return body
 
 
 def template_data(session: Session, catalog: str, t, views: list[VersionView]) -> dict[str, Any]:
@@ -354,7 +368,7 @@ def template_data(session: Session, catalog: str, t, views: list[VersionView]) -
             entry["questions_source"] = source
             entry["values"] = f"{api}/versions/{url_segment(v.version)}/values"
         versions.append(entry)
-    helm = _helm_install(session, catalog, t)
+    helm = _helm_install(session, catalog, t, views)
     return {
         "catalog": catalog,
         "id": t.slug,

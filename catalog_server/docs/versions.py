@@ -1,6 +1,6 @@
 """A page per template version, and what changed between consecutive versions.
 
-Each version's page (``catalogs/<catalog>/<template>/<version>/index.md``) shows its
+Each version's page (``catalogs/<catalog>/<template>/<version>/index.html``) shows its
 metadata as Rancher 2 and Artifact Hub read it (version ranges, flags, images, links,
 maintainers, signing key...) and its changes: the ``artifacthub.io/changes`` annotation,
 else a ``CHANGELOG.md`` in the version folder, rendered and sanitized like a README. The
@@ -22,7 +22,6 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from catalog_server.docs.reference import front_matter
 from catalog_server.docs.sanitize import render_markdown
 from catalog_server.loaders.annotations import web_url
 
@@ -152,7 +151,7 @@ def images_view(found: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def version_page(catalog: str, t: Any, view: VersionView, icon: str, api_path: str) -> str:
-    """The Markdown page (front matter and an HTML body) of one version."""
+    """The HTML body of one version's page."""
     v = view.v
     hub = view.hub
     body = _env.get_template("version.html").render(
@@ -175,4 +174,4 @@ def version_page(catalog: str, t: Any, view: VersionView, icon: str, api_path: s
         found_images=images_view(v.images) if t.kind == "helm" else None,
         is_default=v.version == t.default_version,
     )
-    return front_matter(f"{t.name} {v.version}", page_class="template-page-wrap") + body
+    return body

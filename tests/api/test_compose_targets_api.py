@@ -116,14 +116,14 @@ def test_render_command_takes_a_target(make_catalog_repo, sync, cli_env, tmp_pat
     assert "Docker Machine driver" in result.stderr
 
 
-def test_site_pages_say_what_is_not_installable(make_catalog_repo, sync, app, settings):
+def test_site_pages_say_what_is_not_installable(make_catalog_repo, sync, app, tmp_path):
     from catalog_server.db import db
-    from catalog_server.docs import build_site
+    from catalog_server.docs.build import build_site
 
     _sync(make_catalog_repo, sync)
     with app.app_context():
-        build_site(db.session, settings.site_dir)
-    pages = settings.site_dir / "catalogs" / "lib"
+        build_site(db.session, tmp_path / "site")
+    pages = tmp_path / "site" / "catalogs" / "lib"
     driver = (pages / "machine*driver" / "index.html").read_text()
     assert 'id="not-installable"' in driver and "Docker Machine driver" in driver
     assert 'id="install-app"' not in driver

@@ -50,22 +50,28 @@ def git_catalog(path: Path, fixture: str) -> Path:
 
 
 def index_and_build(app, settings: Settings, source: CatalogSource) -> None:
-    """Index ``source`` into the app's database and build the site into settings.site_dir."""
-    from catalog_server.docs import build_site
+    """Index ``source`` into the app's database and bring the stored (served) site up to
+    date, as ``catalog-server sync`` does."""
+    from catalog_server.docs.store import update_site
     from catalog_server.indexer import sync_catalog
 
     with app.app_context():
         summary = sync_catalog(db.session, source, cache_dir=settings.cache_dir)
         assert summary.status == "updated", summary
-        build_site(db.session, settings.site_dir)
+        update = update_site(db.session, settings.cache_dir)
+        assert update.errors == [], update.errors
 
 
 @pytest.fixture
 def built_site(app, settings, tmp_path) -> Path:
-    """The site-catalog fixture indexed as catalog ``site`` and the site built."""
+    """The site-catalog fixture indexed as catalog ``site``, the served site brought up to
+    date, and the same site exported as static files: the folder is returned."""
+    from catalog_server.docs.build import build_site
+
     repo = git_catalog(tmp_path / "site-catalog", "site-catalog")
     index_and_build(app, settings, CatalogSource(name="site", url=str(repo)))
-    return settings.site_dir
+    with app.app_context():
+        return build_site(db.session, tmp_path / "exported-site")
 
 
 @dataclass

@@ -100,7 +100,7 @@ def test_docs_build_command(app, cli_env, tmp_path, make_catalog_repo, sync):
 
 
 def test_sync_rebuilds_the_site_when_a_catalog_changed(
-    app, settings, cli_env, tmp_path, make_catalog_repo
+    app, client, cli_env, tmp_path, make_catalog_repo
 ):
     repo = make_catalog_repo(fixture="site-catalog")
     sources = tmp_path / "catalogs.yml"
@@ -109,17 +109,22 @@ def test_sync_rebuilds_the_site_when_a_catalog_changed(
     runner = CliRunner()
     first = runner.invoke(main, ["sync"], env=env)
     assert first.exit_code == 0, first.output
-    home = settings.site_dir / "index.html"
-    assert "Web App" in home.read_text()
+    assert "web site: project docs rebuilt, 3 template(s) rebuilt" in first.output
+    assert "Web App" in fetch(client, "/").text
+    assert fetch(client, "/catalogs/site/hostile/").status_code == 200
 
     repo.remove("templates/hostile")
     repo.commit("remove hostile")
     second = runner.invoke(main, ["sync"], env=env)
     assert second.exit_code == 0, second.output
-    assert "Hostile" not in home.read_text()
-    assert not (settings.site_dir / "catalogs" / "site" / "hostile").exists()
+    assert "web site: 0 template(s) rebuilt, 1 removed, home page rebuilt" in second.output
+    home = fetch(client, "/")
+    assert "Web App" in home.text and "Hostile" not in home.text
+    assert fetch(client, "/catalogs/site/hostile/").status_code == 404
+    assert "site/hostile" not in fetch(client, "/templates.json").text
 
-    before = home.stat().st_mtime_ns
     third = runner.invoke(main, ["sync"], env=env)
     assert "up to date" in third.output
-    assert home.stat().st_mtime_ns == before  # nothing changed, nothing rebuilt
+    assert "web site:" not in third.output  # nothing changed, nothing rebuilt
+    again = client.get("/", headers={"If-None-Match": home.headers["ETag"].strip('"')})
+    assert again.status_code == 304

@@ -1,0 +1,266 @@
+"""The served web site, stored in the database with the index.
+
+The sync process keeps it current (:func:`update_site`); every web process serves it from
+the database (:mod:`catalog_server.web`), so replicas share no disk and a web process
+started at any time serves the whole site at once. What an update rebuilds:
+
+- the project docs and the theme's files (part ``docs``) when the server's release changed
+  (:func:`~catalog_server.docs.build.docs_key`): once per release, not per sync;
+- a catalog's template pages (part ``catalog:<name>``) for the templates written since the
+  part was last brought up to date (each template carries the catalog generation that last
+  wrote it), all of them when the page layout changed
+  (:func:`~catalog_server.docs.build.layout_key`); the pages of removed templates and of
+  removed catalogs are deleted;
+- the home page and the search index (part ``home``) when a template's listing changed.
+
+Each part's row in ``site_parts`` records what it was built from; its ``revision``, bumped
+with every write of its pages, makes the site token that web processes key their page
+cache by. One update runs at a time (:func:`catalog_server.locks.site_lock`). Plain
+Python: nothing here imports Flask.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from catalog_server import queries
+from catalog_server.docs.build import (
+    SiteBuildError,
+    docs_files,
+    docs_key,
+    layout_key,
+    rendered_files,
+)
+from catalog_server.docs.layout import SiteLayout
+from catalog_server.docs.pages import SEARCH_INDEX_PATH, home_site, template_site
+from catalog_server.locks import site_lock
+from catalog_server.models import Catalog, SiteCard, SitePage, SitePart
+from catalog_server.problems import TemplateNotFound
+
+DOCS, HOME, CATALOG_PREFIX = "docs", "home", "catalog:"
+BATCH = 100  # templates written per transaction while many are rebuilt
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SiteUpdate:
+    """What an update of the stored site did."""
+
+    docs_built: bool = False
+    templates_built: int = 0
+    templates_removed: int = 0
+    home_built: bool = False
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.docs_built or self.templates_built or self.templates_removed or self.home_built
+        )
+
+
+def page_row(path: str, content: bytes, part: str, catalog=None, template=None) -> dict:
+    """A ``site_pages`` row: the content gzip-compressed, the digest of it uncompressed."""
+    return {
+        "path": path,
+        "part": part,
+        "catalog": catalog,
+        "template": template,
+        "digest": hashlib.sha256(content).hexdigest(),
+        "content": gzip.compress(content, compresslevel=6, mtime=0),
+    }
+
+
+def update_site(session: Session, cache_dir: Path | str, *, full: bool = False) -> SiteUpdate:
+    """Bring the stored site up to date with the index and this release, rebuilding only
+    what is stale (everything with ``full``).
+
+    Never raises for a page that cannot be made: a template whose pages fail keeps its
+    previous pages, and every such failure (or a failed docs build) is logged and listed in
+    the result's ``errors``.
+    """
+    started = time.monotonic()
+    update = SiteUpdate()
+    with site_lock(session, cache_dir):
+        parts = {row.name: row for row in session.scalars(select(SitePart))}
+        if full or _stale(parts.get(DOCS), docs_key()):
+            try:
+                _write_docs(session, parts)
+                update.docs_built = True
+            except SiteBuildError as exc:
+                session.rollback()
+                log.error("%s", exc)
+                update.errors.append(str(exc))
+        builder = _TemplateWriter(session, update)
+        catalogs = dict(session.execute(select(Catalog.name, Catalog.generation)).all())
+        for name, generation in sorted(catalogs.items()):
+            part = parts.get(CATALOG_PREFIX + name)
+            if not full and _current(part, layout_key(), generation):
+                continue
+            whole = full or part is None or part.key != layout_key()
+            wrote = builder.catalog(name, None if whole else part.source_generation or 0)
+            _mark(session, parts, CATALOG_PREFIX + name, layout_key(), generation, wrote)
+            session.commit()
+        for name in [n for n in parts if n.startswith(CATALOG_PREFIX)]:
+            if name.removeprefix(CATALOG_PREFIX) not in catalogs:
+                builder.remove_catalog(name.removeprefix(CATALOG_PREFIX))
+                session.delete(parts.pop(name))
+                session.commit()
+        if full or builder.listings_changed or _stale(parts.get(HOME), layout_key()):
+            _write_home(session, parts, builder.layout())
+            update.home_built = True
+    update.seconds = time.monotonic() - started
+    if update.changed:
+        log.info(
+            "site updated in %.2fs: docs %s, %d template(s) rebuilt, %d removed, home %s",
+            update.seconds,
+            "rebuilt" if update.docs_built else "current",
+            update.templates_built,
+            update.templates_removed,
+            "rebuilt" if update.home_built else "current",
+        )
+    return update
+
+
+def _stale(part: SitePart | None, key: str) -> bool:
+    return part is None or part.key != key
+
+
+def _current(part: SitePart | None, key: str, generation: int | None) -> bool:
+    return part is not None and part.key == key and part.source_generation == (generation or 0)
+
+
+def _mark(session, parts, name: str, key: str, generation: int | None, wrote: bool) -> None:
+    """Record what part ``name`` is built from; a new revision when its pages changed."""
+    part = parts.get(name)
+    if part is None:
+        part = parts[name] = SitePart(name=name, revision=0)
+        session.add(part)
+        wrote = True
+    part.key, part.source_generation = key, generation
+    if wrote:
+        part.revision = (part.revision or 0) + 1
+        part.built_at = datetime.now(UTC)
+
+
+def _write_docs(session: Session, parts: dict[str, SitePart]) -> None:
+    files = docs_files()
+    session.execute(delete(SitePage).where(SitePage.part == DOCS))
+    session.execute(
+        insert(SitePage.__table__), [page_row(p, c, DOCS) for p, c in sorted(files.items())]
+    )
+    _mark(session, parts, DOCS, docs_key(), None, True)
+    session.commit()
+
+
+def _write_home(session: Session, parts: dict[str, SitePart], layout: SiteLayout) -> None:
+    listings = list(session.scalars(select(SiteCard.listing)))
+    home, index = home_site(listings)
+    session.execute(delete(SitePage).where(SitePage.part == HOME))
+    session.execute(
+        insert(SitePage.__table__),
+        [
+            page_row(home.path, layout.render(home).encode("utf-8"), HOME),
+            page_row(SEARCH_INDEX_PATH, index, HOME),
+        ],
+    )
+    _mark(session, parts, HOME, layout_key(), None, True)
+    session.commit()
+
+
+class _TemplateWriter:
+    """Writes templates' pages and listings, committing every BATCH templates."""
+
+    def __init__(self, session: Session, update: SiteUpdate):
+        self.session = session
+        self.update = update
+        self.listings_changed = False
+        self._layout: SiteLayout | None = None
+        self._pending = 0
+
+    def layout(self) -> SiteLayout:
+        if self._layout is None:
+            self._layout = SiteLayout()
+        return self._layout
+
+    def catalog(self, name: str, since: int | None) -> bool:
+        """Rebuild the catalog's templates written after generation ``since`` (all of them
+        for None) and remove the pages of its templates that are gone. True when a page
+        changed."""
+        served = queries.template_generations(self.session, name)
+        listed = set(
+            self.session.scalars(select(SiteCard.template).where(SiteCard.catalog == name))
+        )
+        gone = listed - {slug for _, slug, _ in served}
+        wrote = False
+        for slug in sorted(gone):
+            self._remove(name, slug)
+            wrote = True
+        for _, slug, generation in served:
+            if since is None or generation > since or slug not in listed:
+                wrote |= self._build(name, slug)
+        return wrote
+
+    def remove_catalog(self, name: str) -> None:
+        listed = self.session.scalars(select(SiteCard.template).where(SiteCard.catalog == name))
+        self.update.templates_removed += len(listed.all())
+        self.session.execute(delete(SitePage).where(SitePage.catalog == name))
+        self.session.execute(delete(SiteCard).where(SiteCard.catalog == name))
+        self.listings_changed = True
+
+    def _remove(self, catalog: str, slug: str) -> None:
+        where = (SitePage.catalog == catalog) & (SitePage.template == slug)
+        self.session.execute(delete(SitePage).where(where))
+        self.session.execute(
+            delete(SiteCard).where(SiteCard.catalog == catalog, SiteCard.template == slug)
+        )
+        self.update.templates_removed += 1
+        self.listings_changed = True
+
+    def _build(self, catalog: str, slug: str) -> bool:
+        try:
+            site = template_site(self.session, catalog, slug)
+            files = rendered_files(self.layout(), site)
+        except TemplateNotFound:  # removed by a sync since it was listed
+            self._remove(catalog, slug)
+            return True
+        except Exception as exc:  # a bug on one template must not stop the others
+            log.exception("the pages of %s/%s could not be made; the old ones stay", catalog, slug)
+            self.update.errors.append(f"{catalog}/{slug}: {exc!r}")
+            return False
+        old = self.session.execute(
+            select(SiteCard.listing).where(SiteCard.catalog == catalog, SiteCard.template == slug)
+        ).first()
+        self.session.execute(
+            delete(SitePage).where(SitePage.catalog == catalog, SitePage.template == slug)
+        )
+        self.session.execute(
+            delete(SiteCard).where(SiteCard.catalog == catalog, SiteCard.template == slug)
+        )
+        self.session.execute(
+            insert(SitePage.__table__),
+            [page_row(p, c, "template", catalog, slug) for p, c in sorted(files.items())],
+        )
+        self.session.execute(
+            insert(SiteCard.__table__),
+            {"catalog": catalog, "template": slug, "name": site.name, "listing": site.listing},
+        )
+        if old is None or old.listing != site.listing:
+            self.listings_changed = True
+        self.update.templates_built += 1
+        self._pending += 1
+        if self._pending >= BATCH:
+            self.session.commit()
+            self._pending = 0
+        return True
