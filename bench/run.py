@@ -1,6 +1,6 @@
 """`make bench`: the catalog server's performance figures and their targets (issue #8).
 
-    .venv/bin/python bench/run.py [--quick]
+    .venv/bin/python bench/run.py [--quick] [--only site]
 
 Generates (once, cached under bench/out/) synthetic git catalogs, then measures:
 
@@ -13,7 +13,9 @@ Generates (once, cached under bench/out/) synthetic git catalogs, then measures:
    against a trivial Flask endpoint under the same gunicorn settings;
 5. manifest rendering latency (POST .../manifest), compose and Helm;
 6. peak memory: server workers (RSS after the load runs) and the cold sync process;
-7. every response of the load runs counted; anything but 200/304 is a failure.
+7. every response of the load runs counted; anything but 200/304 is a failure;
+8. the web site (bench/site_bench.py): the full build, and the time from a commit that
+   changes one template to its changed page being served. `--only site` runs these alone.
 
 Prints a table with the machine, date and commit, and PASS/FAIL per target. Writes the
 same report to bench/out/report.md and the raw figures to bench/out/results.json.
@@ -45,8 +47,11 @@ BIN = Path(PYTHON).parent
 sys.path.insert(0, str(BENCH))
 
 import catalog_gen  # noqa: E402
+import site_bench  # noqa: E402
 
 QUICK = "--quick" in sys.argv
+# `--only site` runs the web site's figures alone (bench/site_bench.py).
+ONLY_SITE = "--only" in sys.argv and sys.argv[sys.argv.index("--only") + 1 :][:1] == ["site"]
 COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "1" if QUICK else "2"))
 FLOOR_RUNS = 3
 INCREMENTAL_RUNS = 3
@@ -550,6 +555,14 @@ def report(info: dict) -> str:
         f"Errors: {results['errors']['failed']} failed responses, "
         f"{results['errors']['socket_errors']} socket errors in "
         f"{results['errors']['requests']} requests.",
+        *(site_bench.report_lines(results["site"]) if "site" in results else []),
+        *verdict_table(),
+    ]
+    return "\n".join(lines)
+
+
+def verdict_table() -> list[str]:
+    return [
         "",
         "| target | measured | verdict |",
         "| --- | --- | --- |",
@@ -558,7 +571,27 @@ def report(info: dict) -> str:
             for name, measured, ok in verdicts
         ),  # fmt: skip
     ]
+
+
+def site_report(info: dict) -> str:
+    """The report of `--only site`: the machine and the web site's figures."""
+    lines = [
+        f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB; "
+        f"Python {info['python']}",
+        f"Date: {info['date']}; commit {info['commit']}",
+        *site_bench.report_lines(results["site"]),
+        *verdict_table(),
+    ]
     return "\n".join(lines)
+
+
+def measure_site() -> None:
+    """The web site: full build, and commit -> changed page served (bench/site_bench.py)."""
+    repo = catalog_gen.ensure_repo(OUT, "large")
+    figures, site_verdicts = site_bench.measure(OUT, repo, catalog_gen.change_one_template)
+    results["site"] = figures
+    for name, measured, passed in site_verdicts:
+        target(name, measured, passed)
 
 
 def main() -> int:
@@ -567,6 +600,9 @@ def main() -> int:
     info = machine()
     log(f"bench: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB, "
         f"{info['date']}, commit {info['commit']}")  # fmt: skip
+    if ONLY_SITE:
+        measure_site()
+        return finish(info, site_report(info), started)
     for name in ("small", "large", "helm-large"):
         t = time.monotonic()
         catalog_gen.ensure_repo(OUT, name)
@@ -577,9 +613,13 @@ def main() -> int:
     db = measure_syncs(OUT / "large")
     measure_helm(OUT / "helm-large")
     measure_http(db)
+    measure_site()
+    return finish(info, report(info), started)
+
+
+def finish(info: dict, text: str, started: float) -> int:
     results["machine"] = info
     results["verdicts"] = [{"target": n, "measured": m, "pass": ok} for n, m, ok in verdicts]
-    text = report(info)
     (OUT / "report.md").write_text(text + "\n")
     (OUT / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(text)

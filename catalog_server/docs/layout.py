@@ -79,14 +79,14 @@ class SiteLayout:
             mk_page = Page(None, self._virtual_file(src), self.config)
         mk_page.title = page.title
         mk_page.meta = {"title": page.title, "page_class": page.page_class}
-        mk_page.content = Markup(page.body)  # noqa: S704  (built escaped or sanitized)
+        # As the Markdown pass left them: without the trailing newline.
+        mk_page.content = Markup(page.body.rstrip("\n"))  # noqa: S704  (escaped, sanitized)
         mk_page.active = True
         try:
             return self.template.render(get_context(self.nav, self.files, self.config, mk_page))
         finally:
             mk_page.active = False
             mk_page.content = None
-
 
     def _virtual_file(self, src: str):
         """A Markdown source that is not on disk: only where its page goes matters."""

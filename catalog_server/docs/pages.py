@@ -92,7 +92,7 @@ def page_dir(catalog: str, slug: str) -> str:
 
 def template_site(session: Session, catalog: str, slug: str) -> TemplateSite:
     """Everything the site shows of one served template. Raises TemplateNotFound."""
-    t = queries.get_template(session, catalog, slug)
+    t = queries.get_template(session, catalog, slug, with_versions=False)
     folder = page_dir(catalog, t.slug)
     files: dict[str, bytes] = {}
     icon_name = _icon_file(session, catalog, t, folder, files)
@@ -294,7 +294,7 @@ def template_page(
     session: Session, catalog: str, t, icon_name: str | None, views: list[VersionView]
 ) -> str:
     """The HTML body of one template's page; ``views`` are its versions, newest first."""
-    default = t.default_version or (t.versions[0].version if t.versions else None)
+    default = t.default_version or (views[0].v.version if views else None)
     default_view = next((view for view in views if view.v.version == default), None)
     version = default_view.v if default_view else None
     questions, source = served_questions(session, version) if version else ([], None)
@@ -325,20 +325,7 @@ def template_page(
         server_placeholder=SERVER_PLACEHOLDER,
         host_placeholder=HOST_PLACEHOLDER,
         readme=Markup(render_markdown(t.readme)),  # noqa: S704  (sanitized by nh3)
-        versions=[
-            {
-                "version": v.version,
-                "dir": view.dir,
-                "signed": v.version in signed,
-                "folder": v.folder,
-                "app_version": v.app_version,
-                "upgrade_from": v.upgrade_from,
-                "kube": kube_range(v),
-                "rancher": rancher_range(v),
-                "created": v.created.date().isoformat() if v.created else "",
-            }
-            for v, view in zip(t.versions, views, strict=True)
-        ],
+        versions=[_version_row(view, signed) for view in views],
         badges=badges(t.flags or {}),
         default_kube=kube_range(default_view.v) if default_view else "",
         default_rancher=rancher_range(default_view.v) if default_view else "",
@@ -347,13 +334,29 @@ def template_page(
             for i, view in enumerate(views)
         ],
         images=images,
-        upgrades=[v for v in t.versions if v.upgrade_from],
+        upgrades=[view.v for view in views if view.v.upgrade_from],
         question_version=default,
         question_groups=question_rows(questions or []),
         questions_source=source,
         values=values,
     )
     return body
+
+
+def _version_row(view: VersionView, signed: set[str]) -> dict[str, Any]:
+    """A row of the template page's versions table (``signed``: the signed versions)."""
+    v = view.v
+    return {
+        "version": v.version,
+        "dir": view.dir,
+        "signed": v.version in signed,
+        "folder": v.folder,
+        "app_version": v.app_version,
+        "upgrade_from": v.upgrade_from,
+        "kube": kube_range(v),
+        "rancher": rancher_range(v),
+        "created": v.created.date().isoformat() if v.created else "",
+    }
 
 
 def template_data(session: Session, catalog: str, t, views: list[VersionView]) -> dict[str, Any]:

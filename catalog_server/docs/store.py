@@ -41,7 +41,12 @@ from catalog_server.docs.build import (
     rendered_files,
 )
 from catalog_server.docs.layout import SiteLayout
-from catalog_server.docs.pages import SEARCH_INDEX_PATH, home_site, template_site
+from catalog_server.docs.pages import (
+    SEARCH_INDEX_PATH,
+    TemplateSite,
+    home_site,
+    template_site,
+)
 from catalog_server.locks import site_lock
 from catalog_server.models import Catalog, SiteCard, SitePage, SitePart
 from catalog_server.problems import TemplateNotFound
@@ -180,14 +185,16 @@ def _write_home(session: Session, parts: dict[str, SitePart], layout: SiteLayout
 
 
 class _TemplateWriter:
-    """Writes templates' pages and listings, committing every BATCH templates."""
+    """Writes templates' pages and listings, BATCH templates per statement and per
+    transaction, so that a rebuild of many templates costs few round trips and never holds
+    the database's write lock for long; each template's pages change in one transaction."""
 
     def __init__(self, session: Session, update: SiteUpdate):
         self.session = session
         self.update = update
         self.listings_changed = False
         self._layout: SiteLayout | None = None
-        self._pending = 0
+        self._batch: list[tuple[TemplateSite, dict[str, bytes]]] = []
 
     def layout(self) -> SiteLayout:
         if self._layout is None:
@@ -210,6 +217,7 @@ class _TemplateWriter:
         for _, slug, generation in served:
             if since is None or generation > since or slug not in listed:
                 wrote |= self._build(name, slug)
+        self._flush()
         return wrote
 
     def remove_catalog(self, name: str) -> None:
@@ -220,8 +228,9 @@ class _TemplateWriter:
         self.listings_changed = True
 
     def _remove(self, catalog: str, slug: str) -> None:
-        where = (SitePage.catalog == catalog) & (SitePage.template == slug)
-        self.session.execute(delete(SitePage).where(where))
+        self.session.execute(
+            delete(SitePage).where(SitePage.catalog == catalog, SitePage.template == slug)
+        )
         self.session.execute(
             delete(SiteCard).where(SiteCard.catalog == catalog, SiteCard.template == slug)
         )
@@ -239,28 +248,41 @@ class _TemplateWriter:
             log.exception("the pages of %s/%s could not be made; the old ones stay", catalog, slug)
             self.update.errors.append(f"{catalog}/{slug}: {exc!r}")
             return False
-        old = self.session.execute(
-            select(SiteCard.listing).where(SiteCard.catalog == catalog, SiteCard.template == slug)
-        ).first()
-        self.session.execute(
-            delete(SitePage).where(SitePage.catalog == catalog, SitePage.template == slug)
+        self._batch.append((site, files))
+        if len(self._batch) >= BATCH:
+            self._flush()
+            self.session.commit()
+        return True
+
+    def _flush(self) -> None:
+        """Swap the batch's templates' pages and listings in (one catalog per batch)."""
+        if not self._batch:
+            return
+        catalog = self._batch[0][0].catalog
+        slugs = [site.slug for site, _ in self._batch]
+        mine = (SitePage.catalog == catalog) & SitePage.template.in_(slugs)
+        cards = (SiteCard.catalog == catalog) & SiteCard.template.in_(slugs)
+        old = dict(
+            self.session.execute(select(SiteCard.template, SiteCard.listing).where(cards)).all()
         )
-        self.session.execute(
-            delete(SiteCard).where(SiteCard.catalog == catalog, SiteCard.template == slug)
-        )
+        self.session.execute(delete(SitePage).where(mine))
+        self.session.execute(delete(SiteCard).where(cards))
         self.session.execute(
             insert(SitePage.__table__),
-            [page_row(p, c, "template", catalog, slug) for p, c in sorted(files.items())],
+            [
+                page_row(path, content, "template", catalog, site.slug)
+                for site, files in self._batch
+                for path, content in sorted(files.items())
+            ],
         )
         self.session.execute(
             insert(SiteCard.__table__),
-            {"catalog": catalog, "template": slug, "name": site.name, "listing": site.listing},
+            [
+                {"catalog": catalog, "template": s.slug, "name": s.name, "listing": s.listing}
+                for s, _ in self._batch
+            ],
         )
-        if old is None or old.listing != site.listing:
+        if any(s.slug not in old or old[s.slug] != s.listing for s, _ in self._batch):
             self.listings_changed = True
-        self.update.templates_built += 1
-        self._pending += 1
-        if self._pending >= BATCH:
-            self.session.commit()
-            self._pending = 0
-        return True
+        self.update.templates_built += len(self._batch)
+        self._batch.clear()
