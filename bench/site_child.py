@@ -62,8 +62,11 @@ def main(argv: list[str]) -> None:
                 }
             elif command == "full":
                 update = update_site(db.session, settings.cache_dir, full=True)
-                result = {"seconds": time.perf_counter() - started,
-                          "templates_built": update.templates_built, "errors": update.errors}  # fmt: skip
+                result = {
+                    "seconds": time.perf_counter() - started,
+                    "templates_built": update.templates_built,
+                    "errors": update.errors,
+                }
             elif command == "export":
                 out = build_site(db.session, Path(arg))
                 files = sum(1 for p in out.rglob("*") if p.is_file())
