@@ -27,6 +27,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 from sqlalchemy import delete, insert, select
@@ -184,6 +185,13 @@ def _write_home(session: Session, parts: dict[str, SitePart], layout: SiteLayout
     session.commit()
 
 
+@cache
+def _process_layout() -> SiteLayout:
+    # Loaded once per process (mkdocs.yml and the theme do not change while it runs), so a
+    # sync that rebuilds one template pays for one page, not for loading the theme.
+    return SiteLayout()
+
+
 class _TemplateWriter:
     """Writes templates' pages and listings, BATCH templates per statement and per
     transaction, so that a rebuild of many templates costs few round trips and never holds
@@ -193,13 +201,10 @@ class _TemplateWriter:
         self.session = session
         self.update = update
         self.listings_changed = False
-        self._layout: SiteLayout | None = None
         self._batch: list[tuple[TemplateSite, dict[str, bytes]]] = []
 
     def layout(self) -> SiteLayout:
-        if self._layout is None:
-            self._layout = SiteLayout()
-        return self._layout
+        return _process_layout()
 
     def catalog(self, name: str, since: int | None) -> bool:
         """Rebuild the catalog's templates written after generation ``since`` (all of them
