@@ -123,12 +123,20 @@ def test_everything_copied_exists_and_reaches_the_build_context():
         for source in sources:
             assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
             assert not dockerignored(source), f"COPY {source}: .dockerignore leaves it out"
-    for needed in ("pyproject.toml", "mkdocs.yml", "catalog_server/app.py", "docs/quickstart.md",
-                   "site/theme/main.html", "catalog/templates/catalog-server/config.yml"):  # fmt: skip
-        assert not dockerignored(needed), needed
-    for kept_out in ("tests/conftest.py", "bench/run.py", ".git/HEAD", ".venv/bin/python",
-                     "instance/catalog.db", "catalog_server/__pycache__/app.cpython-311.pyc"):  # fmt: skip
-        assert dockerignored(kept_out), kept_out
+    needed = ["pyproject.toml", "mkdocs.yml", "catalog_server/app.py", "docs/quickstart.md",
+              "site/theme/main.html", "catalog/templates/catalog-server/config.yml"]  # fmt: skip
+    for path in needed:
+        assert not dockerignored(path), path
+    kept_out = [
+        "tests/conftest.py",
+        "bench/run.py",
+        ".git/HEAD",
+        ".venv/bin/python",
+        "instance/catalog.db",
+        "catalog_server/__pycache__/app.cpython-311.pyc",
+    ]
+    for path in kept_out:
+        assert dockerignored(path), path
 
 
 def dockerignored(path: str) -> bool:

@@ -1,6 +1,12 @@
 """Fixtures for the web site tests: the site-catalog fixture indexed and built, served by
 a real HTTP server in a thread, and a headless chromium driven by Playwright.
 
+Every live server comes twice: the app serving the site it stores in the database, and the
+static export (`catalog-server docs build --out`) served by a plain static web server set up
+as docs/deployment.md says, with only /api/ and /helm/ passed to the app. The browser tests
+run against both. Pages may not load anything from another host: the browser is offline
+but for the server under test.
+
 The browser is Debian's chromium (/usr/bin/chromium), never one Playwright downloads; on a
 machine without it, or without the playwright package, the browser tests skip and say why.
 """
@@ -12,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import git
 import pytest
@@ -78,15 +85,54 @@ def built_site(app, settings, tmp_path) -> Path:
 class LiveServer:
     url: str
     settings: Settings
+    exported: bool = False
 
 
-def serve_catalog(tmp_path_factory, fixture: str | None, name: str) -> Iterator[LiveServer]:
+class StaticSite:
+    """A plain static web server for an exported site, set up as docs/deployment.md says: a
+    folder serves its index.html (a folder without its trailing slash is redirected),
+    unknown paths get 404.html, pages are sent with the content security policy (SVG files
+    sandboxed), and /api/ and /helm/ go to the app."""
+
+    def __init__(self, root: Path, app):
+        self.root, self.app = root, app
+
+    def __call__(self, environ, start_response):
+        from werkzeug.security import safe_join
+        from werkzeug.utils import redirect, send_file
+        from werkzeug.wrappers import Response
+
+        from catalog_server.web import PAGE_CSP, SVG_CSP
+
+        path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8")
+        if path.split("/")[1] in ("api", "helm"):
+            return self.app(environ, start_response)
+        target = safe_join(str(self.root), path.lstrip("/"))
+        found = Path(target) if target else None
+        if found is not None and found.is_dir():
+            if not path.endswith("/"):
+                return redirect(path + "/", 301)(environ, start_response)
+            found = found / "index.html"
+        if found is not None and found.is_file():
+            response = send_file(found, environ, max_age=0)
+        else:
+            body = (self.root / "404.html").read_bytes()
+            response = Response(body, status=404, content_type="text/html; charset=utf-8")
+        svg = found is not None and found.suffix == ".svg"
+        response.headers["Content-Security-Policy"] = SVG_CSP if svg else PAGE_CSP
+        return response(environ, start_response)
+
+
+def serve_catalog(
+    tmp_path_factory, fixture: str | None, name: str, exported: bool = False
+) -> Iterator[LiveServer]:
     """The app on SQLite with ``tests/data/<fixture>`` (the bundled catalog for None) indexed
     as catalog ``name`` and the site built, served over HTTP on 127.0.0.1 and a free port
-    until the generator ends."""
+    until the generator ends: by the app, or ``exported`` as static files (StaticSite)."""
     from flask_migrate import upgrade
 
     from catalog_server.catalogs import bundled_source
+    from catalog_server.docs.build import build_site
 
     base = tmp_path_factory.mktemp("live")
     settings = Settings.from_env(
@@ -105,11 +151,15 @@ def serve_catalog(tmp_path_factory, fixture: str | None, name: str) -> Iterator[
     else:
         source = CatalogSource(name=name, url=str(git_catalog(base / fixture, fixture)))
     index_and_build(app, settings, source)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    wsgi = app
+    if exported:
+        with app.app_context():
+            wsgi = StaticSite(build_site(db.session, base / "export"), app)
+    server = make_server("127.0.0.1", 0, wsgi, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield LiveServer(f"http://127.0.0.1:{server.server_port}", settings)
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", settings, exported)
     finally:
         server.shutdown()
         server.server_close()
@@ -119,28 +169,33 @@ def serve_catalog(tmp_path_factory, fixture: str | None, name: str) -> Iterator[
             db.engine.dispose()
 
 
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory) -> Iterator[LiveServer]:
+SERVED_AS = ["served", "exported"]
+
+
+@pytest.fixture(scope="module", params=SERVED_AS)
+def live_server(request, tmp_path_factory) -> Iterator[LiveServer]:
     """The site-catalog fixture as catalog ``site``, served for the whole module."""
-    yield from serve_catalog(tmp_path_factory, "site-catalog", "site")
+    yield from serve_catalog(tmp_path_factory, "site-catalog", "site", request.param == "exported")
 
 
-@pytest.fixture(scope="module")
-def values_server(tmp_path_factory) -> Iterator[LiveServer]:
+@pytest.fixture(scope="module", params=SERVED_AS)
+def values_server(request, tmp_path_factory) -> Iterator[LiveServer]:
     """The values-catalog fixture (charts without questions) as catalog ``vals``."""
-    yield from serve_catalog(tmp_path_factory, "values-catalog", "vals")
+    yield from serve_catalog(
+        tmp_path_factory, "values-catalog", "vals", request.param == "exported"
+    )
 
 
-@pytest.fixture(scope="module")
-def metadata_server(tmp_path_factory) -> Iterator[LiveServer]:
+@pytest.fixture(scope="module", params=SERVED_AS)
+def metadata_server(request, tmp_path_factory) -> Iterator[LiveServer]:
     """The chart-metadata fixture (Rancher and Artifact Hub annotations) as catalog ``lib``."""
-    yield from serve_catalog(tmp_path_factory, "chart-metadata", "lib")
+    yield from serve_catalog(tmp_path_factory, "chart-metadata", "lib", request.param == "exported")
 
 
-@pytest.fixture(scope="module")
-def bundled_server(tmp_path_factory) -> Iterator[LiveServer]:
+@pytest.fixture(scope="module", params=SERVED_AS)
+def bundled_server(request, tmp_path_factory) -> Iterator[LiveServer]:
     """The bundled catalog (catalog/) as catalog ``library``."""
-    yield from serve_catalog(tmp_path_factory, None, "library")
+    yield from serve_catalog(tmp_path_factory, None, "library", request.param == "exported")
 
 
 @pytest.fixture(scope="module")
@@ -180,10 +235,24 @@ def page(browser):
         ),
     )
     page.on("pageerror", lambda e: page.console_errors.append(str(e)))
+    # Offline but for the server under test: anything a page would load from another host
+    # (a CDN, a font, an analytics script) is refused and recorded. Following a link the
+    # user clicks is navigation, not a load: refused, not recorded.
+    page.external_loads = []
+
+    def offline(route, request):
+        if urlsplit(request.url).hostname in ("127.0.0.1", "localhost"):
+            return route.continue_()
+        if not request.is_navigation_request():
+            page.external_loads.append(request.url)
+        return route.abort()
+
+    context.route("**/*", offline)
     try:
         yield page
     finally:
         context.close()
+    assert page.external_loads == [], "the site loads from other hosts"
 
 
 @pytest.fixture(scope="session")

@@ -76,7 +76,9 @@ def test_a_change_that_no_card_shows_leaves_the_home_page_alone(
     assert page(client, "/").headers["ETag"] == home
 
 
-def test_project_docs_are_built_once_per_release(app, client, settings, sync, site_repo, monkeypatch):
+def test_project_docs_are_built_once_per_release(
+    app, client, settings, sync, site_repo, monkeypatch
+):
     quickstart = page(client, "/quickstart/").headers["ETag"]
     site_repo.write({"templates/webapp/README.md": "# Web App\n\nShorter.\n"})
     site_repo.commit("webapp: README")
