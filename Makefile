@@ -36,7 +36,8 @@ run: $(VENV)/.installed
 sync: $(VENV)/.installed
 	$(BIN)/catalog-server sync
 
-# The web site (catalog pages and project docs) from the index, into CATALOG_SITE_DIR.
+# The web site (catalog pages and project docs): every page rebuilt from the index into the
+# database, where the server serves it (`catalog-server docs build --out DIR` exports it).
 docs: $(VENV)/.installed
 	$(BIN)/catalog-server db upgrade
 	$(BIN)/catalog-server docs build
