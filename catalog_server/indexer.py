@@ -33,7 +33,7 @@ from catalog_server.catalogs import CatalogSource
 from catalog_server.charts import ChartNotPackable, chart_archive
 from catalog_server.helmrepo import chart_digest
 from catalog_server.loaders import load_template
-from catalog_server.loaders.detect import TemplateRoot, find_templates
+from catalog_server.loaders.detect import TemplateRoot, snapshot_templates
 from catalog_server.loaders.model import LoadedTemplate, LoadedVersion
 from catalog_server.loaders.repository import artifacthub_repo
 from catalog_server.loaders.versions import sort_versions
@@ -247,7 +247,7 @@ def _index(
     validators, catalog_checks = checks.validators, checks.catalog_checks
     snapshot = opened.snapshot
     generation = (catalog.generation or 0) + 1  # what this sync's swap makes served
-    roots, catalog_problems = find_templates(snapshot.entries())
+    roots, catalog_problems = snapshot_templates(snapshot)
     for check in catalog_checks:
         catalog_problems.extend(check(snapshot))
     existing = dict(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from catalog_server.loaders.detect import find_templates
+from catalog_server.loaders.detect import snapshot_templates
 from catalog_server.loaders.yamlfile import load_yaml
 from catalog_server.problems import Problem, SourceError
 from catalog_server.sources import Snapshot
@@ -23,7 +23,7 @@ RULE = "helm.artifacthub-repo"
 def _candidates(snapshot: Snapshot) -> list[str]:
     """Where the file may be, the catalog root first, then each folder holding charts."""
     entries = snapshot.entries()
-    roots, _ = find_templates(entries)
+    roots, _ = snapshot_templates(snapshot)
     folders = sorted({r.folder.rpartition("/")[0] for r in roots if r.kind == "helm"})
     paths = [ARTIFACTHUB_REPO] + [f"{f}/{ARTIFACTHUB_REPO}" for f in folders if f]
     return [p for p in dict.fromkeys(paths) if p in entries]
