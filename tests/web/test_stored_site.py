@@ -182,3 +182,39 @@ def test_the_export_is_the_served_site(app, client, settings, site_repo, tmp_pat
         if rel.endswith(".html"):  # the build time in the footer may differ by a minute
             data, mine = (b.split(footer.encode())[0] for b in (data, mine))
         assert data == mine, rel
+
+
+def test_docs_build_rebuilds_every_page_of_the_served_site(app, client, cli_env, site_repo):
+    from click.testing import CliRunner
+
+    from catalog_server.cli import main
+
+    result = CliRunner().invoke(main, ["docs", "build"], env=cli_env)
+    assert result.exit_code == 0, result.output
+    assert "site rebuilt in the database: 3 templates, 0 removed" in result.output
+    assert page(client, "/catalogs/site/webapp/").status_code == 200
+
+
+def test_a_web_process_serves_pages_without_mkdocs_or_git(cli_env, site_repo):
+    """What a web process loads to serve the site: the database, never mkdocs or git."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import json, sys\n"
+        "from catalog_server.app import create_app\n"
+        "client = create_app().test_client()\n"
+        "codes = [client.get(p).status_code for p in ('/', '/catalogs/site/webapp/', "
+        "'/quickstart/', '/css/site.css')]\n"
+        "print(json.dumps([codes, sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('mkdocs', 'git', 'markdown', 'nh3'))]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=os.environ | cli_env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    codes, loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert codes == [200, 200, 200, 200]
+    assert loaded == []
