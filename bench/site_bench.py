@@ -6,7 +6,7 @@ and the time from a commit that changes one template to its changed page being s
 On a fresh SQLite database: one warm sync process (bench/site_child.py) indexes the large
 catalog and builds the served site; then it rebuilds the whole served site (`full`) and
 writes the static export (`catalog-server docs build --out`), each timed. A web server
-(`catalog-server run --workers 2`, default settings, so `CATALOG_STATE_TTL` is 1 s) serves
+(`catalog-server run --workers 2`, default settings, so `CATALOG_STATE_TTL` is 0.25 s) serves
 the site. Each incremental run commits a change to one compose template (its description,
 which its page shows), tells the sync process to sync, and polls the template's page every
 20 ms until the page served carries the change: the figure is the time from the commit to

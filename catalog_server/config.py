@@ -78,7 +78,7 @@ class Settings:
     allow_local_urls: bool = False
     # How long (seconds) a server process trusts its last read of the catalogs' state: a
     # sync's result is served within this time; hot reads cost no query meanwhile.
-    state_ttl: float = 1.0
+    state_ttl: float = 0.25
     # Run Helm's own lint (the Helm SDK) on chart versions at sync, as the lint does:
     # "true", "false", or "auto" (catalogs of at most validation.HELM_LINT_AUTO_LIMIT charts).
     server_helm_lint: str = "auto"
@@ -117,7 +117,7 @@ class Settings:
             log_format=log_format,
             git_timeout=_int(env, "CATALOG_GIT_TIMEOUT", 120),
             allow_local_urls=_bool(env, "CATALOG_ALLOW_LOCAL_URLS", False),
-            state_ttl=_float(env, "CATALOG_STATE_TTL", 1.0),
+            state_ttl=_float(env, "CATALOG_STATE_TTL", 0.25),
             server_helm_lint=_auto_bool(env, "CATALOG_SERVER_HELM_LINT", "auto"),
             signing_keyring=Path(keyring).absolute() if keyring else None,
             signing_key=key or None,

@@ -2,7 +2,7 @@
 
 Every read answer depends only on the indexed state of the catalogs (each catalog's
 revision and generation) and the URL. `ServedState` reads that state from the database at
-most every `CATALOG_STATE_TTL` seconds (default 1), so a reader sees a sync's result within
+most every `CATALOG_STATE_TTL` seconds (default 0.25), so a reader sees a sync's result within
 that time (and the stored web site's state the same way, for the site's pages);
 `ResponseCache` keeps finished answers (and their gzip form) by ETag, so a repeated
 request costs a dictionary lookup. Both live per app, in process: nothing to share, nothing
