@@ -33,7 +33,6 @@ from pathlib import Path
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from catalog_server import queries
 from catalog_server.docs.build import (
     SiteBuildError,
     docs_files,
@@ -49,7 +48,7 @@ from catalog_server.docs.pages import (
     template_site,
 )
 from catalog_server.locks import site_lock
-from catalog_server.models import Catalog, SiteCard, SitePage, SitePart
+from catalog_server.models import Catalog, SiteCard, SitePage, SitePart, Template
 from catalog_server.problems import TemplateNotFound
 
 DOCS, HOME, CATALOG_PREFIX = "docs", "home", "catalog:"
@@ -208,20 +207,25 @@ class _TemplateWriter:
 
     def catalog(self, name: str, since: int | None) -> bool:
         """Rebuild the catalog's templates written after generation ``since`` (all of them
-        for None) and remove the pages of its templates that are gone. True when a page
-        changed."""
-        served = queries.template_generations(self.session, name)
-        listed = set(
-            self.session.scalars(select(SiteCard.template).where(SiteCard.catalog == name))
+        for None, and any without pages yet) and remove the pages of its templates that are
+        gone. True when a page changed. Reads only the templates concerned, not the whole
+        catalog."""
+        served = (
+            select(Template.slug)
+            .join(Catalog, Template.catalog_id == Catalog.id)
+            .where(Catalog.name == name)
         )
-        gone = listed - {slug for _, slug, _ in served}
+        listed = select(SiteCard.template).where(SiteCard.catalog == name)
+        gone = self.session.scalars(listed.where(SiteCard.template.not_in(served))).all()
+        stale = served
+        if since is not None:
+            stale = served.where((Template.generation > since) | Template.slug.not_in(listed))
         wrote = False
         for slug in sorted(gone):
             self._remove(name, slug)
             wrote = True
-        for _, slug, generation in served:
-            if since is None or generation > since or slug not in listed:
-                wrote |= self._build(name, slug)
+        for slug in self.session.scalars(stale.order_by(Template.slug)).all():
+            wrote |= self._build(name, slug)
         self._flush()
         return wrote
 
