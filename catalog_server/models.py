@@ -284,6 +284,9 @@ class SiteCard(db.Model):
     name: Mapped[str] = mapped_column(String(255))  # the home page lists by name
     # {"card": ..., "entry": ...}; None for a hidden template (pages, but no card).
     listing: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The template's signed versions when its pages were made (a JSON list): signing can
+    # change without the template being written again (catalog_server.signing).
+    signed: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
 
 
 class SitePart(db.Model):

@@ -252,10 +252,11 @@ def provenance(session: Session, digest: str, fingerprint: str | None) -> str | 
     )
 
 
-def signed_versions(session: Session, catalog: str, slug: str) -> set[str]:
-    """The versions of a template whose archive has a provenance file under the catalog's key."""
-    rows = session.scalars(
-        select(TemplateVersion.version)
+def _signed_query(catalog: str):
+    """(template id, version) of the versions of ``catalog`` whose archive has a provenance
+    file under the catalog's key."""
+    return (
+        select(Template.slug, TemplateVersion.version)
         .join(Template, TemplateVersion.template_id == Template.id)
         .join(Catalog, Template.catalog_id == Catalog.id)
         .join(
@@ -263,9 +264,24 @@ def signed_versions(session: Session, catalog: str, slug: str) -> set[str]:
             (ChartProvenance.digest == TemplateVersion.chart_digest)
             & (ChartProvenance.fingerprint == Catalog.signing_key),
         )
-        .where(Catalog.name == catalog, Template.slug == slug)
+        .where(Catalog.name == catalog)
     )
-    return set(rows)
+
+
+def signed_versions(session: Session, catalog: str, slug: str) -> set[str]:
+    """The versions of a template whose archive has a provenance file under the catalog's key."""
+    return {
+        version
+        for _, version in session.execute(_signed_query(catalog).where(Template.slug == slug))
+    }
+
+
+def signed_versions_by_template(session: Session, catalog: str) -> dict[str, set[str]]:
+    """:func:`signed_versions` of every template of ``catalog`` that has any, in one query."""
+    found: dict[str, set[str]] = {}
+    for slug, version in session.execute(_signed_query(catalog)):
+        found.setdefault(slug, set()).add(version)
+    return found
 
 
 def sign_key_annotation(fingerprint: str, url: str) -> str:

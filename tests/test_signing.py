@@ -13,14 +13,22 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from sqlalchemy import delete, select, update
 
 from catalog_server import helmsdk, scheduler
 from catalog_server.app import create_app
 from catalog_server.cli import main
 from catalog_server.config import ConfigError, Settings
 from catalog_server.db import db
-from catalog_server.docs.pages import page_dir, template_site
-from catalog_server.models import ChartProvenance, SigningKeyRow
+from catalog_server.docs.pages import page_dir
+from catalog_server.docs.store import update_site
+from catalog_server.models import (
+    Catalog,
+    ChartProvenance,
+    SigningKeyRow,
+    Template,
+    TemplateVersion,
+)
 from catalog_server.oci import PROVENANCE_LAYER
 from catalog_server.signing import Signer, SigningError, sign_key_annotation
 
@@ -95,7 +103,8 @@ def bundled(make_catalog_repo):
 
 def test_helm_verifies_every_served_archive(app, client, settings, keys, bundled, gpg, tmp_path):
     summary = sync_with(app, signing(settings, keys), bundled.source("library"))
-    assert summary.signed == 14
+    chart_versions = len(list((ROOT / "catalog" / "charts").glob("*/*/Chart.yaml")))
+    assert summary.signed == chart_versions
     assert summary.signing_key == keys.fingerprints[SIGNER]
     keyring = keyring_from_server(client, gpg, "library", tmp_path / "library.gpg")
     checked = 0
@@ -113,7 +122,7 @@ def test_helm_verifies_every_served_archive(app, client, settings, keys, bundled
             assert verified["file_hash"] == "sha256:" + entry["digest"]
             assert verified["file_name"] == archive.name
             checked += 1
-    assert checked == 14
+    assert checked == chart_versions
 
     # A tampered archive is refused, and so is a good one checked against another key.
     good = tmp_path / "grafana/1.1.0/grafana-1.1.0.tgz"
@@ -278,13 +287,18 @@ def test_signing_settings_that_cannot_work_say_why(keys, tmp_path, module_gpg):
 
 
 def test_the_site_shows_the_signed_mark_and_the_fingerprint(app, settings, keys, make_catalog_repo):
+    """The served site follows the signing: signing is not a change of any template, so the
+    stored pages must notice it by themselves."""
     repo = make_catalog_repo(fixture="oci-catalog")
     source = repo.source("odd")
+    client = app.test_client()
 
     def page() -> str:
         with app.app_context():
-            pages = template_site(db.session, "odd", "charts*plus").pages
-            return next(p.body for p in pages if p.path == f"{page_dir('odd', 'charts*plus')}/index.html")
+            update_site(db.session, settings.cache_dir)  # as `catalog-server sync` does
+        response = client.get(f"/{page_dir('odd', 'charts%2Aplus')}/")
+        assert response.status_code == 200
+        return response.get_data(as_text=True)
 
     sync_with(app, signing(settings, keys, None), source)
     unsigned = page()
@@ -298,3 +312,18 @@ def test_the_site_shows_the_signed_mark_and_the_fingerprint(app, settings, keys,
     assert signed.count('class="badge badge-signed"') == 1 + 2  # the section and each version
     assert "--verify --keyring odd-keyring.gpg" in signed
     assert "/helm/odd/public-key.asc | gpg --dearmor > odd-keyring.gpg" in signed
+
+    # One archive loses its provenance file (another catalog's sync can drop one it shares,
+    # see signing._drop_unused) and the catalog's generation moves on without the template
+    # being written again: its page drops that version's mark.
+    with app.app_context():
+        plus = select(TemplateVersion.chart_digest).join(Template).where(
+            Template.slug == "charts*plus", TemplateVersion.version == "1.1.0")  # fmt: skip
+        db.session.execute(delete(ChartProvenance).where(ChartProvenance.digest.in_(plus)))
+        db.session.execute(update(Catalog).where(Catalog.name == "odd").values(
+            generation=Catalog.generation + 1))  # fmt: skip
+        db.session.commit()
+    assert page().count('class="badge badge-signed"') == 1 + 1
+    # Signing turned off: every mark goes.
+    sync_with(app, signing(settings, keys, None), source)
+    assert "badge-signed" not in page()

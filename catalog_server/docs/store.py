@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from pathlib import Path
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from catalog_server import signing
 from catalog_server.docs.build import (
     SiteBuildError,
     docs_files,
@@ -108,14 +110,19 @@ def update_site(session: Session, cache_dir: Path | str, *, full: bool = False) 
                 log.error("%s", exc)
                 update.errors.append(str(exc))
         builder = _TemplateWriter(session, update)
-        catalogs = dict(session.execute(select(Catalog.name, Catalog.generation)).all())
-        for name, generation in sorted(catalogs.items()):
+        catalogs = {
+            name: (generation, _catalog_key(signing_key))
+            for name, generation, signing_key in session.execute(
+                select(Catalog.name, Catalog.generation, Catalog.signing_key)
+            )
+        }
+        for name, (generation, key) in sorted(catalogs.items()):
             part = parts.get(CATALOG_PREFIX + name)
-            if not full and _current(part, layout_key(), generation):
+            if not full and _current(part, key, generation):
                 continue
-            whole = full or part is None or part.key != layout_key()
+            whole = full or part is None or part.key != key
             wrote = builder.catalog(name, None if whole else part.source_generation or 0)
-            _mark(session, parts, CATALOG_PREFIX + name, layout_key(), generation, wrote)
+            _mark(session, parts, CATALOG_PREFIX + name, key, generation, wrote)
             session.commit()
         for name in [n for n in parts if n.startswith(CATALOG_PREFIX)]:
             if name.removeprefix(CATALOG_PREFIX) not in catalogs:
@@ -136,6 +143,12 @@ def update_site(session: Session, cache_dir: Path | str, *, full: bool = False) 
             "rebuilt" if update.home_built else "current",
         )
     return update
+
+
+def _catalog_key(signing_key: str | None) -> str:
+    """What all of a catalog's pages are made with: the page layout, and the key that signs
+    its charts (its template pages show it)."""
+    return hashlib.sha256(f"{layout_key()}\0{signing_key or ''}".encode()).hexdigest()
 
 
 def _stale(part: SitePart | None, key: str) -> bool:
@@ -201,15 +214,18 @@ class _TemplateWriter:
         self.update = update
         self.listings_changed = False
         self._batch: list[tuple[TemplateSite, dict[str, bytes]]] = []
+        self._signed: dict[str, set[str]] | None = None
 
     def layout(self) -> SiteLayout:
         return _process_layout()
 
     def catalog(self, name: str, since: int | None) -> bool:
         """Rebuild the catalog's templates written after generation ``since`` (all of them
-        for None, and any without pages yet) and remove the pages of its templates that are
-        gone. True when a page changed. Reads only the templates concerned, not the whole
-        catalog."""
+        for None, and any without pages yet), those whose signed versions changed, and
+        remove the pages of its templates that are gone. True when a page changed. Reads
+        only the templates concerned, not the whole catalog (in a catalog with signed
+        charts, also which versions are signed)."""
+        self._signed = self._signed_now(name)
         served = (
             select(Template.slug)
             .join(Catalog, Template.catalog_id == Catalog.id)
@@ -224,10 +240,32 @@ class _TemplateWriter:
         for slug in sorted(gone):
             self._remove(name, slug)
             wrote = True
-        for slug in self.session.scalars(stale.order_by(Template.slug)).all():
+        slugs = set(self.session.scalars(stale))
+        if since is not None and self._signed is not None:
+            recorded = self.session.execute(
+                select(SiteCard.template, SiteCard.signed).where(SiteCard.catalog == name)
+            )
+            slugs |= {slug for slug, signed in recorded if signed != self._signed_text(slug)}
+        for slug in sorted(slugs):
             wrote |= self._build(name, slug)
         self._flush()
         return wrote
+
+    def _signed_now(self, catalog: str) -> dict[str, set[str]] | None:
+        """The catalog's signed versions by template; None when no chart of it is signed and
+        none was when its pages were made (nothing to compare)."""
+        found = signing.signed_versions_by_template(self.session, catalog)
+        if found:
+            return found
+        was_signed = self.session.scalar(
+            select(SiteCard.template)
+            .where(SiteCard.catalog == catalog, SiteCard.signed != "[]")
+            .limit(1)
+        )
+        return {} if was_signed is not None else None
+
+    def _signed_text(self, slug: str) -> str:
+        return json.dumps(sorted((self._signed or {}).get(slug, ())))
 
     def remove_catalog(self, name: str) -> None:
         listed = self.session.scalars(select(SiteCard.template).where(SiteCard.catalog == name))
@@ -287,7 +325,13 @@ class _TemplateWriter:
         self.session.execute(
             insert(SiteCard.__table__),
             [
-                {"catalog": catalog, "template": s.slug, "name": s.name, "listing": s.listing}
+                {
+                    "catalog": catalog,
+                    "template": s.slug,
+                    "name": s.name,
+                    "listing": s.listing,
+                    "signed": self._signed_text(s.slug),
+                }
                 for s, _ in self._batch
             ],
         )

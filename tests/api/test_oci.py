@@ -76,7 +76,8 @@ def test_helm_pulls_every_chart_version_over_oci(
                     assert hashlib.sha256(data).hexdigest() == entry["digest"], archive
                     assert data == client.get(f"/helm/{catalog}/{entry['urls'][0]}").data
                     pulled += 1
-    assert pulled == 14 + 6
+    # Every chart version of the bundled catalog, and the 6 of the odd one.
+    assert pulled == len(list((ROOT / "catalog").glob("charts/*/*/Chart.yaml"))) + 6
 
 
 @needs_helm

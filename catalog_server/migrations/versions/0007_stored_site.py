@@ -38,6 +38,7 @@ def upgrade():
         sa.Column("template", sa.String(length=255), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("listing", sa.JSON(), nullable=True),
+        sa.Column("signed", sa.Text(), nullable=False, server_default="[]"),
         sa.PrimaryKeyConstraint("catalog", "template", name=op.f("pk_site_cards")),
     )
     op.create_table(
