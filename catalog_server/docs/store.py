@@ -111,16 +111,26 @@ def update_site(session: Session, cache_dir: Path | str, *, full: bool = False) 
                 update.errors.append(str(exc))
         builder = _TemplateWriter(session, update)
         catalogs = {
-            name: (generation, _catalog_key(signing_key))
-            for name, generation, signing_key in session.execute(
-                select(Catalog.name, Catalog.generation, Catalog.signing_key)
+            row.name: (row.generation or 0, _catalog_key(row))
+            for row in session.execute(
+                select(
+                    Catalog.id,
+                    Catalog.name,
+                    Catalog.generation,
+                    Catalog.signing_key,
+                    Catalog.url,
+                    Catalog.branch,
+                    Catalog.subdir,
+                )  # fmt: skip
             )
         }
         for name, (generation, key) in sorted(catalogs.items()):
             part = parts.get(CATALOG_PREFIX + name)
             if not full and _current(part, key, generation):
                 continue
+            # Generations only go up: one that did not means another catalog by that name.
             whole = full or part is None or part.key != key
+            whole = whole or generation <= (part.source_generation or 0)
             wrote = builder.catalog(name, None if whole else part.source_generation or 0)
             _mark(session, parts, CATALOG_PREFIX + name, key, generation, wrote)
             session.commit()
@@ -132,6 +142,7 @@ def update_site(session: Session, cache_dir: Path | str, *, full: bool = False) 
         if full or builder.listings_changed or _stale(parts.get(HOME), layout_key()):
             _write_home(session, parts, builder.layout())
             update.home_built = True
+        session.commit()  # ends the read transaction, nothing is left to write
     update.seconds = time.monotonic() - started
     if update.changed:
         log.info(
@@ -145,18 +156,20 @@ def update_site(session: Session, cache_dir: Path | str, *, full: bool = False) 
     return update
 
 
-def _catalog_key(signing_key: str | None) -> str:
-    """What all of a catalog's pages are made with: the page layout, and the key that signs
-    its charts (its template pages show it)."""
-    return hashlib.sha256(f"{layout_key()}\0{signing_key or ''}".encode()).hexdigest()
+def _catalog_key(row) -> str:
+    """What all of a catalog's pages are made with: the page layout, the catalog itself
+    (its row and source: one removed and added again under its name starts its generations
+    afresh) and the key that signs its charts (its template pages show it)."""
+    parts = (layout_key(), row.id, row.url, row.branch, row.subdir, row.signing_key)
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
 def _stale(part: SitePart | None, key: str) -> bool:
     return part is None or part.key != key
 
 
-def _current(part: SitePart | None, key: str, generation: int | None) -> bool:
-    return part is not None and part.key == key and part.source_generation == (generation or 0)
+def _current(part: SitePart | None, key: str, generation: int) -> bool:
+    return part is not None and part.key == key and part.source_generation == generation
 
 
 def _mark(session, parts, name: str, key: str, generation: int | None, wrote: bool) -> None:

@@ -218,3 +218,27 @@ def test_a_web_process_serves_pages_without_mkdocs_or_git(cli_env, site_repo):
     codes, loaded = json.loads(done.stdout.strip().splitlines()[-1])
     assert codes == [200, 200, 200, 200]
     assert loaded == []
+
+
+def test_a_catalog_added_again_under_its_name_gets_its_own_pages(
+    app, client, settings, sync, site_repo, make_catalog_repo
+):
+    from catalog_server.models import Catalog
+
+    first = make_catalog_repo(fixture="values-catalog")
+    sync(CatalogSource(name="other", url=str(first.path)))
+    update(app, settings)
+    before = {t["id"] for t in client.get("/api/v1/templates?catalog=other").json["items"]}
+    assert page(client, "/catalogs/other/").status_code in (301, 404)  # no catalog page
+    # Removed and added again from another repository before the site is updated: its
+    # generations start afresh, and the pages must not be taken for current.
+    with app.app_context():
+        db.session.delete(db.session.query(Catalog).filter_by(name="other").one())
+        db.session.commit()
+    again = make_catalog_repo(fixture="site-catalog")
+    sync(CatalogSource(name="other", url=str(again.path)))
+    update(app, settings)
+    for slug in before:
+        assert page(client, f"/catalogs/other/{slug.replace('*', '%2A')}/").status_code == 404
+    assert "Web App" in page(client, "/catalogs/other/webapp/").text
+    assert "catalogs/other/webapp/" in page(client, "/").text
