@@ -3,9 +3,9 @@ a real HTTP server in a thread, and a headless chromium driven by Playwright.
 
 Every live server comes twice: the app serving the site it stores in the database, and the
 static export (`catalog-server docs build --out`) served by a plain static web server set up
-as docs/deployment.md says, with only /api/ and /helm/ passed to the app. The browser tests
-run against both. Pages may not load anything from another host: the browser is offline
-but for the server under test.
+as docs/deployment.md says, with only /api/, /helm/ and /v2/ passed to the app. The browser
+tests run against both. Pages may not load anything from another host: the browser is
+offline but for the server under test.
 
 The browser is Debian's chromium (/usr/bin/chromium), never one Playwright downloads; on a
 machine without it, or without the playwright package, the browser tests skip and say why.
@@ -92,7 +92,7 @@ class StaticSite:
     """A plain static web server for an exported site, set up as docs/deployment.md says: a
     folder serves its index.html (a folder without its trailing slash is redirected),
     unknown paths get 404.html, pages are sent with the content security policy (SVG files
-    sandboxed), and /api/ and /helm/ go to the app."""
+    sandboxed), and /api/, /helm/ and /v2/ go to the app."""
 
     def __init__(self, root: Path, app):
         self.root, self.app = root, app
@@ -105,7 +105,7 @@ class StaticSite:
         from catalog_server.web import PAGE_CSP, SVG_CSP
 
         path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8")
-        if path.split("/")[1] in ("api", "helm"):
+        if path.split("/")[1] in ("api", "helm", "v2"):
             return self.app(environ, start_response)
         target = safe_join(str(self.root), path.lstrip("/"))
         found = Path(target) if target else None
