@@ -16,6 +16,7 @@ from the project's git repository at HEAD when it is a checkout, else as a plain
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
-from catalog_server.config import BUNDLED_CATALOG, ConfigError
-from catalog_server.credentials import check_credentials_ref, check_secret_ref
+from catalog_server.config import BUNDLED_CATALOG, ConfigError, Settings
+from catalog_server.credentials import SecretRules, check_credentials_ref, check_secret_ref
 from catalog_server.problems import SourceError
 
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -33,6 +34,28 @@ DEFAULT_REFRESH_INTERVAL = 300
 SOURCE_FIELDS = frozenset(
     {"name", "url", "branch", "subdir", "refresh_interval", "credentials", "webhook_secret"}
 )
+_SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
+# Anything that looks like a URL inside a message: scheme, optional user info, the rest.
+_URL_IN_TEXT = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/@'\"]*@)?"
+    r"(?P<rest>[^\s?#'\"]*)(?P<query>[?#][^\s'\"]*)?"
+)
+
+
+@dataclass(frozen=True)
+class ApiRestrictions:
+    """What a catalog added over the admin API may do, beyond the catalogs file's rules:
+    which secrets it may name, and whether it may reach private hosts (see egress)."""
+
+    secrets: SecretRules
+    allow_private: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ApiRestrictions:
+        return cls(
+            SecretRules(settings.api_secret_env_prefix, settings.api_secret_dir),
+            settings.allow_private_urls,
+        )
 
 
 @dataclass(frozen=True)
@@ -45,6 +68,8 @@ class CatalogSource:
     # References to secrets (see catalog_server.credentials), never the secrets.
     credentials: dict[str, str] | None = field(default=None, compare=False)
     webhook_secret: dict[str, str] | None = field(default=None, compare=False)
+    # Set for catalogs added over the admin API: the rules their fetches obey.
+    restrictions: ApiRestrictions | None = field(default=None, compare=False)
 
     @property
     def is_local(self) -> bool:
@@ -53,40 +78,74 @@ class CatalogSource:
 
     @property
     def public_url(self) -> str:
-        """The URL with any user name or password removed, safe to show."""
+        """The URL with any user name or password removed (what the database keeps)."""
         return strip_credentials(self.url)
 
 
 def is_local_url(url: str) -> bool:
-    return url.startswith("file://") or "://" not in url and not re.match(r"^[\w.-]+@[\w.-]+:", url)
+    return url.startswith("file://") or "://" not in url and not _SCP_LIKE.match(url)
 
 
 def strip_credentials(url: str) -> str:
     if "://" not in url:
         # scp-like `user@host:path`: the user name is not a secret, keep it.
         return url
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    try:
+        parts = urlsplit(url)
+        if parts.password is None and (parts.username is None or parts.scheme == "ssh"):
+            return url  # an ssh user name (ssh://git@host) is not a secret either
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        if parts.port:
+            host = f"{host}:{parts.port}"
+        if parts.scheme == "ssh" and parts.username:
+            host = f"{parts.username}@{host}"
+    except ValueError:  # a malformed URL: keep nothing that may be a secret
+        return shown_url(url)
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
-def check_git_url(url: str, *, allow_local: bool) -> None:
+def shown_url(url: str | None) -> str | None:
+    """The URL as shown to anyone: no user name, password, query or fragment (where
+    tokens hide: ``?access_token=...``)."""
+    if url is None:
+        return None
+    return scrub(url)
+
+
+def scrub(text: str | None, secrets: tuple[str, ...] = ()) -> str | None:
+    """A message with every URL in it shown as `shown_url` shows it, and each of
+    ``secrets`` (values that must never be shown) replaced by ``***``."""
+    if not text:
+        return text
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return _URL_IN_TEXT.sub(lambda m: m.group("scheme") + m.group("rest"), text)
+
+
+def _is_control_or_space(char: str) -> bool:
+    return char.isspace() or unicodedata.category(char)[0] in "CZ"
+
+
+def check_git_url(url: str, *, allow_local: bool, from_api: bool = False) -> None:
     """Raise SourceError unless `url` is a git URL this service may fetch.
 
     Accepted: https://, http://, ssh://, git://, scp-like `user@host:path`, and local paths
     or file:// when `allow_local`. Refused: transport helpers (`ext::`, `fd::`, any
-    `name::`), anything starting with `-` (option injection), control characters.
+    `name::`), anything starting with `-` (option injection), spaces and control
+    characters anywhere, malformed URLs; with `from_api`, also user names, passwords,
+    query strings and fragments (secrets go in credentials references, never in a URL).
     """
-    if not url or url != url.strip() or any(ord(c) < 32 for c in url):
-        raise SourceError("the catalog URL is empty or has spaces or control characters")
+    if not url:
+        raise SourceError("the catalog URL is empty")
     if url.startswith("-"):
         raise SourceError(f"the catalog URL {url!r} starts with '-': refused")
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*::", url):
         raise SourceError(f"the catalog URL {url!r} names a git transport helper: refused")
+    if url != url.strip() or any(_is_control_or_space(c) and c != " " for c in url):
+        raise SourceError(f"the catalog URL {url!r} holds spaces or control characters")
     if is_local_url(url):
         if not allow_local:
             raise SourceError(
@@ -94,11 +153,62 @@ def check_git_url(url: str, *, allow_local: bool) -> None:
                 "from the catalogs file or with CATALOG_ALLOW_LOCAL_URLS=true"
             )
         return
-    if re.match(r"^[\w.-]+@[\w.-]+:", url):
+    if " " in url:
+        raise SourceError(f"the catalog URL {url!r} holds spaces")
+    if _SCP_LIKE.match(url):
         return
-    scheme = urlsplit(url).scheme.lower()
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises for a port that is not a number)
+    except ValueError as exc:
+        raise SourceError(f"the catalog URL {url!r} is malformed: {exc}") from None
+    scheme = parts.scheme.lower()
     if scheme not in ("https", "http", "ssh", "git"):
         raise SourceError(f"the catalog URL scheme {scheme!r} is not supported")
+    if not parts.hostname:
+        raise SourceError(f"the catalog URL {url!r} names no host")
+    if from_api and (
+        parts.password is not None or (parts.username is not None and scheme != "ssh")
+    ):
+        raise SourceError("put no credentials in the URL; use a credentials reference")
+    if from_api and (parts.query or parts.fragment or "?" in url or "#" in url):
+        raise SourceError(
+            "a catalog URL holds no query string or fragment (tokens go in a credentials "
+            "reference, never in the URL)"
+        )
+
+
+_BRANCH_FORBIDDEN = re.compile(r"[~^:?*\[\\]|\.\.|@\{|//|/\.|\.lock(/|$)")
+
+
+def check_branch(branch: Any) -> None:
+    """Raise SourceError unless ``branch`` is a branch name git accepts
+    (`git check-ref-format --branch`): no spaces, control characters, ``~^:?*[\\``,
+    ``..``, ``@{``, no leading ``-``, ``/`` or ``.``, no trailing ``/``, ``.`` or ``.lock``."""
+    if not isinstance(branch, str) or not branch or len(branch) > 255:
+        raise SourceError("the branch must be a branch name (1 to 255 characters)")
+    if (
+        any(_is_control_or_space(c) for c in branch)
+        or _BRANCH_FORBIDDEN.search(branch)
+        or branch.startswith(("-", "/", "."))
+        or branch.endswith(("/", "."))
+        or branch == "@"
+    ):
+        raise SourceError(f"the branch {branch!r} is not a branch name git accepts")
+
+
+def credentials_transport_error(url: str, credentials: dict[str, str] | None) -> str | None:
+    """Why ``credentials`` may not be used with ``url``, or None: a password (or user
+    name) only ever goes over https://, an SSH key only over ssh:// or ``user@host:path``."""
+    if not credentials:
+        return None
+    scheme = "ssh" if _SCP_LIKE.match(url) and "://" not in url else url.partition("://")[0]
+    scheme = scheme.lower()
+    if {"password_env", "password_file", "username"} & set(credentials) and scheme != "https":
+        return "a password or user name is only ever sent over https://; use an https:// URL"
+    if "ssh_key_file" in credentials and scheme != "ssh":
+        return "an SSH key is only used with ssh:// or user@host:path URLs"
+    return None
 
 
 def bundled_source() -> CatalogSource:
@@ -150,8 +260,11 @@ def _source_from_mapping(item: Any, where: str, base: Path) -> CatalogSource:
     branch = item.get("branch")
     subdir = item.get("subdir") or ""
     interval = item.get("refresh_interval", DEFAULT_REFRESH_INTERVAL)
-    if branch is not None and (not isinstance(branch, str) or branch.startswith("-")):
-        raise ConfigError(f"{where}: branch must be a branch name")
+    if branch is not None:
+        try:
+            check_branch(branch)
+        except SourceError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
     if not isinstance(subdir, str) or subdir.startswith("/") or ".." in subdir.split("/"):
         raise ConfigError(f"{where}: subdir must be a relative path inside the repository")
     if not isinstance(interval, int) or isinstance(interval, bool) or interval < 10:
@@ -161,6 +274,9 @@ def _source_from_mapping(item: Any, where: str, base: Path) -> CatalogSource:
         secret = check_secret_ref(item.get("webhook_secret"))
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+    transport = credentials_transport_error(url, credentials)
+    if transport:
+        raise ConfigError(f"{where}: credentials: {transport}")
     return CatalogSource(name, url, branch, subdir.strip("/"), interval, credentials, secret)
 
 

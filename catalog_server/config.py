@@ -7,6 +7,7 @@ factory and the CLI. Every variable is documented in the README's configuration 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,42 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, not {raw!r}")
 
 
+def _positive(value: float, name: str) -> float:
+    if value <= 0:
+        raise ConfigError(f"{name} must be more than 0 seconds")
+    return value
+
+
+def _at_least(env: Mapping[str, str], name: str, default: int, low: int) -> int:
+    value = _int(env, name, default)
+    if value < low:
+        raise ConfigError(f"{name} must be at least {low}")
+    return value
+
+
+def _env_prefix(env: Mapping[str, str]) -> str:
+    raw = env.get("CATALOG_API_SECRET_ENV_PREFIX")
+    if raw is None or raw == "":
+        return "CATALOG_GIT_"
+    # A prefix that every variable has (or that names the server's own settings) would
+    # hand the whole environment to whoever holds an admin token.
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*_", raw) or raw.upper() == "CATALOG_":
+        raise ConfigError(
+            "CATALOG_API_SECRET_ENV_PREFIX must be a variable name prefix ending in '_', "
+            f"more specific than CATALOG_ (got {raw!r})"
+        )
+    return raw
+
+
+def _folder(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return None
+    if not os.path.isabs(raw) or Path(raw).resolve() == Path("/"):
+        raise ConfigError(f"{name} must be an absolute path to a folder (not /), not {raw!r}")
+    return Path(raw).resolve()
+
+
 @dataclass(frozen=True)
 class Settings:
     instance_dir: Path
@@ -89,6 +126,19 @@ class Settings:
     signing_passphrase_file: Path | None = None
     # Find chart versions' images by rendering them with the Helm SDK at sync (else: values).
     render_images: bool = True
+    # Catalogs added over the admin API may reach hosts on private networks only when allowed.
+    allow_private_urls: bool = False
+    # Secret references given over the admin API: environment variables with this prefix,
+    # and files in this folder (none when unset). The catalogs file may name any.
+    api_secret_env_prefix: str = "CATALOG_GIT_"
+    api_secret_dir: Path | None = None
+    # Helm rendering and lint run in a child process under these limits.
+    helm_timeout: float = 30.0
+    helm_memory_mb: int = 1024
+    helm_output_mb: int = 16
+    # Serving: a request's headers, then its body, must arrive within these seconds.
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -123,6 +173,20 @@ class Settings:
             signing_key=key or None,
             signing_passphrase_file=Path(passphrase).absolute() if passphrase else None,
             render_images=_bool(env, "CATALOG_RENDER_IMAGES", True),
+            allow_private_urls=_bool(env, "CATALOG_ALLOW_PRIVATE_URLS", False),
+            api_secret_env_prefix=_env_prefix(env),
+            api_secret_dir=_folder(env, "CATALOG_API_SECRET_DIR"),
+            helm_timeout=_positive(
+                _float(env, "CATALOG_HELM_TIMEOUT", 30.0), "CATALOG_HELM_TIMEOUT"
+            ),
+            helm_memory_mb=_at_least(env, "CATALOG_HELM_MEMORY_MB", 1024, 256),
+            helm_output_mb=_at_least(env, "CATALOG_HELM_OUTPUT_MB", 16, 1),
+            header_timeout=_positive(
+                _float(env, "CATALOG_HEADER_TIMEOUT", 10.0), "CATALOG_HEADER_TIMEOUT"
+            ),
+            body_timeout=_positive(
+                _float(env, "CATALOG_BODY_TIMEOUT", 30.0), "CATALOG_BODY_TIMEOUT"
+            ),
         )
 
 

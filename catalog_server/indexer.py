@@ -29,7 +29,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from catalog_server import helmsdk, images
-from catalog_server.catalogs import CatalogSource
+from catalog_server.catalogs import CatalogSource, scrub
 from catalog_server.charts import ChartNotPackable, chart_archive
 from catalog_server.helmrepo import chart_digest
 from catalog_server.loaders import load_template
@@ -139,7 +139,7 @@ def sync_catalog(
             session.rollback()
             summary.status, summary.error = "failed", str(exc)
             summary.seconds = time.monotonic() - started
-            catalog.last_error = str(exc)
+            catalog.last_error = scrub(str(exc))
             catalog.last_attempt_at = datetime.now(UTC)
             _settle(catalog, summary, asked_at)
             session.commit()

@@ -301,3 +301,18 @@ class SitePart(db.Model):
     source_generation: Mapped[int | None] = mapped_column(Integer)
     revision: Mapped[int] = mapped_column(Integer)  # bumped on every write: the site token
     built_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookDelivery(db.Model):
+    """A signed webhook body that was accepted; the same body again is a replay.
+
+    ``digest`` is the SHA-256 of the hook's name and the body, unique, so of two identical
+    deliveries arriving at once one is refused by the database itself.
+    """
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    hook: Mapped[str] = mapped_column(String(100))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from catalog_server.catalogs import CatalogSource, configured_sources
+from catalog_server.catalogs import ApiRestrictions, CatalogSource, configured_sources
 from catalog_server.config import Settings
 from catalog_server.indexer import SyncSummary, sync_catalog
 from catalog_server.models import Catalog
@@ -29,8 +29,10 @@ FIRST_RETRY = 15  # seconds after the first failure; doubles with each failure a
 POLL_INTERVAL = 2.0  # how often the loop looks for refresh requests
 
 
-def api_sources(session: Session) -> list[CatalogSource]:
-    """Catalogs added over the admin API, whose settings live in the database."""
+def api_sources(session: Session, settings: Settings) -> list[CatalogSource]:
+    """Catalogs added over the admin API, whose settings live in the database; each carries
+    the rules an API catalog obeys (secrets it may name, hosts it may reach)."""
+    restrictions = ApiRestrictions.from_settings(settings)
     rows = session.scalars(
         select(Catalog).where(Catalog.managed_by == "api").order_by(Catalog.name)
     ).all()
@@ -43,6 +45,7 @@ def api_sources(session: Session) -> list[CatalogSource]:
             refresh_interval=row.refresh_interval,
             credentials=row.credentials,
             webhook_secret=row.webhook_secret,
+            restrictions=restrictions,
         )
         for row in rows
     ]
@@ -52,7 +55,7 @@ def all_sources(session: Session, settings: Settings) -> list[CatalogSource]:
     """Every catalog to index: the configured ones, then those added over the API."""
     sources = configured_sources(settings.sources_file)
     names = {s.name for s in sources}
-    return sources + [s for s in api_sources(session) if s.name not in names]
+    return sources + [s for s in api_sources(session, settings) if s.name not in names]
 
 
 def sync_one(session: Session, settings: Settings, source: CatalogSource, **kw) -> SyncSummary:

@@ -367,15 +367,33 @@ def _open_remote(source, cache_dir: Path, timeout: int) -> OpenedSource:
 
     Nothing is checked out, so no hook, filter or symlink from the repository ever acts;
     the fetch is shallow (the last 50 commits), enough to diff against recent syncs.
+    Credentials go only over https (a password) or ssh (a key), redirects included. A
+    catalog added over the admin API (``source.restrictions``) names only the secrets its
+    rules allow and connects only to the addresses `egress` checked just before.
     """
     import git
 
+    from catalog_server import egress
+    from catalog_server.catalogs import credentials_transport_error, scrub
     from catalog_server.credentials import git_environment
 
+    restrictions = getattr(source, "restrictions", None)
+    transport = credentials_transport_error(source.url, source.credentials)
+    if transport:
+        raise SourceError(f"credentials: {transport}")
+    env = dict(GIT_ENV)
+    rules = restrictions.secrets if restrictions is not None else None
+    env.update(git_environment(source.credentials, cache_dir, rules))
+    if source.credentials:
+        # The only transport the credentials may travel over; git applies it to redirects.
+        env["GIT_ALLOW_PROTOCOL"] = "https" if source.url.startswith("https://") else "ssh"
+    url, config = source.url, []
+    if restrictions is not None:
+        destination = egress.check_destination(source.url, allow_private=restrictions.allow_private)
+        if destination is not None:
+            url, config, env = egress.pinned_fetch(source.url, destination, env)
     target = cache_dir / f"{source.name}.git"
     branch = source.branch or "HEAD"
-    env = dict(GIT_ENV)
-    env.update(git_environment(source.credentials, cache_dir))
     try:
         if not (target / "HEAD").exists():
             cache_dir.mkdir(parents=True, exist_ok=True)
@@ -388,26 +406,28 @@ def _open_remote(source, cache_dir: Path, timeout: int) -> OpenedSource:
             tmp.rename(target)
         repo = git.Repo(target)
         refspec = f"+{branch if branch != 'HEAD' else 'HEAD'}:refs/catalog/head"
+        settings = ["protocol.ext.allow=never", "core.hooksPath=/dev/null", *config]
         repo.git.execute(
             [
                 "git",
-                "-c",
-                "protocol.ext.allow=never",
-                "-c",
-                "core.hooksPath=/dev/null",
+                *(part for setting in settings for part in ("-c", setting)),
                 "fetch",
                 "--no-tags",
                 "--depth=50",
                 "--",
-                source.url,
+                url,
                 refspec,
             ],
             env=env,
             kill_after_timeout=timeout,
         )
     except git.GitCommandError as exc:
-        message = (exc.stderr or str(exc)).strip().replace(source.url, source.public_url)
-        raise SourceError(f"git fetch of {source.public_url} failed: {message}") from None
+        message = (exc.stderr or str(exc)).strip()
+        message = message.replace(url, source.public_url).replace(source.url, source.public_url)
+        password = env.get("CATALOG_GIT_PASSWORD", "")
+        raise SourceError(
+            scrub(f"git fetch of {source.public_url} failed: {message}", (password,)) or ""
+        ) from None
     return OpenedSource(GitSnapshot(repo, "refs/catalog/head", source.subdir), repo, source.subdir)
 
 

@@ -7,14 +7,17 @@ one). Without it the PostgreSQL runs skip, saying why.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import shutil
+import ssl
 import subprocess
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from wsgiref import simple_server
 
 import git
 import pytest
@@ -265,3 +268,91 @@ def gpg(tmp_path) -> Iterator[GpgHome]:
 def module_gpg(tmp_path_factory) -> Iterator[GpgHome]:
     """A throwaway GnuPG home shared by a module's tests (keys take a while to make)."""
     yield from _gpg_home(tmp_path_factory.mktemp("gpg") / "gnupg")
+
+
+# --- git over HTTPS ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tls_certificate(tmp_path_factory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and localhost: (certificate, key)."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+class _QuietHandler(simple_server.WSGIRequestHandler):
+    def log_message(self, *args):  # keep the test output clean
+        pass
+
+
+@pytest.fixture
+def git_http_server(tls_certificate, monkeypatch) -> Iterator:
+    """Factory: `git_http_server(root, user, password)` serves the repositories under
+    `root` over HTTPS (git http-backend) to clients sending that HTTP basic auth, and
+    returns its base URL. git trusts the server's certificate for the test. Every
+    Authorization header received is kept in the factory's `authorizations` list."""
+    cert, key = tls_certificate
+    monkeypatch.setenv("GIT_SSL_CAINFO", str(cert))
+    servers = []
+    authorizations: list[str] = []
+
+    def start(root, user: str, password: str) -> str:
+        expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+        def app(environ, start_response):
+            if "HTTP_AUTHORIZATION" in environ:
+                authorizations.append(environ["HTTP_AUTHORIZATION"])
+            if environ.get("HTTP_AUTHORIZATION") != expected:
+                start_response("401 Unauthorized", [("WWW-Authenticate", 'Basic realm="git"')])
+                return [b"authentication required\n"]
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            cgi = {
+                "GIT_PROJECT_ROOT": str(root),
+                "GIT_HTTP_EXPORT_ALL": "1",
+                "PATH_INFO": environ["PATH_INFO"],
+                "QUERY_STRING": environ.get("QUERY_STRING", ""),
+                "REQUEST_METHOD": environ["REQUEST_METHOD"],
+                "CONTENT_TYPE": environ.get("CONTENT_TYPE", ""),
+                "CONTENT_LENGTH": str(len(body)),
+                "HTTP_CONTENT_ENCODING": environ.get("HTTP_CONTENT_ENCODING", ""),
+                "GIT_PROTOCOL": environ.get("HTTP_GIT_PROTOCOL", ""),
+                "REMOTE_USER": user,
+                "PATH": os.environ["PATH"],
+            }
+            out = subprocess.run(
+                ["git", "http-backend"], input=body, env=cgi, capture_output=True
+            ).stdout
+            head, _, content = out.partition(b"\r\n\r\n")
+            status, headers = "200 OK", []
+            for line in head.decode().split("\r\n"):
+                name, _, value = line.partition(": ")
+                if name.lower() == "status":
+                    status = value
+                elif name:
+                    headers.append((name, value))
+            start_response(status, headers)
+            return [content]
+
+        server = simple_server.make_server(
+            "127.0.0.1", 0, app, server_class=simple_server.WSGIServer, handler_class=_QuietHandler
+        )
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"https://127.0.0.1:{server.server_port}"
+
+    start.authorizations = authorizations
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()

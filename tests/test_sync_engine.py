@@ -3,7 +3,6 @@ readers during a sync, a sync killed halfway, and credentials that must never le
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import signal
@@ -11,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import git
 import pytest
@@ -213,60 +211,10 @@ def test_a_sync_killed_halfway_leaves_the_last_index_served(
 TOKEN = "s3cr3t-T0KEN-never-to-be-seen"
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, *args):  # keep the test output clean
-        pass
-
-
-def git_http_server(root, user: str, password: str):
-    """A smart-HTTP git server (git http-backend) that wants HTTP basic auth."""
-    expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-
-    def app(environ, start_response):
-        if environ.get("HTTP_AUTHORIZATION") != expected:
-            start_response("401 Unauthorized", [("WWW-Authenticate", 'Basic realm="git"')])
-            return [b"authentication required\n"]
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        cgi = {
-            "GIT_PROJECT_ROOT": str(root),
-            "GIT_HTTP_EXPORT_ALL": "1",
-            "PATH_INFO": environ["PATH_INFO"],
-            "QUERY_STRING": environ.get("QUERY_STRING", ""),
-            "REQUEST_METHOD": environ["REQUEST_METHOD"],
-            "CONTENT_TYPE": environ.get("CONTENT_TYPE", ""),
-            "CONTENT_LENGTH": str(len(body)),
-            "HTTP_CONTENT_ENCODING": environ.get("HTTP_CONTENT_ENCODING", ""),
-            "GIT_PROTOCOL": environ.get("HTTP_GIT_PROTOCOL", ""),
-            "REMOTE_USER": user,
-            "PATH": os.environ["PATH"],
-        }
-        out = subprocess.run(
-            ["git", "http-backend"], input=body, env=cgi, capture_output=True
-        ).stdout
-        head, _, content = out.partition(b"\r\n\r\n")
-        status, headers = "200 OK", []
-        for line in head.decode().split("\r\n"):
-            key, _, value = line.partition(": ")
-            if key.lower() == "status":
-                status = value
-            elif key:
-                headers.append((key, value))
-        start_response(status, headers)
-        return [content]
-
-    server = make_server("127.0.0.1", 0, app, server_class=WSGIServer, handler_class=_Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    return server
-
-
 @pytest.fixture
-def private_remote(remote, tmp_path):
-    server = git_http_server(tmp_path, "deploy", TOKEN)
-    yield f"http://127.0.0.1:{server.server_port}/remote.git"
-    server.shutdown()
-    server.server_close()
+def private_remote(remote, tmp_path, git_http_server):
+    # Over https: credentials are never sent over anything else.
+    return git_http_server(tmp_path, "deploy", TOKEN) + "/remote.git"
 
 
 def test_credentials_never_leak(

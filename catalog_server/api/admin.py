@@ -2,32 +2,62 @@
 
 Every admin action is written to the audit log in the same transaction as the change.
 Without a live token: 401 and nothing changes. Refreshes are queued for the sync
-process; web workers never run git.
+process; web workers never run git. A catalog given here obeys the API's rules
+(`catalogs.ApiRestrictions`): secrets only from the configured prefix and folder, hosts
+only public ones. A signed webhook body is accepted once: the same body again is a
+replay (409). Every answer here carries ``Cache-Control: no-store``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app, g, jsonify, request
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
-from catalog_server import queries
+from catalog_server import egress, queries
 from catalog_server.api import api
-from catalog_server.api.errors import ApiError
+from catalog_server.api.errors import ApiError, json_body
 from catalog_server.api.views import catalog_json
 from catalog_server.auth import audit, authenticate
-from catalog_server.catalogs import NAME_RE, SOURCE_FIELDS, check_git_url, strip_credentials
+from catalog_server.catalogs import (
+    NAME_RE,
+    SOURCE_FIELDS,
+    ApiRestrictions,
+    check_branch,
+    check_git_url,
+    credentials_transport_error,
+    strip_credentials,
+)
 from catalog_server.credentials import check_credentials_ref, check_secret_ref, resolve_secret
 from catalog_server.db import db
-from catalog_server.models import AuditEntry, Catalog
+from catalog_server.models import AuditEntry, Catalog, WebhookDelivery
 from catalog_server.problems import SourceError
 from catalog_server.scheduler import request_refresh
+
+# Endpoints whose answers no cache may keep: tokens, the audit log, catalog settings.
+PRIVATE_ENDPOINTS = frozenset(
+    f"api.{name}"
+    for name in (
+        "create_catalog", "update_catalog", "delete_catalog", "refresh_catalog",
+        "list_audit", "github_hook", "catalog_hook",
+    )
+)  # fmt: skip
+# How long an accepted webhook body is remembered (a replay after that queues a refresh).
+REPLAY_WINDOW = timedelta(days=30)
+
+
+@api.after_request
+def _no_store(response):
+    if request.endpoint in PRIVATE_ENDPOINTS:
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _unauthorized(message: str) -> ApiError:
@@ -67,7 +97,7 @@ def _audit(action: str, target: str | None, details: dict[str, Any] | None = Non
 
 
 def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
+    body = json_body()
     if not isinstance(body, dict):
         raise ApiError(400, "bad_request", "the body must be a JSON object")
     unknown = set(body) - SOURCE_FIELDS
@@ -81,10 +111,15 @@ def _body() -> dict[str, Any]:
     return body
 
 
+def _restrictions() -> ApiRestrictions:
+    return ApiRestrictions.from_settings(current_app.extensions["catalog_settings"])
+
+
 def _catalog_settings(body: dict[str, Any], current: Catalog | None) -> dict[str, Any]:
     """Checked settings from a POST or PATCH body; raises ApiError(422) naming the field."""
     errors: dict[str, list[str]] = {}
     out: dict[str, Any] = {}
+    restrictions = _restrictions()
 
     def bad(field: str, message: str) -> None:
         errors.setdefault(field, []).append(message)
@@ -96,23 +131,22 @@ def _catalog_settings(body: dict[str, Any], current: Catalog | None) -> dict[str
         else:
             allow_local = current_app.extensions["catalog_settings"].allow_local_urls
             try:
-                check_git_url(url, allow_local=allow_local)
+                check_git_url(url, allow_local=allow_local, from_api=True)
+                # A name that does not resolve now is checked again before each fetch.
+                egress.check_destination(
+                    url, allow_private=restrictions.allow_private, must_resolve=False
+                )
             except SourceError as exc:
                 bad("url", str(exc))
             else:
-                if strip_credentials(url) != url:
-                    bad("url", "put no credentials in the URL; use a credentials reference")
                 out["url"] = url
     if "branch" in body:
         branch = body["branch"]
-        if branch is not None and (
-            not isinstance(branch, str)
-            or not branch
-            or branch.startswith("-")
-            or any(c in branch for c in " ~^:?*[\\")
-            or ".." in branch
-        ):
-            bad("branch", "must be a branch name")
+        if branch is not None:
+            try:
+                check_branch(branch)
+            except SourceError as exc:
+                bad("branch", str(exc))
         out["branch"] = branch
     if "subdir" in body:
         subdir = body["subdir"] or ""
@@ -129,15 +163,23 @@ def _catalog_settings(body: dict[str, Any], current: Catalog | None) -> dict[str
         ):
             bad("refresh_interval", "must be a number of seconds from 10 to 86400")
         out["refresh_interval"] = interval
-    for field, check in (
-        ("credentials", check_credentials_ref),
-        ("webhook_secret", check_secret_ref),
-    ):
-        if field in body:
-            try:
-                out[field] = check(body[field])
-            except ValueError as exc:
-                bad(field, str(exc))
+    if "credentials" in body:
+        try:
+            out["credentials"] = check_credentials_ref(body["credentials"], restrictions.secrets)
+        except ValueError as exc:
+            bad("credentials", str(exc))
+    if "webhook_secret" in body:
+        try:
+            out["webhook_secret"] = check_secret_ref(
+                body["webhook_secret"], "webhook_secret", restrictions.secrets
+            )
+        except ValueError as exc:
+            bad("webhook_secret", str(exc))
+    url = out.get("url", current.url if current is not None else None)
+    credentials = out.get("credentials", current.credentials if current is not None else None)
+    transport = credentials_transport_error(url, credentials) if url else None
+    if transport and "url" not in errors and "credentials" not in errors:
+        bad("credentials", transport)
     if errors:
         raise ApiError(422, "invalid_catalog", "the catalog settings are not valid", errors)
     return out
@@ -262,21 +304,54 @@ def list_audit():
 
 
 def _signature_ok(secret: str | None, body: bytes, header: str | None) -> bool:
-    if not secret or not header or not header.startswith("sha256="):
+    if not secret or not header or not header.isascii() or not header.startswith("sha256="):
         return False
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, header.removeprefix("sha256="))
 
 
-def _repo_key(url: str) -> str:
-    """host/path of a git URL, lower-cased, without `.git`: what a push event names."""
+def _webhook_secret(catalog: Catalog) -> str | None:
+    """The catalog's webhook secret, or None when it has none or it cannot be read (a
+    missing file, a reference the API's rules no longer allow): no signature matches."""
+    rules = _restrictions().secrets if catalog.managed_by == "api" else None
+    try:
+        return resolve_secret(catalog.webhook_secret, rules=rules)
+    except SourceError as exc:
+        current_app.logger.warning("webhook of catalog %s: %s", catalog.name, exc)
+        return None
+
+
+def _repo_key(url: str) -> str | None:
+    """host/path of a git URL, lower-cased, without `.git`: what a push event names.
+    None for a URL that cannot be read."""
     url = strip_credentials(url.strip())
     if "://" not in url and "@" in url and ":" in url:  # scp-like git@host:path
         host, _, path = url.partition("@")[2].partition(":")
     else:
-        parts = urlsplit(url)
-        host, path = parts.hostname or "", parts.path
+        try:
+            parts = urlsplit(url)
+            host, path = parts.hostname or "", parts.path
+        except ValueError:
+            return None
     return f"{host}/{path.strip('/').removesuffix('.git')}".lower()
+
+
+def _first_delivery(hook: str, body: bytes) -> None:
+    """Remember an accepted signed body; raise ApiError 409 ``replayed`` when it was
+    accepted before (within REPLAY_WINDOW)."""
+    now = datetime.now(UTC)
+    digest = hashlib.sha256(hook.encode() + b"\0" + body).hexdigest()
+    db.session.execute(
+        delete(WebhookDelivery).where(WebhookDelivery.received_at < now - REPLAY_WINDOW)
+    )
+    db.session.add(WebhookDelivery(digest=digest, hook=hook, received_at=now))
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise ApiError(
+            409, "replayed", "this signed body was delivered before; a webhook is accepted once"
+        ) from None
 
 
 def _queue(catalog: Catalog, via: str) -> None:
@@ -290,29 +365,40 @@ def _queue(catalog: Catalog, via: str) -> None:
     )
 
 
+def _text_field(mapping: dict[str, Any], key: str) -> str:
+    value = mapping.get(key)
+    return value if isinstance(value, str) else ""
+
+
 @api.post("/hooks/github")
 def github_hook():
     body = request.get_data()
     signature = request.headers.get("X-Hub-Signature-256")
     event = request.headers.get("X-GitHub-Event", "push")
-    payload = request.get_json(silent=True)
+    payload = json_body()
     if not isinstance(payload, dict):
         raise ApiError(400, "bad_request", "the body must be a JSON push event")
-    repository = payload.get("repository") or {}
+    repository = payload.get("repository")
+    if repository is None:
+        repository = {}
+    if not isinstance(repository, dict):
+        raise ApiError(400, "bad_request", "the push event's repository must be an object")
     names = {
         _repo_key(u)
-        for u in (repository.get(k) for k in ("clone_url", "ssh_url", "git_url", "html_url"))
-        if isinstance(u, str) and u
-    }
-    ref = payload.get("ref") if isinstance(payload.get("ref"), str) else ""
-    default_branch = repository.get("default_branch")
+        for u in (
+            _text_field(repository, k) for k in ("clone_url", "ssh_url", "git_url", "html_url")
+        )
+        if u
+    } - {None}
+    ref = _text_field(payload, "ref")
+    default_branch = _text_field(repository, "default_branch")
     candidates = [c for c in db.session.scalars(select(Catalog)).all() if _repo_key(c.url) in names]
-    verified = [
-        c for c in candidates if _signature_ok(resolve_secret(c.webhook_secret), body, signature)
-    ]
+    verified = [c for c in candidates if _signature_ok(_webhook_secret(c), body, signature)]
     if not verified:
         raise _unauthorized("no catalog of this repository accepts that signature")
+    _first_delivery("github", body)
     if event == "ping":
+        db.session.commit()
         return jsonify({"status": "pong"})
     queued = [c.name for c in verified if ref == f"refs/heads/{c.branch or default_branch}"]
     for catalog in verified:
@@ -328,9 +414,11 @@ def github_hook():
 def catalog_hook(catalog: str):
     row = db.session.scalar(select(Catalog).where(Catalog.name == catalog))
     # An unknown catalog and a bad signature answer alike, so the hook reveals nothing.
-    secret = resolve_secret(row.webhook_secret) if row is not None else None
-    if not _signature_ok(secret, request.get_data(), request.headers.get("X-Hub-Signature-256")):
+    secret = _webhook_secret(row) if row is not None else None
+    body = request.get_data()
+    if not _signature_ok(secret, body, request.headers.get("X-Hub-Signature-256")):
         raise _unauthorized("the signature does not match the catalog's webhook secret")
+    _first_delivery(f"catalog:{catalog}", body)
     _queue(row, "generic")
     db.session.commit()
     response = jsonify({"queued": [catalog]})

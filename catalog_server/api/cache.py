@@ -156,9 +156,9 @@ def helm_etag(catalog: str, state: tuple[str | None, int], path: str) -> str:
     return hashlib.sha256(repr((catalog, state, path)).encode()).hexdigest()[:32]
 
 
-def _send(answer: CachedAnswer, etag: str, accepts_gzip: bool) -> Response:
+def _send(answer: CachedAnswer, etag: str, gzip_ok: bool) -> Response:
     """The answer in the form the client takes: gzip (its own ETag) when it says it can."""
-    gz = answer.gzipped is not None and accepts_gzip
+    gz = answer.gzipped is not None and gzip_ok
     response = Response(answer.gzipped if gz else answer.body, content_type=answer.content_type)
     response.headers.extend(answer.headers)
     if gz:
@@ -191,7 +191,12 @@ def answer_from_cache(etag: str) -> Response | None:
     if answer is None:
         return None
     g.from_cache = True
-    return _send(answer, etag, "gzip" in request.accept_encodings)
+    return _send(answer, etag, accepts_gzip(request.accept_encodings))
+
+
+def accepts_gzip(accept) -> bool:
+    """True when the client takes gzip: named (or ``*``) with a quality above 0."""
+    return accept["gzip"] > 0
 
 
 def keep(response: Response) -> Response:
@@ -207,7 +212,7 @@ def keep(response: Response) -> Response:
     ):
         return response
     answer = response_cache().put(etag, response)
-    return _send(answer, etag, "gzip" in request.accept_encodings)
+    return _send(answer, etag, accepts_gzip(request.accept_encodings))
 
 
 # Reads that must reflect the live process or database: never answered from memory.
@@ -264,7 +269,7 @@ class FastReads:
         if answer is None:
             return None
         accepts = parse_accept_header(environ.get("HTTP_ACCEPT_ENCODING"))
-        return _send(answer, etag, "gzip" in accepts)
+        return _send(answer, etag, accepts_gzip(accepts))
 
 
 def _wsgi_text(value: str) -> str:

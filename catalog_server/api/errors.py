@@ -5,6 +5,7 @@ Domain exceptions are raised inside and translated here, once, at the edge.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Flask, jsonify, request
@@ -25,6 +26,49 @@ class ApiError(Exception):
 class BadParameter(ApiError):
     def __init__(self, name: str, message: str):
         super().__init__(400, "bad_parameter", f"{name}: {message}", {"parameter": name})
+
+
+MAX_JSON_DEPTH = 64
+
+
+def json_body() -> Any:
+    """The request body as JSON (None when there is none, or it is not sent as JSON).
+
+    Raises ApiError 400 ``bad_request`` when the body is not JSON, nests deeper than
+    MAX_JSON_DEPTH, or holds text that is not Unicode (a lone surrogate escape such as
+    ``"\\ud800"``, which nothing downstream could encode).
+    """
+    data = request.get_data(cache=True)
+    if not data or not request.is_json:
+        return None
+    try:
+        value = json.loads(data)
+    except RecursionError:
+        raise ApiError(400, "bad_request", f"the body nests deeper than {MAX_JSON_DEPTH}") from None
+    except ValueError as exc:  # not JSON, not UTF-8
+        raise ApiError(400, "bad_request", f"the body is not JSON: {exc}") from None
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ApiError(400, "bad_request", f"the body nests deeper than {MAX_JSON_DEPTH}")
+        if isinstance(item, str):
+            if not _is_unicode(item):
+                raise ApiError(400, "bad_request", "the body holds text that is not Unicode")
+        elif isinstance(item, dict):
+            stack.extend((k, depth + 1) for k in item)
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return value
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def error_response(status: int, code: str, message: str, details: Any = None):

@@ -12,7 +12,7 @@ from flask import Response, jsonify, request, url_for
 
 from catalog_server import queries
 from catalog_server.api import api
-from catalog_server.api.errors import ApiError, BadParameter
+from catalog_server.api.errors import ApiError, BadParameter, json_body
 from catalog_server.db import db
 from catalog_server.manifests.compose import TARGETS, Manifest, ManifestError, dump_yaml
 from catalog_server.manifests.upgrades import VersionInfo, files_diff, upgrade_targets
@@ -25,7 +25,7 @@ MAX_ANSWERS = 1000
 
 def _body() -> dict[str, Any]:
     """The request body, checked for shape. Raises ApiError 400 ``bad_request``."""
-    body = request.get_json(silent=True) if request.data else {}
+    body = json_body() if request.data else {}
     if not isinstance(body, dict):
         raise ApiError(400, "bad_request", "the body must be a JSON object")
     unknown = sorted(set(body) - BODY_KEYS)

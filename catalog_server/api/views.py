@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 from catalog_server import queries
 from catalog_server.api import api
 from catalog_server.api.errors import BadParameter, error_response
+from catalog_server.catalogs import scrub, shown_url
 from catalog_server.chartvalues import (
     CHART_VALUE_FILES,
     VALUES_FILE,
@@ -105,13 +106,14 @@ def _iso(value) -> str | None:
 def catalog_json(catalog: Catalog, templates: int, problems: int) -> dict[str, Any]:
     return {
         "name": catalog.name,
-        "url": catalog.url,
+        # Shown to anyone: no user info, query or fragment, in the URL or in git's errors.
+        "url": shown_url(catalog.url),
         "branch": catalog.branch,
         "subdir": catalog.subdir,
         "commit": catalog.commit,
         "indexed_at": _iso(catalog.indexed_at),
         "last_attempt_at": _iso(catalog.last_attempt_at),
-        "last_error": catalog.last_error,
+        "last_error": scrub(catalog.last_error),
         "last_sync_status": catalog.last_sync_status,
         "sync_state": catalog.sync_state,
         "failures": catalog.failures,

@@ -161,8 +161,8 @@ SECRET = "hook-secret-for-tests"
 
 @pytest.fixture
 def hooked(app, client, token, monkeypatch):
-    monkeypatch.setenv("TEAM_HOOK_SECRET", SECRET)
-    body = NEW | {"webhook_secret": {"env": "TEAM_HOOK_SECRET"}}
+    monkeypatch.setenv("CATALOG_GIT_TEAM_HOOK_SECRET", SECRET)
+    body = NEW | {"webhook_secret": {"env": "CATALOG_GIT_TEAM_HOOK_SECRET"}}
     assert client.post("/api/v1/catalogs", json=body, headers=bearer(token)).status_code == 201
     with app.app_context():  # the sync process would have picked up the first request
         row = db.session.scalar(select(Catalog).where(Catalog.name == "team"))
