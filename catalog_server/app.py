@@ -27,6 +27,9 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     if config:
         app.config.update(config)
     app.extensions["catalog_settings"] = settings
+    from catalog_server import helmsdk
+
+    helmsdk.configure_from(settings)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         settings.instance_dir.mkdir(parents=True, exist_ok=True)
 

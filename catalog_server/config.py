@@ -133,8 +133,8 @@ class Settings:
     api_secret_env_prefix: str = "CATALOG_GIT_"
     api_secret_dir: Path | None = None
     # Helm rendering and lint run in a child process under these limits.
-    helm_timeout: float = 30.0
-    helm_memory_mb: int = 1024
+    helm_timeout: float = 20.0
+    helm_memory_mb: int = 512
     helm_output_mb: int = 16
     # Serving: a request's headers, then its body, must arrive within these seconds.
     header_timeout: float = 10.0
@@ -177,9 +177,9 @@ class Settings:
             api_secret_env_prefix=_env_prefix(env),
             api_secret_dir=_folder(env, "CATALOG_API_SECRET_DIR"),
             helm_timeout=_positive(
-                _float(env, "CATALOG_HELM_TIMEOUT", 30.0), "CATALOG_HELM_TIMEOUT"
+                _float(env, "CATALOG_HELM_TIMEOUT", 20.0), "CATALOG_HELM_TIMEOUT"
             ),
-            helm_memory_mb=_at_least(env, "CATALOG_HELM_MEMORY_MB", 1024, 256),
+            helm_memory_mb=_at_least(env, "CATALOG_HELM_MEMORY_MB", 512, 128),
             helm_output_mb=_at_least(env, "CATALOG_HELM_OUTPUT_MB", 16, 1),
             header_timeout=_positive(
                 _float(env, "CATALOG_HEADER_TIMEOUT", 10.0), "CATALOG_HEADER_TIMEOUT"

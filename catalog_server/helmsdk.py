@@ -2,11 +2,18 @@
 
 The SDK binds Helm v4's Go code through a bundled C library (``libhelm_c``, ~85 MB, a
 manylinux x86_64 wheel among others), so Helm's own linter, renderer and repository client
-run in process without a ``helm`` binary. It is a default dependency where PyPI has its wheel
-(see pyproject.toml's marker); elsewhere it is missing unless built from its sdist
+run without a ``helm`` binary. It is a default dependency where PyPI has its wheel (see
+pyproject.toml's marker); elsewhere it is missing unless built from its sdist
 (``pip install 'catalog-server[helm]'``, needs Go). It is young (alpha, 0.2.x): nothing else
 in the service imports it, and everything here works, or fails with :class:`HelmSDKMissing`,
 whether it is installed or not.
+
+The SDK never runs in the service's own process: a chart's templates decide what Go
+computes, and Python cannot interrupt or bound a call inside it. Every function here runs
+in a reusable worker process (:mod:`catalog_server.helmworker`) under limits of time,
+memory (RLIMIT_AS) and output size, set with :func:`configure` (``CATALOG_HELM_TIMEOUT``,
+``CATALOG_HELM_MEMORY_MB``, ``CATALOG_HELM_OUTPUT_MB``). Going over one raises
+:class:`HelmLimitExceeded`, a :class:`HelmError` naming the limit; the worker is replaced.
 
 Every function raises :class:`HelmSDKMissing` when the SDK cannot be imported and
 :class:`HelmError`, carrying Helm's own message, when Helm reports a failure.
@@ -22,21 +29,26 @@ Things to know about the SDK:
 
 from __future__ import annotations
 
-import contextlib
 import functools
+import importlib.util
 import os
-import sys
 import threading
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+from catalog_server import helmworker
+from catalog_server.config import Settings
+from catalog_server.helmworker import Limits
 from catalog_server.problems import CatalogError
 
 __all__ = [
     "HelmError",
+    "HelmLimitExceeded",
     "HelmSDKMissing",
+    "Limits",
     "available",
+    "configure",
+    "configure_from",
     "lint",
     "missing_message",
     "pull",
@@ -63,22 +75,64 @@ class HelmError(CatalogError):
     """Helm reported a failure; the message is Helm's own."""
 
 
+class HelmLimitExceeded(HelmError):
+    """A Helm call went over a limit (time, memory, output) and was stopped."""
+
+
+_limits = Limits()
+_size = 1
+_pool: helmworker.WorkerPool | None = None
+_pool_lock = threading.Lock()
+
+
+def configure(limits: Limits, workers: int = 1) -> None:
+    """Set the limits of every Helm call from now on, and how many worker processes one
+    process may keep (idle workers started under other limits are replaced)."""
+    global _limits, _size, _pool
+    with _pool_lock:
+        if _pool is not None and (_pool.limits != limits or _pool.size != workers):
+            _pool.close()
+            _pool = None
+        _limits, _size = limits, workers
+
+
+def configure_from(settings: Settings) -> None:
+    """The limits of the ``CATALOG_HELM_*`` settings (the app factory and the CLI)."""
+    configure(
+        Limits(
+            timeout=settings.helm_timeout,
+            memory_mb=settings.helm_memory_mb,
+            output_bytes=settings.helm_output_mb * 1024 * 1024,
+        )
+    )
+
+
+def _workers() -> helmworker.WorkerPool:
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool.pid != os.getpid():  # none yet, or inherited over a fork
+            _pool = helmworker.WorkerPool(_limits, _size)
+        return _pool
+
+
 @functools.cache
-def _import() -> tuple[ModuleType | None, str]:
-    """Import the SDK once; return it, or None and why not."""
+def _import() -> tuple[object | None, str]:
+    """Whether the SDK loads, tried once in a worker (never here): a marker or None, and
+    why not."""
+    if importlib.util.find_spec("helm_python") is None:
+        return None, "No module named 'helm_python'"
     try:
-        import helm_python
-    except ImportError as exc:
+        _workers().call("ping", {})
+    except helmworker.CallFailed as exc:
+        if exc.kind == "missing":
+            return None, str(exc)
+    except helmworker.WorkerError as exc:
         return None, str(exc)
-    except Exception as exc:  # the native library failed to load
-        # helm_python loads libhelm_c at import and raises its HelmLibraryError when the
-        # library is missing or built for another platform; that is "missing" to us.
-        return None, f"{type(exc).__name__}: {exc}"
-    return helm_python, ""
+    return True, ""
 
 
 def available() -> bool:
-    """True when the Helm SDK imports and its native library loads."""
+    """True when the Helm SDK imports and its native library loads (in a worker)."""
     return _import()[0] is not None
 
 
@@ -95,49 +149,20 @@ def missing_message() -> str:
     )
 
 
-def _sdk() -> ModuleType:
-    module, _ = _import()
-    if module is None:
+def _call(op: str, **args: Any) -> Any:
+    """Run one SDK call in a worker, turning its failures into ours."""
+    if _import()[0] is None:
         raise HelmSDKMissing(missing_message())
-    return module
-
-
-_SILENCE_LOCK = threading.Lock()
-_silenced = {"depth": 0, "saved": -1}
-
-
-@contextlib.contextmanager
-def _go_log_silenced():
-    """Helm's Go logger writes warnings straight to file descriptor 2, under our own
-    output (lint and render report what matters in their results): send it elsewhere.
-
-    Safe from several threads at once: the first caller in redirects, the last one out
-    restores (file descriptor 2 is one for the whole process)."""
-    with _SILENCE_LOCK:
-        if _silenced["depth"] == 0:
-            sys.stderr.flush()
-            _silenced["saved"] = os.dup(2)
-            with open(os.devnull, "wb") as sink:
-                os.dup2(sink.fileno(), 2)
-        _silenced["depth"] += 1
     try:
-        yield
-    finally:
-        with _SILENCE_LOCK:
-            _silenced["depth"] -= 1
-            if _silenced["depth"] == 0:
-                os.dup2(_silenced["saved"], 2)
-                os.close(_silenced["saved"])
-
-
-def _call(func: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call into the SDK, turning its exceptions into ours."""
-    sdk = _sdk()
-    try:
-        with _go_log_silenced():
-            return func(*args, **kwargs)
-    except sdk.HelmError as exc:
-        raise HelmError(str(exc)) from exc
+        return _workers().call(op, args)
+    except helmworker.CallFailed as exc:
+        if exc.kind == "missing":
+            raise HelmSDKMissing(missing_message() or str(exc)) from None
+        raise HelmError(str(exc)) from None
+    except helmworker.LimitExceeded as exc:
+        raise HelmLimitExceeded(str(exc)) from None
+    except helmworker.WorkerError as exc:
+        raise HelmError(str(exc)) from None
 
 
 def lint(path: StrPath) -> list[dict[str, str]]:
@@ -150,8 +175,7 @@ def lint(path: StrPath) -> list[dict[str, str]]:
     Raises:
         HelmSDKMissing, HelmError: the SDK is absent, or Helm rejected the arguments.
     """
-    sdk = _sdk()
-    report = _call(sdk.lint, os.fspath(path))
+    report = _call("lint", path=os.fspath(path))
     findings = [
         {
             "severity": _SEVERITIES.get(message.get("severity", 0), "info"),
@@ -183,16 +207,18 @@ def render(
     Raises:
         HelmSDKMissing, HelmError: the SDK is absent; the chart does not load, the values
             fail its schema, or a template fails to render.
+        HelmLimitExceeded: the render took too long, too much memory, or its output is
+            too large (the limits of :func:`configure`).
     """
-    sdk = _sdk()
-    if isinstance(chart, bytes | bytearray):
-        loaded = _call(sdk.Chart.load_archive, bytes(chart))
-    else:
-        loaded = _call(sdk.Chart.load, os.fspath(chart))
-    with loaded:
-        manifests: dict[str, str] = _call(
-            loaded.render, values, name=release, namespace=namespace, is_install=True
-        )
+    archive = isinstance(chart, bytes | bytearray)
+    manifests: dict[str, str] = _call(
+        "render",
+        chart=helmworker.encode_bytes(bytes(chart)) if archive else os.fspath(chart),
+        values=values,
+        release=release,
+        namespace=namespace,
+        archive=archive,
+    )
     return manifests
 
 
@@ -205,8 +231,7 @@ def repo_index_generate(directory: StrPath, url: str) -> Path:
         HelmSDKMissing, HelmError: the SDK is absent, or Helm could not read the folder
             or one of its archives.
     """
-    sdk = _sdk()
-    _call(sdk.repo_index_generate, os.fspath(directory), base_url=url)
+    _call("repo_index_generate", directory=os.fspath(directory), url=url)
     return Path(directory) / "index.yaml"
 
 
@@ -223,8 +248,7 @@ def repo_index(url: str) -> dict[str, Any]:
         HelmSDKMissing, HelmError: the SDK is absent; the index could not be fetched or
             Helm refused to parse it.
     """
-    sdk = _sdk()
-    index: dict[str, Any] = _call(sdk.repo_index, url)
+    index: dict[str, Any] = _call("repo_index", url=url)
     return index
 
 
@@ -238,11 +262,10 @@ def pull(name: str, repo_url: str, version: str | None, dest: StrPath) -> Path:
         HelmSDKMissing, HelmError: the SDK is absent; the repository or version could not
             be found, or the download failed.
     """
-    sdk = _sdk()
     destination = Path(dest)
     destination.mkdir(parents=True, exist_ok=True)  # Helm would fail on a missing folder
     before = set(destination.glob("*.tgz"))
-    _call(sdk.pull, name, repo_url=repo_url, version=version, destination=os.fspath(dest))
+    _call("pull", name=name, repo_url=repo_url, version=version, destination=os.fspath(dest))
     if version is not None and (exact := destination / f"{name}-{version}.tgz").is_file():
         return exact
     # Without a version (or with a range) the file name is only known after the fact; Helm
@@ -265,11 +288,16 @@ def pull_oci(
         HelmSDKMissing, HelmError: the SDK is absent; the registry refused or the chart or
             version could not be found.
     """
-    sdk = _sdk()
     destination = Path(dest)
     destination.mkdir(parents=True, exist_ok=True)
     before = set(destination.glob("*.tgz"))
-    _call(sdk.pull, reference, version=version, destination=os.fspath(dest), plain_http=plain_http)
+    _call(
+        "pull_oci",
+        reference=reference,
+        version=version,
+        destination=os.fspath(dest),
+        plain_http=plain_http,
+    )
     written = set(destination.glob("*.tgz")) - before
     if len(written) != 1:
         raise HelmError(f"helm pull {reference} wrote {len(written)} archives in {dest}")
@@ -283,8 +311,7 @@ def push(archive: StrPath, remote: str, *, plain_http: bool = False) -> None:
     Raises:
         HelmSDKMissing, HelmError: the SDK is absent, or the registry refused the push.
     """
-    sdk = _sdk()
-    _call(sdk.push, os.fspath(archive), remote, plain_http=plain_http)
+    _call("push", archive=os.fspath(archive), remote=remote, plain_http=plain_http)
 
 
 def sign(
@@ -298,10 +325,9 @@ def sign(
         HelmSDKMissing, HelmError: the SDK is absent; no such key, a locked key, or an
             archive Helm cannot load.
     """
-    sdk = _sdk()
     path = _call(
-        sdk.sign,
-        os.fspath(archive),
+        "sign",
+        archive=os.fspath(archive),
         key=key,
         keyring=os.fspath(keyring),
         passphrase_file=os.fspath(passphrase_file) if passphrase_file else None,
@@ -319,11 +345,10 @@ def verify(archive: StrPath, keyring: StrPath, provenance: StrPath | None = None
         HelmSDKMissing, HelmError: the SDK is absent, or the signature or digest does not
             check out.
     """
-    sdk = _sdk()
     result: dict[str, Any] = _call(
-        sdk.verify,
-        os.fspath(archive),
-        os.fspath(keyring),
-        provenance_file=os.fspath(provenance) if provenance else None,
+        "verify",
+        archive=os.fspath(archive),
+        keyring=os.fspath(keyring),
+        provenance=os.fspath(provenance) if provenance else None,
     )
     return result

@@ -198,6 +198,14 @@ def lint(paths: tuple[str, ...], fmt: str, ref: str | None, strict: bool, list_r
     if list_rules:
         click.echo(format_rules())
         return
+    from catalog_server import helmsdk
+    from catalog_server.config import ConfigError, Settings
+
+    try:
+        # The same limits as the server's: Helm's lint renders every template.
+        helmsdk.configure_from(Settings.from_env())
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
     problems: list[Problem] = []
     for root in paths or (".",):
         try:

@@ -356,3 +356,38 @@ def git_http_server(tls_certificate, monkeypatch) -> Iterator:
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+# --- bounded child processes ---------------------------------------------------------------
+
+
+def run_limited(
+    args: list[str],
+    *,
+    memory_mb: int,
+    timeout: float = 300,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> subprocess.CompletedProcess:
+    """Run a command in a child process whose address space is limited to ``memory_mb``
+    (RLIMIT_AS, inherited by its own children) and that is killed after ``timeout``
+    seconds: a test of resource limits that regresses fails, instead of taking the
+    machine's memory."""
+    import resource
+
+    limit = memory_mb * 1024 * 1024
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    return subprocess.run(
+        args, preexec_fn=limit_memory, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **(env or {})}, cwd=cwd,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def limited_run():
+    """`limited_run(args, memory_mb=..., ...)`: see run_limited."""
+    return run_limited

@@ -5,6 +5,15 @@ missing value (printed ``<no value>``), truth is Go's (empty text, 0, false, nil
 or map are false), ``eq`` refuses to compare different kinds, ``printf`` prints ``%!d(...)``
 for a bad argument instead of failing. Functions raise GoError for what Go reports as an
 error calling a function; the renderer adds file and line.
+
+Every value a function builds is bounded before it is built: text at MAX_TEXT characters,
+lists at MAX_ITEMS items (``replace`` works out its result's length first, ``printf``
+counts as it goes), so no template can make one value of a billion characters.
+
+Answers are marked: :class:`AnswerText` (and :class:`AnswerList`, :class:`AnswerMap`) are
+``str``, ``list`` and ``dict`` that remember which answers (``.Values`` variables) they
+hold; the renderer marks what functions build from them, so it knows where answers land
+in its output.
 """
 
 from __future__ import annotations
@@ -18,14 +27,80 @@ from typing import Any
 
 MAX_UNTIL = 10_000  # same bound as range iterations: until builds the list up front
 MAX_WIDTH = 100_000  # printf width and precision
+MAX_TEXT = 1024 * 1024  # characters of any text a function builds
+MAX_ITEMS = 100_000  # items of any list a function builds
 
 
 class GoError(Exception):
     """What Go reports as "error calling FUNC: ..."."""
 
 
+class AnswerText(str):
+    """Text that holds answers: ``sources`` names the ``.Values`` variables it came from."""
+
+    sources: frozenset[str]
+
+    def __new__(cls, text: str, sources: frozenset[str]) -> AnswerText:
+        self = super().__new__(cls, text)
+        self.sources = sources
+        return self
+
+
+class AnswerList(list):
+    """A list from an answer (``sources`` as in AnswerText)."""
+
+    sources: frozenset[str] = frozenset()
+
+
+class AnswerMap(dict):
+    """A mapping from an answer (``sources`` as in AnswerText)."""
+
+    sources: frozenset[str] = frozenset()
+
+
 class StringMap(dict):
     """``.Values``: a Go map[string]string, whose missing keys ``index`` reads as ""."""
+
+    sources: frozenset[str] = frozenset()
+
+
+def mark(value: Any, sources: frozenset[str]) -> Any:
+    """``value`` (an answer, or what a function built from answers) marked as holding
+    the answers ``sources``: text, and the text inside lists and mappings."""
+    if isinstance(value, str):
+        return AnswerText(value, sources)
+    if isinstance(value, list | tuple):
+        marked = AnswerList(mark(item, sources) for item in value)
+        marked.sources = sources
+        return marked
+    if isinstance(value, Mapping) and not isinstance(value, StringMap):
+        mapping = AnswerMap((mark(k, sources), mark(v, sources)) for k, v in value.items())
+        mapping.sources = sources
+        return mapping
+    return value
+
+
+def sources_of(value: Any) -> frozenset[str]:
+    """The answers a value holds (nothing for what the template wrote itself)."""
+    found = getattr(value, "sources", None)
+    if found is not None:
+        return found
+    if isinstance(value, list | tuple):
+        return frozenset().union(*(sources_of(item) for item in value))
+    return frozenset()
+
+
+def check_text(text: str, function: str) -> str:
+    if len(text) > MAX_TEXT:
+        raise GoError(f"{function} would build text of {len(text)} characters; the limit is "
+                      f"{MAX_TEXT}")  # fmt: skip
+    return text
+
+
+def _check_length(length: int, function: str) -> None:
+    if length > MAX_TEXT:
+        raise GoError(f"{function} would build text of {length} characters; the limit is "
+                      f"{MAX_TEXT}")  # fmt: skip
 
 
 def go_type(value: Any) -> str:
@@ -284,6 +359,8 @@ def until(count: Any) -> list[int]:
 def split_preserve_quotes(value: Any) -> list[str]:
     """Rancher's splitPreserveQuotes: split on spaces outside quotes, keeping the quotes."""
     text = _text(value, "splitPreserveQuotes")
+    if text.count(" ") + text.count("\t") + text.count("\n") >= MAX_ITEMS:
+        raise GoError(f"splitPreserveQuotes would build more than {MAX_ITEMS} items")
     pieces: list[str] = []
     buffer: list[str] = []
     in_quotes = False
@@ -316,7 +393,28 @@ def go_print(*args: Any) -> str:
         if i and not isinstance(arg, str) and not isinstance(args[i - 1], str):
             out.append(" ")
         out.append(go_text(arg))
+    _check_length(sum(map(len, out)), "print")
     return "".join(out)
+
+
+def go_println(*args: Any) -> str:
+    texts = [go_text(a) for a in args]
+    _check_length(sum(map(len, texts)) + len(texts), "println")
+    return " ".join(texts) + "\n"
+
+
+def quote(*args: Any) -> str:
+    texts = [go_quote(go_text(x)) for x in args if x is not None]
+    _check_length(sum(map(len, texts)) + len(texts), "quote")
+    return " ".join(texts)
+
+
+def replace(old: Any, new: Any, text: Any) -> str:
+    """strings.ReplaceAll, its result's length worked out (and bounded) before it is built."""
+    old, new, text = _text(old, "replace"), _text(new, "replace"), _text(text, "replace")
+    count = len(text) + 1 if old == "" else text.count(old)
+    _check_length(len(text) + count * (len(new) - len(old)), "replace")
+    return text.replace(old, new)
 
 
 _VERB = re.compile(r"%([-+# 0]*)(\d+)?(?:\.(\d*))?(.?)", re.DOTALL)
@@ -326,29 +424,37 @@ def printf(fmt: Any, *args: Any) -> str:
     """fmt.Sprintf for the verbs catalog templates use: %s %d %v %q %t %f %x %c %%."""
     pattern = _text(fmt, "printf")
     out: list[str] = []
+    size = 0
+
+    def add(piece: str) -> None:
+        nonlocal size
+        size += len(piece)
+        _check_length(size, "printf")
+        out.append(piece)
+
     pos = used = 0
     for match in _VERB.finditer(pattern):
-        out.append(pattern[pos : match.start()])
+        add(pattern[pos : match.start()])
         pos = match.end()
         flags, width, precision, verb = match.groups()
         if verb == "%":
-            out.append("%")
+            add("%")
             continue
         if not verb:
-            out.append("%!(NOVERB)")
+            add("%!(NOVERB)")
             continue
         if used >= len(args):
-            out.append(f"%!{verb}(MISSING)")
+            add(f"%!{verb}(MISSING)")
             continue
         arg = args[used]
         used += 1
         if int(width or 0) > MAX_WIDTH or int(precision or 0) > MAX_WIDTH:
             raise GoError(f"printf width or precision over {MAX_WIDTH}")
-        out.append(_format_one(verb, flags, width, precision, arg))
-    out.append(pattern[pos:])
+        add(_format_one(verb, flags, width, precision, arg))
+    add(pattern[pos:])
     if used < len(args):
         extra = ", ".join(f"{go_type(a)}={go_text(a)}" for a in args[used:])
-        out.append(f"%!(EXTRA {extra})")
+        add(f"%!(EXTRA {extra})")
     return "".join(out)
 
 
@@ -392,19 +498,18 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "and": and_, "or": or_, "not": lambda value: not truth(value),
     "eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge,
     "len": length, "index": index, "printf": printf, "print": go_print,
-    "println": lambda *args: " ".join(go_text(a) for a in args) + "\n",
+    "println": go_println,
     # sprig functions seen in catalog templates, and Rancher's own
     "contains": contains, "atoi": atoi, "until": until, "default": default,
     "splitPreserveQuotes": split_preserve_quotes,
     "add1": lambda v: _int(v) + 1, "add": lambda *v: sum(_int(x) for x in v),
     "sub": lambda a, b: _int(a) - _int(b), "int": _int,
-    "toString": lambda v: v if isinstance(v, str) else go_text(v),
-    "quote": lambda *v: " ".join(go_quote(go_text(x)) for x in v if x is not None),
-    "upper": lambda v: _text(v, "upper").upper(), "lower": lambda v: _text(v, "lower").lower(),
+    "toString": lambda v: v if isinstance(v, str) else check_text(go_text(v), "toString"),
+    "quote": quote,
+    "upper": lambda v: check_text(_text(v, "upper").upper(), "upper"),
+    "lower": lambda v: check_text(_text(v, "lower").lower(), "lower"),
     "trim": lambda v: _text(v, "trim").strip(),
-    "replace": lambda old, new, s: _text(s, "replace").replace(
-        _text(old, "replace"), _text(new, "replace")
-    ),
+    "replace": replace,
     "hasPrefix": lambda p, s: _text(s, "hasPrefix").startswith(_text(p, "hasPrefix")),
     "hasSuffix": lambda p, s: _text(s, "hasSuffix").endswith(_text(p, "hasSuffix")),
 }  # fmt: skip

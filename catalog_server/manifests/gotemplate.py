@@ -16,8 +16,18 @@ Supported: text, ``{{- -}}`` trimming, comments, ``if``/``else if``/``else``/``e
 ``range`` (with ``$i, $e :=`` or ``.`` rebinding, and ``else``), ``with``, ``$x :=`` and
 ``$x =``, pipelines, parentheses, string/raw/number/bool/nil literals and the functions in
 FUNCTIONS. ``define``, ``template``, ``block``, ``break``, ``continue`` and unknown functions
-are refused. Limits bound output size, range iterations and nesting; nothing is evaluated
-as Python. Every failure raises TemplateError, whose str is "FILE:LINE: message".
+are refused. Nothing is evaluated as Python. Every failure raises TemplateError, whose str
+is "FILE:LINE: message".
+
+Limits: the output (MAX_OUTPUT characters), range iterations (MAX_ITERATIONS), nesting
+(MAX_DEPTH), every value a function builds (gofunctions.MAX_TEXT characters, MAX_ITEMS
+items), and the total work of a render (MAX_WORK: one unit per function call, range
+iteration and output write, plus one per character or item it builds), so a hostile
+template costs bounded memory and time, whatever it loops over.
+
+:func:`render_marked` also says where answers landed in the output (:class:`AnswerSpan`):
+``.Values`` text is marked (gofunctions.AnswerText) and so is what functions build from
+it, so the compose manifest can check that answers stayed data.
 """
 
 from __future__ import annotations
@@ -29,13 +39,36 @@ from typing import Any
 
 from catalog_server.manifests import gofunctions as fn
 from catalog_server.manifests.answers import answer_text
-from catalog_server.manifests.gofunctions import GoError, StringMap, go_text, truth
+from catalog_server.manifests.gofunctions import (
+    MAX_ITEMS,
+    MAX_TEXT,
+    GoError,
+    StringMap,
+    go_text,
+    mark,
+    sources_of,
+    truth,
+)
 
-__all__ = ["FUNCTIONS", "MAX_DEPTH", "MAX_ITERATIONS", "MAX_OUTPUT", "TemplateError", "render"]
+__all__ = [
+    "FUNCTIONS",
+    "MAX_DEPTH",
+    "MAX_ITEMS",
+    "MAX_ITERATIONS",
+    "MAX_OUTPUT",
+    "MAX_TEXT",
+    "MAX_WORK",
+    "AnswerSpan",
+    "Rendered",
+    "TemplateError",
+    "render",
+    "render_marked",
+]
 
 MAX_OUTPUT = 10 * 1024 * 1024  # characters of rendered text
 MAX_ITERATIONS = 10_000  # range iterations over the whole render, nested ranges included
 MAX_DEPTH = 100  # nesting of control structures and parentheses
+MAX_WORK = 50_000_000  # units of work in one render (see the module's docstring)
 FUNCTIONS: Mapping[str, Callable[..., Any]] = fn.FUNCTIONS
 _LAZY = frozenset({"and", "or"})
 _CHAINABLE = frozenset({"field", "chain", "variable", "close"})
@@ -342,22 +375,50 @@ class _Parser:
 # --- Execution ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class AnswerSpan:
+    """Characters ``start:end`` of the output came from the answers ``sources``, printed
+    by the action on template line ``line``."""
+
+    start: int
+    end: int
+    sources: frozenset[str]
+    line: int
+
+
+@dataclass
+class Rendered:
+    text: str
+    spans: list[AnswerSpan]
+
+
 class _Renderer:
     def __init__(self, filename: str, data: Any) -> None:
         self.filename = filename
         self.out: list[str] = []
+        self.spans: list[AnswerSpan] = []
         self.size = 0
         self.iterations = 0
+        self.work = 0
         self.variables: list[tuple[str, Any]] = [("$", data)]
 
     def fail(self, message: str, line: int) -> TemplateError:
         return TemplateError(message, self.filename, line)
 
-    def write(self, text: str, line: int) -> None:
+    def spend(self, units: int, line: int) -> None:
+        self.work += units
+        if self.work > MAX_WORK:
+            raise self.fail(f"the template does more than {MAX_WORK} units of work", line)
+
+    def write(self, text: str, line: int, sources: frozenset[str] = frozenset()) -> None:
+        self.spend(1 + len(text), line)
+        start = self.size
         self.size += len(text)
         if self.size > MAX_OUTPUT:
             raise self.fail(f"rendered output exceeds {MAX_OUTPUT} characters", line)
         self.out.append(text)
+        if sources and text:
+            self.spans.append(AnswerSpan(start, self.size, sources, line))
 
     def run(self, nodes: list[_Node], dot: Any) -> None:
         for node in nodes:
@@ -366,7 +427,7 @@ class _Renderer:
             elif node.kind == "action":
                 value = self.pipeline(node.pipe, dot)
                 if not node.pipe.declare:
-                    self.write(go_text(value), node.line)
+                    self.write(go_text(value), node.line, sources_of(value))
             else:
                 mark = len(self.variables)
                 try:
@@ -406,6 +467,7 @@ class _Renderer:
             self.iterations += 1
             if self.iterations > MAX_ITERATIONS:
                 raise self.fail(f"more than {MAX_ITERATIONS} range iterations", node.line)
+            self.spend(1, node.line)
             del self.variables[mark:]
             if len(pipe.declare) == 2:
                 self.variables += [(pipe.declare[0], key), (pipe.declare[1], element)]
@@ -437,12 +499,29 @@ class _Renderer:
         args: list[Any] = [lambda a=a: self.operand(a, dot, line) for a in command[1:]]
         if has_final:
             args.append(lambda: final)
-        if head.value not in _LAZY:
+        if head.value in _LAZY:
+            args_sources: frozenset[str] = frozenset()  # and/or return an argument as it is
+        else:
             args = [arg() for arg in args]
+            args_sources = frozenset().union(*(sources_of(arg) for arg in args))
         try:
-            return fn.call(head.value, args)
+            result = fn.call(head.value, args)
         except GoError as exc:
             raise self.fail(f"error calling {head.value}: {exc}", line) from None
+        self.spend(1 + self.size_of(result, head.value, line), line)
+        if args_sources and isinstance(result, str | list | tuple):
+            # What a function builds from answers holds them (conservatively, all of it).
+            result = mark(result, args_sources | sources_of(result))
+        return result
+
+    def size_of(self, value: Any, function: str, line: int) -> int:
+        """Characters or items of what a function returned; over the limits it fails."""
+        if not isinstance(value, str | list | tuple):
+            return 0
+        limit = MAX_TEXT if isinstance(value, str) else MAX_ITEMS
+        if len(value) > limit:
+            raise self.fail(f"{function} built a value of {len(value)} (limit {limit})", line)
+        return len(value)
 
     def operand(self, operand: _Operand, dot: Any, line: int) -> Any:
         kind = operand.kind
@@ -480,6 +559,40 @@ def _describe(operand: _Operand) -> str:
     return "." + ".".join(operand.chain) if operand.chain else "."
 
 
+def _values(values: Mapping[str, Any]) -> StringMap:
+    """``.Values``: scalars as text, as Rancher's string map had them, each marked with the
+    variable it answers."""
+    data = StringMap(
+        {
+            key: mark(
+                value if isinstance(value, list | tuple | Mapping) else answer_text(value),
+                frozenset({key}),
+            )
+            for key, value in values.items()
+        }
+    )
+    data.sources = frozenset(values)
+    return data
+
+
+def render_marked(
+    text: str, values: Mapping[str, Any], *, filename: str, extra: Mapping[str, Any] | None = None
+) -> Rendered:
+    """Render as :func:`render` does, and say where the output holds answers.
+
+    ``extra``'s values are marked too (under their key's name), since they come from the
+    request (the release name). Raises TemplateError as :func:`render` does.
+    """
+    nodes = _Parser(text, filename).parse()
+    data: dict[str, Any] = {
+        key: mark(value, frozenset({key})) for key, value in (extra or {}).items()
+    }
+    data["Values"] = _values(values)
+    renderer = _Renderer(filename, data)
+    renderer.run(nodes, data)
+    return Rendered("".join(renderer.out), renderer.spans)
+
+
 def render(
     text: str, values: Mapping[str, Any], *, filename: str, extra: Mapping[str, Any] | None = None
 ) -> str:
@@ -488,16 +601,7 @@ def render(
     Scalar values are passed as text, as Rancher's string map did; lists and mappings are
     passed as they are. Raises TemplateError ("FILE:LINE: message") on anything outside the
     supported subset, on Go runtime errors (bad comparison, bad index, missing arguments),
-    and when output, range iterations or nesting exceed MAX_OUTPUT, MAX_ITERATIONS, MAX_DEPTH.
+    and when output, range iterations, nesting, a value or the work done exceed their
+    limits (MAX_OUTPUT, MAX_ITERATIONS, MAX_DEPTH, MAX_TEXT / MAX_ITEMS, MAX_WORK).
     """
-    nodes = _Parser(text, filename).parse()
-    data: dict[str, Any] = dict(extra or {})
-    data["Values"] = StringMap(
-        {
-            key: value if isinstance(value, list | tuple | Mapping) else answer_text(value)
-            for key, value in values.items()
-        }
-    )
-    renderer = _Renderer(filename, data)
-    renderer.run(nodes, data)
-    return "".join(renderer.out)
+    return render_marked(text, values, filename=filename, extra=extra).text

@@ -339,3 +339,10 @@ def test_printf_width_is_bounded():
 def test_no_python_evaluation():
     assert r("{{ \"__import__('os')\" }}") == "__import__('os')"
     assert 'function "__import__" not defined' in str(error_of("{{ __import__ }}"))
+
+
+def test_fields_after_a_space_are_arguments_of_their_own():
+    values = {"A": "x", "B": "y"}
+    assert r('{{ printf "%s-%s" .Values.A .Values.B }}', values) == "x-y"
+    assert r("{{ $v := .Values }}{{ print $v.A $v.B }}", values) == "xy"
+    assert r("{{ with .Values }}{{ print .A .B }}{{ end }}", values) == "xy"

@@ -1,0 +1,4 @@
+services:
+  web:
+    image: example/web:1.0
+{{- range until 10000 }}{{ $x := printf "%50000s" "" }}{{ end }}
