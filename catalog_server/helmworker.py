@@ -219,6 +219,7 @@ class WorkerPool:
         self.pid = os.getpid()
         self._idle: list[_Worker] = []
         self._count = 0
+        self.started = 0  # workers started over the pool's life
         self._cond = threading.Condition()
         self._reaper: threading.Thread | None = None
         atexit.register(self.close)
@@ -234,6 +235,7 @@ class WorkerPool:
                     worker.kill()
                 if self._count < self.size:
                     self._count += 1
+                    self.started += 1
                     break
                 self._cond.wait()
         try:

@@ -20,6 +20,9 @@ The semantics follow Rancher's own UI where it is the only reference:
 - Answers for variables no question declares are passed through unchanged, as Rancher
   passes them to a stack (Helm manifests refuse them first: see :mod:`.helm`); answers for
   hidden questions are dropped.
+- Text answers are one line: no line break (``\n``, ``\r``, U+0085, U+2028, U+2029) and no
+  other control character, except for ``multiline`` and ``certificate`` questions, which
+  may hold line breaks and tabs (still no other control character).
 - An optional question with no answer and no default is set to "" when its type is text
   (Rancher's UI sends "" for it, and templates test ``ne .Values.X ""``); a number or
   boolean question is left out.
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +63,9 @@ _FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _TRUE = frozenset({"true", "1"})
 _FALSE = frozenset({"false", "0"})
 _HOSTNAME_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+# Types whose answers may span lines; every other text answer is one line.
+MULTILINE_TYPES = frozenset({"multiline", "certificate"})
+_LINE_BREAKS = frozenset("\n\r\x85\u2028\u2029")
 
 
 @dataclass
@@ -167,8 +174,23 @@ def enum_options(question: Mapping[str, Any]) -> list[Any]:
     return list(options) if isinstance(options, list) else []
 
 
+def _control_characters(qtype: str, text: str) -> str | None:
+    """What is wrong with the control characters in a text answer, or None."""
+    multiline = qtype in MULTILINE_TYPES
+    for char in text:
+        if char in _LINE_BREAKS:
+            if not multiline:
+                return "must be one line (a line break is only allowed in multiline answers)"
+        elif unicodedata.category(char) in ("Cc", "Zl", "Zp") and not (multiline and char == "\t"):
+            return f"must not hold control characters (found U+{ord(char):04X})"
+    return None
+
+
 def _check_text(question: Mapping[str, Any], qtype: str, text: Any) -> list[str]:
     errors: list[str] = []
+    control = _control_characters(qtype, text) if isinstance(text, str) else None
+    if control:
+        errors.append(control)
     if qtype == "enum":
         options = enum_options(question)
         if isinstance(text, list | dict):  # an option that is itself a list or mapping

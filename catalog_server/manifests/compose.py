@@ -7,7 +7,9 @@ the version has one), else ``docker-compose.yml`` is read; then it is parsed and
 interpolated with the Compose Specification's rules over the answers (values only, never
 keys), converted from its own format to the Compose Specification
 (:mod:`.composeconvert`) and checked (:mod:`.composecheck`): what is still invalid after
-conversion is refused, naming file, line and rule. Then, by ``target``:
+conversion is refused, naming file, line and rule. Answers a template prints must each stay
+inside one YAML value, and are not interpolated a second time (see :mod:`.placement`).
+Then, by ``target``:
 
 - ``compose`` (the default): ``docker-compose.yml`` is the converted document, which today's
   ``docker compose`` accepts, every conversion listed in the manifest's notes; ``.env``
@@ -36,8 +38,9 @@ from catalog_server.loaders.yamlfile import load_yaml
 from catalog_server.manifests.answers import AnswerCheck, answer_text, check_answers
 from catalog_server.manifests.composecheck import check_compose, show_path
 from catalog_server.manifests.composeconvert import Conversion, convert
-from catalog_server.manifests.gotemplate import TemplateError, render
+from catalog_server.manifests.gotemplate import TemplateError, render_marked
 from catalog_server.manifests.interpolate import InterpolationError, interpolate
+from catalog_server.manifests.placement import OutOfPlace, place_answers
 
 __all__ = [
     "COMPOSE_FILE",
@@ -136,8 +139,10 @@ def dump_yaml(value: Any) -> str:
 def _env_value(text: str) -> str:
     if _ENV_BARE.match(text):
         return text
-    if "'" not in text:
-        return f"'{text}'"  # literal in compose's dotenv, line breaks included
+    if "'" not in text and "\\" not in text:
+        # Literal in compose's dotenv, line breaks included; but there a backslash escapes
+        # a quote (a quoted lone backslash is unterminated), so text with one is double-quoted.
+        return f"'{text}'"
     escaped = (
         text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
         .replace("\n", "\\n").replace("\r", "\\r")
@@ -149,8 +154,9 @@ def dotenv(values: Mapping[str, Any]) -> tuple[str, list[str]]:
     """The ``.env`` text for ``values`` and warnings for variables it cannot hold.
 
     Each value is written as answer_text gives it: bare when plain, single-quoted (literal)
-    otherwise, double-quoted with ``\\`` escapes when it holds a single quote. Names that are
-    not environment variable names, and lists or mappings, are left out with a warning.
+    otherwise, double-quoted with ``\\`` escapes when it holds a single quote or a
+    backslash. Names that are not environment variable names, and lists or mappings, are
+    left out with a warning.
     """
     lines, warnings = [], []
     for name, value in values.items():
@@ -180,14 +186,23 @@ def _text(files: Mapping[str, bytes | None], path: str) -> str:
 def _source(
     files: Mapping[str, bytes | None], name: str, values: Mapping[str, Any], extra: Mapping
 ) -> tuple[str, str] | None:
-    """(file name, text): the ``.tpl`` rendered when there is one, else the plain file."""
+    """(file name, text): the ``.tpl`` rendered when there is one (answers checked to have
+    stayed data), else the plain file."""
     template = f"{name}.tpl"
     if template in files:
         try:
-            return template, render(_text(files, template), values, filename=template, extra=extra)
+            rendered = render_marked(_text(files, template), values, filename=template, extra=extra)
+            return template, place_answers(rendered.text, rendered.spans, template)
         except TemplateError as exc:
             raise ManifestError(
                 "render_error", str(exc), {"file": exc.filename, "line": exc.line}
+            ) from None
+        except OutOfPlace as exc:
+            names = ", ".join(sorted(exc.errors))
+            raise ManifestError(
+                "invalid_answers",
+                f"answers would change the structure of {template}: {names}",
+                exc.errors,
             ) from None
     if name in files:
         return name, _text(files, name)
