@@ -9,6 +9,7 @@ server may serve a site's icon file to someone who opens it directly.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 import markdown
@@ -32,6 +33,27 @@ XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 _SVG_DROP = {"script", "foreignObject", "iframe", "embed", "object", "handler", "listener",
              "animate", "set", "animateTransform", "animateMotion", "use"}  # fmt: skip
 MAX_ICON_BYTES = 512 * 1024
+# CSS functions a style may call: colours and transforms, nothing that loads a resource.
+_CSS_FUNCTIONS = {
+    "rgb", "rgba", "hsl", "hsla", "calc", "var", "translate", "translatex", "translatey",
+    "rotate", "scale", "scalex", "scaley", "matrix", "skewx", "skewy", "cubic-bezier",
+}  # fmt: skip
+_CSS_CALL = re.compile(r"([-\w]+)\(\s*(\S?)")  # a function token: name( with no space
+
+
+def fetches(css: str) -> bool:
+    """True when CSS text could make a browser fetch something or escape this check: an
+    at-rule that loads (``@import``, ``@font-face``), a backslash (CSS escapes can spell
+    ``url``), or a call to any function but the harmless ones, ``url(#id)`` included."""
+    lowered = css.lower()
+    if "@import" in lowered or "@font-face" in lowered or "\\" in css or "@namespace" in lowered:
+        return True
+    for name, first in _CSS_CALL.findall(lowered):
+        if name == "url" and first == "#":
+            continue
+        if name not in _CSS_FUNCTIONS:
+            return True
+    return False
 
 
 def render_markdown(text: str | None) -> str:
@@ -59,7 +81,8 @@ def clean_html(html: str) -> str:
 
 
 def clean_svg(data: bytes) -> bytes | None:
-    """An SVG icon without script, event handlers, external references or entity tricks.
+    """An SVG icon without script, event handlers, external references (links, and styles
+    that load anything: see `fetches`) or entity tricks.
 
     Returns None when the file is not a well-formed SVG document, or declares a DOCTYPE
     (entity expansion is how XML bombs work; icons never need one): the page then shows
@@ -83,9 +106,15 @@ def _local(tag: str) -> str:
     return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
+def _dropped(element: ET.Element) -> bool:
+    if not isinstance(element.tag, str) or _local(element.tag) in _SVG_DROP:
+        return True
+    return _local(element.tag) == "style" and fetches("".join(element.itertext()))
+
+
 def _clean_svg_element(element: ET.Element) -> None:
     for child in list(element):
-        if _local(child.tag) in _SVG_DROP or not isinstance(child.tag, str):
+        if _dropped(child):
             element.remove(child)
         else:
             _clean_svg_element(child)
@@ -96,5 +125,5 @@ def _clean_svg_element(element: ET.Element) -> None:
             del element.attrib[name]
         elif (local == "href" or name == XLINK_HREF) and not value.startswith("#"):
             del element.attrib[name]  # only in-document references: nothing is fetched
-        elif "javascript:" in value.replace(" ", "") or "url(" in value and "url(#" not in value:
+        elif "javascript:" in value.replace(" ", "") or fetches(value):
             del element.attrib[name]

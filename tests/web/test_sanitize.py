@@ -74,3 +74,31 @@ def test_clean_svg_keeps_internal_references_only():
     text = clean_svg(svg).decode()
     assert 'fill="url(#g)"' in text
     assert "javascript" not in text and "tracker" not in text and "foreignObject" not in text
+
+
+@pytest.mark.parametrize(
+    "css",
+    [
+        "@import url(https://evil.example/x.css);",
+        "@import 'https://evil.example/x.css';",
+        ".a { fill: url(https://evil.example/x#p) }",
+        ".a { fill: url(#ok) } .b { background: url( 'https://evil.example/p.png' ) }",
+        ".a { background: \\75 rl(https://evil.example/p.png) }",
+        ".a { background-image: image-set('https://evil.example/p.png' 1x) }",
+        "@font-face { font-family: x; src: local(x), url(//evil.example/f.woff) }",
+    ],
+)
+def test_clean_svg_keeps_no_style_that_fetches(css):
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg"><style>' + css + "</style>"
+        '<rect class="a" style="' + css.replace('"', "'") + '" width="1" height="1"/></svg>'
+    ).encode()
+    text = clean_svg(svg).decode()
+    assert "evil.example" not in text
+    assert "<rect" in text
+
+
+def test_clean_svg_keeps_harmless_style():
+    css = ".st0{fill:#0075a8;stroke:rgb(1,2,3)} .st1{fill:url(#gradient);opacity:.5}"
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg"><style>' + css + "</style></svg>").encode()
+    assert css in clean_svg(svg).decode()
