@@ -7,6 +7,7 @@ from typing import Any
 
 from catalog_server.loaders.model import INSTALLABLE_TYPES, TEMPLATE_TYPES
 from catalog_server.manifests.compose import TARGETS
+from catalog_server.manifests.upgrades import LOOSE_VERSION_PATTERN
 
 
 def _nullable(type_: str) -> dict[str, Any]:
@@ -37,9 +38,13 @@ def _error(description: str) -> dict[str, Any]:
 
 
 def _raw(media_types: list[str], description: str) -> dict[str, Any]:
+    # Raw text; a YAML file, read as YAML, may be any value.
     return {
         "description": description,
-        "content": {m: {"schema": {"type": "string"}} for m in media_types},
+        "content": {
+            m: {"schema": {} if m == "application/yaml" else {"type": "string"}}
+            for m in media_types
+        },
     }
 
 
@@ -507,7 +512,20 @@ def _manifest_paths(template: dict, version: dict) -> dict[str, Any]:
                         ".tar.gz of the files (tar).",
                         "content": {
                             "application/json": {"schema": _ref("Manifest")},
-                            "application/yaml": {"schema": {"type": "string"}},
+                            "application/yaml": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["files", "commands", "warnings"],
+                                    "properties": {
+                                        "files": {
+                                            "type": "object",
+                                            "additionalProperties": {"type": "string"},
+                                        },
+                                        "commands": {"type": "array", "items": {"type": "string"}},
+                                        "warnings": {"type": "array", "items": {"type": "string"}},
+                                    },
+                                }
+                            },
                             "application/gzip": {"schema": {"type": "string"}},
                         },
                     },
@@ -539,7 +557,11 @@ def _manifest_paths(template: dict, version: dict) -> dict[str, Any]:
                     "rancher_version",
                     "query",
                     "Only targets supporting this Rancher version.",
-                    {"type": "string", "maxLength": 100},
+                    {
+                        "type": "string",
+                        "maxLength": 100,
+                        "pattern": f"^{LOOSE_VERSION_PATTERN}$",
+                    },
                 ),
             ],  # fmt: skip
             {"400": BAD_PARAMETER, "404": NOT_FOUND},
@@ -739,8 +761,8 @@ UNAUTHORIZED = _error("No admin token, a wrong one or a revoked one; nothing cha
 ADMIN = [{"admin": []}]
 _REF = {
     "type": ["object", "null"],
-    "description": "{env: NAME} or {file: /path}: where the "
-    "secret comes from; never the secret itself.",
+    "description": "{env: NAME} or {file: /path}: where the secret comes from; never the "
+    "secret itself. Over the API, as for credentials: the prefix and folder rules.",
 }
 CATALOG_INPUT = {
     "type": "object",
@@ -748,20 +770,29 @@ CATALOG_INPUT = {
         "name": {"type": "string", "description": "Lower-case letters, digits and '-'."},
         "url": {
             "type": "string",
-            "description": "https://, ssh://, git@host:path or git://; no credentials in the URL.",
+            "description": "https://, ssh://, git@host:path or git://; no credentials, query "
+            "or fragment in the URL, no spaces or control characters. The host must resolve "
+            "to public addresses only (not loopback, link-local, private or this server's) "
+            "unless CATALOG_ALLOW_PRIVATE_URLS is set.",
         },
         "branch": _nullable("string"),
         "subdir": _nullable("string"),
         "refresh_interval": {"type": "integer", "minimum": 10, "maximum": 86400},
         "credentials": {
             "type": ["object", "null"],
-            "description": "username, and password_env or password_file, or ssh_key_file: "
-            "references, never values.",
+            "description": "username, and password_env or password_file (https:// URLs only), "
+            "or ssh_key_file (ssh URLs only): references, never values. Variables must start "
+            "with CATALOG_API_SECRET_ENV_PREFIX (CATALOG_GIT_), files lie in "
+            "CATALOG_API_SECRET_DIR.",
         },
         "webhook_secret": _REF,
     },
 }
 INVALID = _error("A field is not valid; details name each field with its messages.")
+REPLAYED = _error(
+    "This signed body was accepted before (code replayed): a webhook body is accepted once "
+    "(for 30 days), so send something unique in it, such as the commit or a time."
+)
 
 
 def _admin_catalogs() -> dict:
@@ -872,6 +903,7 @@ def _admin_paths() -> dict:
                     "202": queued,
                     "400": BAD_PARAMETER,
                     "401": _error("No catalog accepts the signature; nothing queued."),
+                    "409": REPLAYED,
                 },
             }
         },
@@ -883,6 +915,7 @@ def _admin_paths() -> dict:
                 "responses": {
                     "202": queued,
                     "401": _error("Bad or missing signature; nothing queued."),
+                    "409": REPLAYED,
                 },
             }
         },

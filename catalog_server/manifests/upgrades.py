@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import semver
 
 __all__ = [
+    "LOOSE_VERSION_PATTERN",
     "VersionInfo",
     "files_diff",
     "parse_loose",
@@ -31,11 +32,14 @@ __all__ = [
     "upgrade_targets",
 ]
 
-_LOOSE = re.compile(
-    r"\s*v?(\d+)(?:\.(\d+))?(?:\.(\d+))?"
+# A version read loosely (``v1.6``, ``2.0.0-rc1``); one pattern for Python and for the
+# OpenAPI document (ECMA-262 regular expressions), so the two accept the same text.
+LOOSE_VERSION_PATTERN = (
+    r" *v?(\d+)(?:\.(\d+))?(?:\.(\d+))?"
     r"(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
-    r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?\s*\Z"
+    r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))? *"
 )
+_LOOSE = re.compile(LOOSE_VERSION_PATTERN + r"\Z")
 _COMPARATOR = re.compile(r"\s*(>=|<=|!=|==|>|<|=|!)?\s*([^\s<>=!|]+)\s*")
 _WILDCARD = re.compile(r"v?(\d+)(?:\.(\d+|[xX*]))?(?:\.([xX*]))?\Z")
 _TESTS = {
