@@ -432,12 +432,19 @@ def _open_remote(source, cache_dir: Path, timeout: int) -> OpenedSource:
 
 
 def snapshot_revision(snapshot: Snapshot) -> str:
-    """The commit, or for a plain folder a fingerprint of its file list and sizes."""
+    """The commit, or for a plain folder a fingerprint of its file list, sizes and contents
+    (a path that is not a plain relative one, a backslash in a folder name say, counts by
+    its name and size: it is never read, and the loaders report it)."""
     if snapshot.commit:
         return snapshot.commit
     digest = hashlib.sha256()
     for path, entry in sorted(snapshot.entries().items()):
         digest.update(f"{path}\0{entry.size}\0{entry.kind}\n".encode("utf-8", "surrogateescape"))
-        if entry.kind == "file" and entry.size <= MAX_FILE_BYTES:
-            digest.update(hashlib.sha256(snapshot.read(path)).digest())
+        if entry.kind != "file" or entry.size > MAX_FILE_BYTES:
+            continue
+        try:
+            clean_relpath(path)
+        except SourceError:
+            continue
+        digest.update(hashlib.sha256(snapshot.read(path)).digest())
     return "folder:" + digest.hexdigest()[:40]

@@ -173,3 +173,22 @@ def test_cli_sync_reports_a_bad_catalogs_file(app, cli_env, tmp_path):
     assert result.exit_code == 1
     assert "catalogs[0]" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_backslash_in_a_plain_folders_name_costs_only_that_folder(client, sync, tmp_path):
+    """A plain-folder catalog (no git) with `templates/we\\b/`: that path is ignored with a
+    problem, as lint says, and the rest of the catalog is indexed."""
+    from catalog_server.catalogs import CatalogSource
+
+    compose = "services:\n  a:\n    image: busybox:1.36\n"
+    for folder in ("web", "we\\b"):
+        version = tmp_path / "plain" / "templates" / folder / "0"
+        version.mkdir(parents=True)
+        (version.parent / "config.yml").write_text("name: web\nversion: 1.0.0\n")
+        (version / "docker-compose.yml").write_text(compose)
+        (version / "rancher-compose.yml").write_text(".catalog:\n  version: 1.0.0\n")
+    summary = sync(CatalogSource("plain", str(tmp_path / "plain")))
+    assert summary.status == "updated", summary.error
+    assert [t["id"] for t in client.get("/api/v1/templates").json["items"]] == ["web"]
+    problems = client.get("/api/v1/problems?catalog=plain").json["items"]
+    assert {p["rule"] for p in problems if "we\\\\b" in (p["file"] or "")} == {"file.unsafe-path"}
