@@ -117,4 +117,4 @@ def test_ordinary_templates_stay_well_within_the_bounds():
         "{{- end }}\n"
     )
     rendered = render(text, {"NAME": "web"}, filename="t")
-    assert rendered.count("svc") == 50 and "\"WEB-49\"" in rendered
+    assert rendered.count("svc") == 50 and '"WEB-49"' in rendered
