@@ -396,7 +396,10 @@ def main(argv: list[str]) -> None:
     handlers = _handlers(sdk)
     # From here on the whole process, Go's heap included, lives within the budget.
     limit = _vm_size() + memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)  # a limit set around the service holds too
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))  # hard too: it cannot be raised
     _send(sys.stdout.fileno(), {"ready": True})
     _serve(handlers, output_bytes, sdk.HelmError)
 
