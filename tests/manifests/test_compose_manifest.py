@@ -296,8 +296,13 @@ def test_dotenv_leaves_out_what_it_cannot_hold():
 
 @needs_compose
 @pytest.mark.parametrize(
-    "value", ["plain", "two words", "a#b $x ${y}", "line1\nline2", 'it\'s $HOME \\ "q"', " pad "]
-)
+    "value",
+    [
+        "plain", "two words", "a#b $x ${y}", "line1\nline2", 'it\'s $HOME \\ "q"', " pad ",
+        # A backslash escapes a quote inside single quotes: these are double-quoted.
+        "\\", "C:\\dir\\", "a\\'b", "\\n is not a line break", "$\\",
+    ],
+)  # fmt: skip
 def test_dotenv_reads_back_exactly_in_docker_compose(value, tmp_path):
     (tmp_path / ".env").write_text(dotenv({"V": value})[0])
     (tmp_path / "docker-compose.yml").write_text(

@@ -12,18 +12,11 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
-from catalog_server.app import create_app
-from catalog_server.catalogs import CatalogSource
-from catalog_server.config import Settings
-from catalog_server.db import db
-
-from .conftest import git_catalog, index_and_build
+from .conftest import serve_catalog
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
-DATA = Path(__file__).parent.parent / "data" / "hostile-site-catalog"
 NAME = (
     '</title><script>window.pwned="name"</script><meta http-equiv="refresh" '
     'content="0;url=https://evil.example/">Evil'
@@ -52,40 +45,21 @@ class _QuietFiles(SimpleHTTPRequestHandler):
 def hostile_site(tmp_path_factory) -> Iterator[dict[str, str]]:
     """The hostile catalog indexed and its site built; served by the app and by a plain
     static file server. Yields {"app": url, "static": url, "site": folder}."""
-    from flask_migrate import upgrade
-
-    base = tmp_path_factory.mktemp("hostile-site")
-    settings = Settings.from_env(
-        {
-            "CATALOG_INSTANCE_DIR": str(base / "instance"),
-            "CATALOG_DATABASE_URL": f"sqlite:///{base / 'catalog.db'}",
-            "CATALOG_CACHE_DIR": str(base / "cache"),
-            "CATALOG_STATE_TTL": "0",
-        }
-    )
-    app = create_app({"TESTING": True}, settings=settings)
-    with app.app_context():
-        upgrade()
-    repo = git_catalog(base / "catalog", "hostile-site-catalog")
-    index_and_build(app, settings, CatalogSource(name="site", url=str(repo)))
-    served = make_server("127.0.0.1", 0, app, threaded=True)
-    handler = functools.partial(_QuietFiles, directory=str(settings.site_dir))
+    served = serve_catalog(tmp_path_factory, "hostile-site-catalog", "site")
+    live = next(served)
+    handler = functools.partial(_QuietFiles, directory=str(live.settings.site_dir))
     static = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    for server in (served, static):
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=static.serve_forever, daemon=True).start()
     try:
         yield {
-            "app": f"http://127.0.0.1:{served.server_port}",
+            "app": live.url,
             "static": f"http://127.0.0.1:{static.server_address[1]}",
-            "site": str(settings.site_dir),
+            "site": str(live.settings.site_dir),
         }
     finally:
-        for server in (served, static):
-            server.shutdown()
-            server.server_close()
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+        static.shutdown()
+        static.server_close()
+        served.close()
 
 
 def test_no_page_holds_the_hostile_markup_unescaped(hostile_site):
