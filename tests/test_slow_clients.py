@@ -79,6 +79,9 @@ def slow_client(port: int, stop: threading.Event, answers: list[bytes]) -> None:
 
 
 def test_four_slow_clients_do_not_starve_normal_requests(server):
+    """Normal requests are answered while the slow clients send; then each slow client is
+    answered 408, since its headers are not in within the deadline (12 s here) of its first
+    byte, though it sent a header every 8 s."""
     stop = threading.Event()
     answers: list[bytes] = []
     attackers = [
@@ -96,23 +99,13 @@ def test_four_slow_clients_do_not_starve_normal_requests(server):
             ) as response:
                 served.append(response.status)
             time.sleep(1)
+        assert answers == []  # still sending: neither served nor cut off yet
+        for attacker in attackers:
+            attacker.join(timeout=30)
     finally:
         stop.set()
-        for attacker in attackers:
-            attacker.join(timeout=5)
     assert served == [200] * 9
-    assert answers == []  # the slow clients were still sending: not answered, not served
-
-
-def test_headers_that_take_too_long_are_answered_408(server):
-    """The deadline counts from the first byte: a header every 8 s does not extend it."""
-    stop = threading.Event()
-    answers: list[bytes] = []
-    attacker = threading.Thread(target=slow_client, args=(server, stop, answers), daemon=True)
-    attacker.start()
-    attacker.join(timeout=40)
-    stop.set()
-    assert answers and answers[0].startswith(b"HTTP/1.1 408"), answers
+    assert len(answers) == 4 and all(a.startswith(b"HTTP/1.1 408") for a in answers), answers
 
 
 def test_a_body_that_takes_too_long_is_answered_408(server):
