@@ -19,9 +19,10 @@ answer to a client that does not read it is bounded the same way (the body timeo
 the socket). A body larger than ``MAX_BUFFERED_BODY`` is not buffered: the request goes
 to a thread at once, where the application refuses it (413) without reading it.
 
-The rest is gunicorn's ``gthread`` worker as it is. In production a buffering reverse
-proxy (nginx, a cloud load balancer) in front is still the first line: see the
-deployment docs.
+The rest is gunicorn's ``gthread`` worker as it is (gunicorn 27: the worker builds on its
+``TConn``, ``enqueue_req`` and the parser's ``take_buffered``, hence the pinned range). In
+production a buffering reverse proxy (nginx, a cloud load balancer) in front is still the
+first line: see the deployment docs.
 """
 
 from __future__ import annotations
