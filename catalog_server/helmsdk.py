@@ -80,12 +80,15 @@ class HelmLimitExceeded(HelmError):
 
 
 _limits = Limits()
-_size = 1
+# Workers one process may keep: as many as the chart image renderer's threads (one a CPU,
+# at most 4); each starts only when that many calls run at once.
+DEFAULT_WORKERS = min(4, os.cpu_count() or 1)
+_size = DEFAULT_WORKERS
 _pool: helmworker.WorkerPool | None = None
 _pool_lock = threading.Lock()
 
 
-def configure(limits: Limits, workers: int = 1) -> None:
+def configure(limits: Limits, workers: int = DEFAULT_WORKERS) -> None:
     """Set the limits of every Helm call from now on, and how many worker processes one
     process may keep (idle workers started under other limits are replaced)."""
     global _limits, _size, _pool

@@ -21,8 +21,9 @@ The semantics follow Rancher's own UI where it is the only reference:
   passes them to a stack (Helm manifests refuse them first: see :mod:`.helm`); answers for
   hidden questions are dropped.
 - Text answers are one line: no line break (``\n``, ``\r``, U+0085, U+2028, U+2029) and no
-  other control character, except for ``multiline`` and ``certificate`` questions, which
-  may hold line breaks and tabs (still no other control character).
+  other control character, except for ``multiline``, ``certificate``, ``yaml`` and ``text``
+  questions (text areas in Rancher's dashboard), which may hold line breaks and tabs (still
+  no other control character).
 - An optional question with no answer and no default is set to "" when its type is text
   (Rancher's UI sends "" for it, and templates test ``ne .Values.X ""``); a number or
   boolean question is left out.
@@ -64,7 +65,7 @@ _TRUE = frozenset({"true", "1"})
 _FALSE = frozenset({"false", "0"})
 _HOSTNAME_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 # Types whose answers may span lines; every other text answer is one line.
-MULTILINE_TYPES = frozenset({"multiline", "certificate"})
+MULTILINE_TYPES = frozenset({"multiline", "certificate", "yaml", "text"})
 _LINE_BREAKS = frozenset("\n\r\x85\u2028\u2029")
 
 

@@ -57,7 +57,7 @@ def test_single_line_answers_hold_no_line_break_or_control_character(qtype, bad)
     assert "V" not in check.values
 
 
-@pytest.mark.parametrize("qtype", ["multiline", "certificate"])
+@pytest.mark.parametrize("qtype", ["multiline", "certificate", "yaml", "text"])
 def test_multiline_answers_hold_line_breaks_but_no_other_control_character(qtype):
     question = {"variable": "V", "type": qtype}
     text = "line one\n\tline two\r\nline three"
