@@ -125,8 +125,11 @@ class _Worker:
         try:
             ready = _receive(self.process.stdout.fileno(), 1 << 20, time.monotonic() + 60)
         except (EOFError, TimeoutError, OverflowError, ValueError):
+            self.process.kill()
+            self.process.wait()
+            words = self.last_words()
             self.kill()
-            raise WorkerError(f"the Helm worker did not start: {self.last_words()}") from None
+            raise WorkerError(f"the Helm worker did not start: {words}") from None
         if "error" in ready:
             self.kill()
             raise CallFailed(ready["error"], ready.get("kind", "missing"))

@@ -77,7 +77,18 @@ print(json.dumps(out))
 """
 
 
-def test_hostile_charts_are_a_422_through_the_api(limited_run, make_catalog_repo, sync, cli_env):
+@pytest.fixture
+def tight_helm_limits():
+    """This process's Helm calls (the sync renders charts for their images) under the
+    test's limits, the defaults again afterwards."""
+    helmsdk.configure(helmworker.Limits(timeout=3, memory_mb=256, output_bytes=4 << 20))
+    yield
+    helmsdk.configure(helmworker.Limits())
+
+
+def test_hostile_charts_are_a_422_through_the_api(
+    limited_run, make_catalog_repo, sync, cli_env, tight_helm_limits
+):
     if "postgresql" in cli_env["CATALOG_DATABASE_URL"]:
         pytest.skip("the API path is the same on both databases; once is enough")
     repo = make_catalog_repo()
@@ -160,3 +171,21 @@ def test_renders_in_a_row_reuse_one_worker_and_a_failure_replaces_it():
         assert pool.started == 2
     finally:
         pool.close()
+
+
+def test_a_worker_that_cannot_start_is_an_error_not_a_crash(limited_run):
+    """Under an address-space limit too small for Go's runtime, the worker does not start:
+    a WorkerError saying so, and available() reads it as no SDK."""
+    script = (
+        "from catalog_server import helmsdk, helmworker\n"
+        "pool = helmworker.WorkerPool(helmworker.Limits(), size=1)\n"
+        "try:\n"
+        "    pool.call('ping', {})\n"
+        "except helmworker.WorkerError as exc:\n"
+        "    print('WorkerError:', exc)\n"
+        "print('available:', helmsdk.available())\n"
+    )
+    result = limited_run([sys.executable, "-c", script], memory_mb=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "WorkerError: the Helm worker did not start" in result.stdout
+    assert "available: False" in result.stdout
