@@ -65,7 +65,11 @@ class SiteLayout:
         self.config = load_mkdocs_config()
         self.files = Files([self._virtual_file(src) for src in _nav_sources(self.config)])
         self.nav = get_navigation(self.files, self.config)
-        self.template = self.config.theme.get_env().get_template("main.html")
+        # The theme's hooks run as in a mkdocs build (site/hooks.py: autoescape).
+        env = self.config.plugins.on_env(
+            self.config.theme.get_env(), config=self.config, files=self.files
+        )
+        self.template = env.get_template("main.html")
 
     def render(self, page: PageBody) -> str:
         """The whole HTML page, links relative to ``page.path`` as mkdocs makes them."""
@@ -83,7 +87,11 @@ class SiteLayout:
         mk_page.content = Markup(page.body.rstrip("\n"))  # noqa: S704  (escaped, sanitized)
         mk_page.active = True
         try:
-            return self.template.render(get_context(self.nav, self.files, self.config, mk_page))
+            context = get_context(self.nav, self.files, self.config, mk_page)
+            context = self.config.plugins.on_page_context(
+                context, page=mk_page, config=self.config, nav=self.nav
+            )
+            return self.template.render(context)
         finally:
             mk_page.active = False
             mk_page.content = None

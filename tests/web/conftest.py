@@ -86,6 +86,7 @@ class LiveServer:
     url: str
     settings: Settings
     exported: bool = False
+    export_dir: Path | None = None  # the exported site's folder, when exported
 
 
 class StaticSite:
@@ -151,15 +152,16 @@ def serve_catalog(
     else:
         source = CatalogSource(name=name, url=str(git_catalog(base / fixture, fixture)))
     index_and_build(app, settings, source)
-    wsgi = app
+    wsgi, export_dir = app, None
     if exported:
         with app.app_context():
-            wsgi = StaticSite(build_site(db.session, base / "export"), app)
+            export_dir = build_site(db.session, base / "export")
+        wsgi = StaticSite(export_dir, app)
     server = make_server("127.0.0.1", 0, wsgi, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield LiveServer(f"http://127.0.0.1:{server.server_port}", settings, exported)
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", settings, exported, export_dir)
     finally:
         server.shutdown()
         server.server_close()

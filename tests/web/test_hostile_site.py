@@ -43,18 +43,19 @@ class _QuietFiles(SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def hostile_site(tmp_path_factory) -> Iterator[dict[str, str]]:
-    """The hostile catalog indexed and its site built; served by the app and by a plain
-    static file server. Yields {"app": url, "static": url, "site": folder}."""
-    served = serve_catalog(tmp_path_factory, "hostile-site-catalog", "site")
+    """The hostile catalog indexed and its site built and exported; served by the app, and
+    the export by a bare static file server that sends no content security policy.
+    Yields {"app": url, "static": url, "site": the exported folder}."""
+    served = serve_catalog(tmp_path_factory, "hostile-site-catalog", "site", exported=True)
     live = next(served)
-    handler = functools.partial(_QuietFiles, directory=str(live.settings.site_dir))
+    handler = functools.partial(_QuietFiles, directory=str(live.export_dir))
     static = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=static.serve_forever, daemon=True).start()
     try:
         yield {
-            "app": live.url,
+            "app": live.url,  # its /api/ and /helm/ go to the app; pages are the export's
             "static": f"http://127.0.0.1:{static.server_address[1]}",
-            "site": str(live.settings.site_dir),
+            "site": str(live.export_dir),
         }
     finally:
         static.shutdown()
