@@ -1,28 +1,20 @@
-"""`catalog-server lint`: check a catalog's working tree the way the server will.
+"""What `catalog-server lint` checks: a catalog's working tree, the way the server will.
 
-    catalog-server lint [PATH ...] [--format text|json|github] [--changed-since REF]
-                        [--strict] [--list-rules]
-
-Each PATH is a catalog root (default `.`), read as a plain folder so uncommitted changes
-count. Problems are the loader's and validation's, the same the server records. Exit
-status: 0 without errors (warnings too unless --strict), 1 with errors, 2 on a usage error.
-
-`--changed-since REF` lints only the templates with files changed between REF and the
+A catalog root is read as a plain folder so uncommitted changes count. Problems are the
+loader's and validation's, the same the server records. :func:`lint_catalog` with
+``changed_since`` lints only the templates with files changed between that git ref and the
 working tree (untracked files included) and adds the version rules of
-`validation.history`, reading REF's tree straight from git.
+`validation.history`, reading the ref's tree straight from git. The command itself (its
+options and exit status) is :mod:`catalog_server.cli.lint`.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
-
-import click
 
 from catalog_server.images import attach_images
 from catalog_server.loaders import load_catalog
@@ -32,7 +24,6 @@ from catalog_server.sources import FolderSnapshot, GitSnapshot
 from catalog_server.validation import RULES, catalog_problems, validate_template
 from catalog_server.validation.history import changed_templates, compare_versions
 
-FORMATS = ("text", "json", "github")
 _GITHUB_LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
 
 
@@ -111,7 +102,7 @@ def order(p: Problem) -> tuple:
     return (p.template or "", p.version or "", p.file or "", p.line or 0, p.rule)
 
 
-def _located(problems: Iterable[Problem], root: str) -> list[Problem]:
+def located(problems: Iterable[Problem], root: str) -> list[Problem]:
     """Problems with files relative to the current folder, as editors and CI expect."""
     if os.path.normpath(root) == ".":
         return list(problems)
@@ -170,54 +161,3 @@ def format_rules() -> str:
         f"{r.id:<{width}}  {r.severity:<7}  {r.description}"
         for r in sorted(RULES.values(), key=lambda r: r.id)
     )
-
-
-@click.command("lint")
-@click.argument("paths", nargs=-1, type=click.Path(file_okay=False, exists=True))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="text for people, json for tools, github for workflow annotations.",
-)
-@click.option(
-    "--changed-since",
-    "ref",
-    metavar="REF",
-    help="Only templates changed since this git ref, plus version rules.",
-)
-@click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
-@click.option("--list-rules", is_flag=True, help="Print every rule id and exit.")
-def lint(paths: tuple[str, ...], fmt: str, ref: str | None, strict: bool, list_rules: bool) -> None:
-    """Check catalog folders (default: the current folder) as the server would.
-
-    Exits 0 when there is no error (and with --strict no warning), 1 otherwise.
-    """
-    if list_rules:
-        click.echo(format_rules())
-        return
-    from catalog_server import helmsdk
-    from catalog_server.config import ConfigError, Settings
-
-    try:
-        # The same limits as the server's: Helm's lint renders every template.
-        helmsdk.configure_from(Settings.from_env())
-    except ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
-    problems: list[Problem] = []
-    for root in paths or (".",):
-        try:
-            found = lint_catalog(Path(root), ref)
-        except SourceError as exc:
-            raise click.UsageError(str(exc)) from None
-        problems.extend(_located(found, root))
-    if fmt == "json":
-        click.echo(json.dumps([p.to_dict() for p in problems], indent=2))
-    elif fmt == "github":
-        click.echo(format_github(problems))
-    else:
-        click.echo(format_text(problems))
-    failing = {"error", "warning"} if strict else {"error"}
-    sys.exit(1 if any(p.severity in failing for p in problems) else 0)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import re
 import tarfile
 from collections.abc import Mapping
@@ -17,24 +16,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import click
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog_server import queries
 from catalog_server.chartvalues import CHART_VALUE_FILES, effective_questions
 from catalog_server.loaders.model import INSTALLABLE_TYPES, TEMPLATE_TYPES, template_type
-from catalog_server.manifests.compose import TARGETS, Manifest, ManifestError, compose_manifest
+from catalog_server.manifests.compose import compose_manifest
 from catalog_server.manifests.helm import helm_manifest
+from catalog_server.manifests.model import Manifest, ManifestError
 from catalog_server.manifests.schema_questions import SCHEMA_FILE
-from catalog_server.manifests.values import MAX_VALUES_BYTES, entry, values_error
+from catalog_server.manifests.values import entry, values_error
 from catalog_server.models import TemplateVersion, VersionFile
 from catalog_server.releases import MAX_RELEASE, default_namespace, default_release
 
 __all__ = [
     "manifest_archive",
-    "render",
     "render_version",
     "version_files",
     "served_questions",
@@ -177,165 +174,15 @@ def manifest_archive(manifest: Manifest, mtime: int = 0) -> bytes:
 
 
 def write_manifest(manifest: Manifest, out: Path) -> list[Path]:
-    """Write the manifest's files under ``out``; refuse paths that would leave it."""
+    """Write the manifest's files under ``out``; raise ValueError, before writing that file,
+    for a path that would leave it."""
     root = out.resolve()
     written = []
     for f in manifest.files:
         target = (root / f.path).resolve()
         if root not in target.parents:
-            raise click.ClickException(f"refusing to write {f.path!r} outside {out}")
+            raise ValueError(f"refusing to write {f.path!r} outside {out}")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(f.content, encoding="utf-8", newline="")
         written.append(target)
     return written
-
-
-# --- the command -------------------------------------------------------------------------
-
-
-def _read_answers(path: str | None, settings: tuple[str, ...]) -> dict[str, Any]:
-    answers: dict[str, Any] = {}
-    if path:
-        try:
-            text = (
-                Path(path).read_text(encoding="utf-8")
-                if path != "-"
-                else click.get_text_stream("stdin").read()
-            )
-            loaded = yaml.safe_load(text)
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise click.BadParameter(f"cannot read {path}: {exc}", param_hint="--answers") from None
-        if loaded is None:
-            loaded = {}
-        if isinstance(loaded, dict) and isinstance(loaded.get("answers"), dict):
-            loaded = loaded["answers"]  # the API's request body works too
-        if not isinstance(loaded, dict):
-            raise click.BadParameter(
-                f"{path} must hold a mapping of answers", param_hint="--answers"
-            )
-        answers.update({str(k): v for k, v in loaded.items()})
-    for item in settings:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise click.BadParameter(f"{item!r} is not VAR=VALUE", param_hint="--set")
-        answers[name] = value
-    return answers
-
-
-def _read_values(path: str | None) -> str | None:
-    """The text of the --values document ('-' for stdin), parsed later where the API parses
-    it, so that errors name the same lines."""
-    if not path:
-        return None
-    try:
-        if path == "-":
-            text = click.get_text_stream("stdin").read(MAX_VALUES_BYTES + 1)
-        else:
-            with open(path, encoding="utf-8") as stream:
-                text = stream.read(MAX_VALUES_BYTES + 1)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise click.BadParameter(f"cannot read {path}: {exc}", param_hint="--values") from None
-    return text
-
-
-def _render_ref(session, catalog, template, version, answers, **kw) -> Manifest:
-    """render_version for the command: the default version; errors as ClickException."""
-    from catalog_server.manifests.compose import ManifestError
-    from catalog_server.problems import TemplateNotFound
-
-    try:
-        if not version:
-            t = queries.get_template(session, catalog, template)
-            version = t.default_version or (t.versions[0].version if t.versions else "")
-        return render_version(session, catalog, template, version, answers, **kw)
-    except TemplateNotFound as exc:
-        raise click.ClickException(str(exc)) from None
-    except ValueError as exc:
-        if isinstance(exc, ManifestError) and exc.details:
-            detail = json.dumps(exc.details, indent=2, ensure_ascii=False)
-            raise click.ClickException(f"{exc.message}\n{detail}") from None
-        raise click.ClickException(str(exc)) from None
-
-
-@click.command()
-@click.argument("ref", metavar="CATALOG/TEMPLATE[@VERSION]")
-@click.option(
-    "--answers",
-    "answers_file",
-    metavar="FILE",
-    help="YAML or JSON mapping of answers ('-' for stdin).",
-)
-@click.option(
-    "--set",
-    "settings",
-    multiple=True,
-    metavar="VAR=VALUE",
-    help="One answer (repeatable); wins over --answers.",
-)
-@click.option(
-    "--values",
-    "values_file",
-    metavar="FILE",
-    help="Helm charts: a YAML or JSON values document merged over the chart's values.yaml "
-    "('-' for stdin); the only way to set values no question declares.",
-)
-@click.option("--release", help="Release (stack) name.")
-@click.option(
-    "--target",
-    type=click.Choice(TARGETS),
-    help="Compose templates: compose (default: a file today's docker compose accepts) or "
-    "rancher (the files as authored for Rancher 1.x).",
-)
-@click.option("--namespace", help="Kubernetes namespace (Helm charts).")
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False),
-    metavar="DIR",
-    help="Write the files here (default: print them).",
-)
-@click.option(
-    "--server-url",
-    default="http://127.0.0.1:8080",
-    show_default=True,
-    help="Where this service is reached, for `helm repo add`.",
-)
-def render(
-    ref, answers_file, settings, values_file, release, target, namespace, out_dir, server_url
-) -> None:
-    """Render the install manifest of an indexed template version.
-
-    Reads the version from the database, as the API does, and writes the same files as
-    `POST /api/v1/templates/{catalog}/{template}/versions/{version}/manifest`. VERSION
-    defaults to the template's default version. Conversions made for the compose target
-    are printed as notes. Answers must be for declared questions; other Helm values go in
-    --values.
-    """
-    from catalog_server.cli import app_context
-    from catalog_server.db import db
-
-    path, _, version = ref.partition("@")
-    catalog, sep, template = path.partition("/")
-    if not sep or not catalog or not template:
-        raise click.BadParameter("must be CATALOG/TEMPLATE[@VERSION]", param_hint="REF")
-    answers = _read_answers(answers_file, settings)
-    values = _read_values(values_file)
-    with app_context():
-        manifest = _render_ref(
-            db.session, catalog, template, version, answers,
-            release=release, namespace=namespace, target=target, server_url=server_url,
-            values=values,
-        )  # fmt: skip
-    for warning in manifest.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    for note in manifest.notes:
-        click.echo(f"note: {note}", err=True)
-    if out_dir:
-        for target in write_manifest(manifest, Path(out_dir)):
-            click.echo(f"wrote {target}", err=True)
-    else:
-        for f in manifest.files:
-            click.echo(f"# --- {f.path}")
-            click.echo(f.content, nl=not f.content.endswith("\n"))
-    for command in manifest.commands:
-        click.echo(f"run: {command}", err=True)

@@ -11,9 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import click
-
-_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,51}[a-z0-9])?")
+# A template name: lower-case letters, digits and '-', at most 53 characters.
+TEMPLATE_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,51}[a-z0-9])?")
 
 _ICON = """<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64" width="64" height="64">
   <rect x="4" y="4" width="56" height="56" rx="10" fill="#2453ff"/>
@@ -85,12 +84,7 @@ def helm_files(name: str) -> dict[str, str]:
             "  - name: Your Team\n"
             "    email: team@example.com\n"
         ),
-        f"{base}/values.yaml": (
-            "image:\n"
-            "  repository: nginx\n"
-            '  tag: "1.27.5"\n'
-            "replicaCount: 1\n"
-        ),
+        f"{base}/values.yaml": ('image:\n  repository: nginx\n  tag: "1.27.5"\nreplicaCount: 1\n'),
         f"{base}/questions.yml": (
             "questions:\n"
             "  - variable: replicaCount\n"
@@ -126,10 +120,11 @@ def helm_files(name: str) -> dict[str, str]:
 
 
 def write_template(catalog: Path, files: dict[str, str]) -> list[Path]:
-    """Write `files` under `catalog`; refuse (ClickException) if the folder exists."""
+    """Write `files` under `catalog`; raise FileExistsError, writing nothing, if the
+    template's folder exists."""
     top = catalog / Path(next(iter(files))).parts[0] / Path(next(iter(files))).parts[1]
     if top.exists():
-        raise click.ClickException(f"{top} already exists; pick another name")
+        raise FileExistsError(f"{top} already exists; pick another name")
     written = []
     for rel, text in files.items():
         target = catalog / rel
@@ -137,38 +132,3 @@ def write_template(catalog: Path, files: dict[str, str]) -> list[Path]:
         target.write_text(text, encoding="utf-8")
         written.append(target)
     return written
-
-
-def _check_name(name: str) -> str:
-    if not _NAME.fullmatch(name):
-        raise click.BadParameter("use lowercase letters, digits and '-' (e.g. my-app)",
-                                 param_hint="NAME")
-    return name
-
-
-_catalog_option = click.option(
-    "--catalog", "catalog", type=click.Path(file_okay=False, path_type=Path), default=".",
-    show_default=True, help="The catalog root to add the template to.")
-
-
-@click.group("new")
-def new() -> None:
-    """Scaffold a new template that passes `catalog-server lint --strict`."""
-
-
-@new.command("compose")
-@click.argument("name")
-@_catalog_option
-def new_compose(name: str, catalog: Path) -> None:
-    """A Rancher compose template in templates/NAME/."""
-    for path in write_template(catalog, compose_files(_check_name(name))):
-        click.echo(f"created {path}")
-
-
-@new.command("helm")
-@click.argument("name")
-@_catalog_option
-def new_helm(name: str, catalog: Path) -> None:
-    """A versioned Helm chart in charts/NAME/0.1.0/."""
-    for path in write_template(catalog, helm_files(_check_name(name))):
-        click.echo(f"created {path}")

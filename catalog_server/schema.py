@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import click
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -21,11 +20,15 @@ def current_revision() -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def require_current_schema() -> None:
-    """Raise a ClickException telling the user what to run when the schema is not current."""
+class SchemaNotCurrent(Exception):
+    """The database schema is not at the newest revision; the message says what to run."""
+
+
+def check_current_schema() -> None:
+    """Raise SchemaNotCurrent, telling the user what to run, unless the schema is current."""
     current, head = current_revision(), head_revision()
     if current != head:
         state = "empty" if current is None else f"at {current}, not {head}"
-        raise click.ClickException(
+        raise SchemaNotCurrent(
             f"the database schema is {state}: run `catalog-server db upgrade` first"
         )

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import json
 import os
 import subprocess
 import tempfile
@@ -33,8 +32,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-
-import click
 
 from catalog_server import helmsdk
 from catalog_server.chartvalues import effective_questions
@@ -50,7 +47,7 @@ from catalog_server.loaders.model import (
 from catalog_server.manifests.answers import check_answers, enum_options
 from catalog_server.manifests.compose import ManifestError, compose_manifest
 from catalog_server.manifests.helm import helm_manifest
-from catalog_server.problems import SEVERITIES, Problem, SourceError
+from catalog_server.problems import SEVERITIES, Problem
 from catalog_server.releases import default_namespace, default_release
 from catalog_server.sources import FolderSnapshot
 from catalog_server.validation import catalog_problems
@@ -387,24 +384,3 @@ def format_survey(survey: Survey, failures: bool = False) -> str:
             for f in tally.failures:
                 lines.append(f"  {f.template}@{f.version}: {f.stage}: {f.code}: {f.message}")
     return "\n".join(lines)
-
-
-@click.command("survey")
-@click.argument("path", type=click.Path(file_okay=False, exists=True))
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--failures", is_flag=True, help="List every version that did not install.")
-def survey(path: str, as_json: bool, failures: bool) -> None:
-    """Measure a catalog folder: lint problems by rule, and how many versions install
-    with their default answers (compose stacks through `docker compose config`, Helm
-    charts through the Helm SDK). Says what is missing when a tool is not installed.
-    """
-    try:
-        result = survey_catalog(
-            Path(path), progress=None if as_json else lambda m: click.echo(m + "...", err=True)
-        )
-    except SourceError as exc:
-        raise click.UsageError(str(exc)) from None
-    if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2))
-    else:
-        click.echo(format_survey(result, failures))

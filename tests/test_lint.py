@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from catalog_server import helmsdk
-from catalog_server.lint import lint
-from catalog_server.scaffold import new
+from catalog_server.cli.lint import lint
+from catalog_server.cli.new import new
 from catalog_server.validation import RULES
 
 ROOT = Path(__file__).parents[1]

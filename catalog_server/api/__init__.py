@@ -1,4 +1,9 @@
-"""The HTTP API under /api/v1: JSON, read-only, described by /api/v1/openapi.json.
+"""The HTTP API under /api/v1: JSON, described by /api/v1/openapi.json.
+
+Reads are public; the admin endpoints (catalogs, refreshes, audit) and webhooks write, with
+a token or a signature (`api.admin`). This module holds the blueprint and what every
+request goes through; the route modules (`views`, `manifests`, `admin`) add their routes to
+it when `create_app` imports them.
 
 Every GET answer depends only on the indexed state of the catalogs, so its ETag is derived
 from that state (each catalog's revision and generation) and the request's URL; a client
@@ -41,9 +46,3 @@ def _keep(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     return response
 
-
-from catalog_server.api import (  # noqa: E402,F401  (registers the routes)
-    admin,  # noqa: E402,F401  (admin endpoints and webhooks)
-    manifests,
-    views,
-)

@@ -14,7 +14,7 @@ from catalog_server import queries
 from catalog_server.api import api
 from catalog_server.api.errors import ApiError, BadParameter, json_body
 from catalog_server.db import db
-from catalog_server.manifests.compose import TARGETS, Manifest, ManifestError, dump_yaml
+from catalog_server.manifests.model import TARGETS, Manifest, ManifestError, dump_yaml
 from catalog_server.manifests.upgrades import VersionInfo, files_diff, upgrade_targets
 from catalog_server.render import manifest_archive, render_version, utc, version_files
 

@@ -6,7 +6,7 @@ from functools import cache
 from typing import Any
 
 from catalog_server.loaders.model import INSTALLABLE_TYPES, TEMPLATE_TYPES
-from catalog_server.manifests.compose import TARGETS
+from catalog_server.manifests.model import TARGETS
 from catalog_server.manifests.upgrades import LOOSE_VERSION_PATTERN
 
 

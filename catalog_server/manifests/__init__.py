@@ -8,27 +8,8 @@
   safely, with ``gofunctions`` holding the Go value rules and template functions.
 - ``interpolate``: the Compose Specification's ``${VAR}`` interpolation, and the variables
   a text uses, for lint rules.
+- ``model``: what every manifest is made of (``Manifest``, ``ManifestError``, targets).
+- ``compose`` and ``helm``: the two renderers.
+
+The package itself imports nothing: import the module you need.
 """
-
-from catalog_server.manifests.answers import AnswerCheck, check_answers, visibility
-from catalog_server.manifests.gotemplate import TemplateError, render
-from catalog_server.manifests.interpolate import (
-    InterpolationError,
-    interpolate,
-    interpolate_tree,
-    variables_used,
-    variables_with_default,
-)
-
-__all__ = [
-    "AnswerCheck",
-    "InterpolationError",
-    "TemplateError",
-    "check_answers",
-    "interpolate",
-    "interpolate_tree",
-    "render",
-    "variables_used",
-    "variables_with_default",
-    "visibility",
-]

@@ -34,7 +34,7 @@ from catalog_server import helmsdk
 from catalog_server.charts import ChartNotPackable, chart_archive
 from catalog_server.loaders.yamlfile import load_yaml
 from catalog_server.manifests.answers import answer_text, check_answers, question_variables
-from catalog_server.manifests.compose import Manifest, ManifestError, ManifestFile, dump_yaml
+from catalog_server.manifests.model import Manifest, ManifestError, ManifestFile, dump_yaml
 from catalog_server.manifests.schema_questions import SCHEMA_FILE, chart_questions
 from catalog_server.manifests.values import (
     changed_values,

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from catalog_server.loaders.yamlfile import load_yaml
-from catalog_server.manifests.compose import ManifestError
+from catalog_server.manifests.model import ManifestError
 
 __all__ = [
     "MAX_VALUES_BYTES",

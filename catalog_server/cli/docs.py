@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from catalog_server.cli.context import app_context, require_current_schema, settings_from_env
+
 
 @click.group()
 def docs() -> None:
@@ -27,11 +29,9 @@ def docs_build(out: Path | None) -> None:
     server or CDN; the database is then only read. `catalog-server sync` keeps the served
     site up to date by itself, rebuilding only what a sync changed.
     """
-    from catalog_server.cli import _settings, app_context
     from catalog_server.db import db
-    from catalog_server.schema import require_current_schema
 
-    settings = _settings()
+    settings = settings_from_env()
     with app_context(settings):
         require_current_schema()
         if out is not None:
