@@ -59,7 +59,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
 
     configure_logging(settings.log_format)
     init_metrics(app)
-    from catalog_server.api.cache import init_cache
+    from catalog_server.responsecache import init_cache
 
     init_cache(app, settings.state_ttl)
     return app

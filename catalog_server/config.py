@@ -161,7 +161,7 @@ class Settings:
             raise ConfigError("CATALOG_SIGNING_PASSPHRASE_FILE needs CATALOG_SIGNING_KEYRING")
         return cls(
             instance_dir=instance,
-            database_url=_normalise_database_url(database_url),
+            database_url=normalise_database_url(database_url),
             sources_file=Path(sources).absolute() if sources else None,
             cache_dir=Path(env.get("CATALOG_CACHE_DIR") or instance / "cache").absolute(),
             log_format=log_format,
@@ -190,8 +190,9 @@ class Settings:
         )
 
 
-def _normalise_database_url(url: str) -> str:
-    # `postgresql://` means psycopg2 to SQLAlchemy; we ship psycopg 3.
+def normalise_database_url(url: str) -> str:
+    """The URL with SQLAlchemy's psycopg 3 driver for `postgresql://` and `postgres://`
+    (to SQLAlchemy they mean psycopg2, which is not installed); other URLs as they are."""
     if url.startswith("postgresql://"):
         return "postgresql+psycopg://" + url[len("postgresql://") :]
     if url.startswith("postgres://"):

@@ -30,14 +30,9 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from catalog_server import helmsdk, openpgp
-from catalog_server.charts import (
-    ChartNotPackable,
-    archive_name,
-    packaged_versions,
-    stored_archive,
-)
 from catalog_server.config import Settings
-from catalog_server.helmrepo import chart_digest, package_chart
+from catalog_server.helmrepo import ChartNotPackable, archive_name, chart_digest, package_chart
+from catalog_server.helmrepo.stored import packaged_versions, stored_archive
 from catalog_server.models import (
     Catalog,
     ChartProvenance,

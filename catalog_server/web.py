@@ -29,8 +29,8 @@ from collections.abc import Callable
 from flask import Blueprint, Response, current_app, redirect, request
 from werkzeug.routing import PathConverter
 
-from catalog_server.api.cache import COMPRESSIBLE, served_state
 from catalog_server.db import db
+from catalog_server.responsecache import COMPRESSIBLE, served_state
 from catalog_server.sitepages import StoredPage, stored_page
 
 web = Blueprint("web", __name__)

@@ -37,9 +37,9 @@ def _postgres_url() -> str:
     url = os.environ.get(PG_URL_VAR)
     if not url:
         pytest.skip(f"PostgreSQL tests need {PG_URL_VAR} (a database they may wipe); not set")
-    from catalog_server.config import _normalise_database_url
+    from catalog_server.config import normalise_database_url
 
-    url = _normalise_database_url(url)
+    url = normalise_database_url(url)
     engine = create_engine(url)
     try:
         with engine.connect() as conn:

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from catalog_server.api.cache import (
+from catalog_server.api.errors import ApiError
+from catalog_server.responsecache import (
     answer_from_cache,
     api_etag,
     keep,
     served_state,
 )
-from catalog_server.api.errors import ApiError
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 

@@ -269,9 +269,9 @@ def refresh_catalog(catalog: str):
 @api.get("/audit")
 @require_admin
 def list_audit():
-    from catalog_server.api.views import _paging
+    from catalog_server.api.views import paging
 
-    page, per_page = _paging()
+    page, per_page = paging()
     total = db.session.scalar(select(func.count(AuditEntry.id)))
     rows = db.session.scalars(
         select(AuditEntry)

@@ -5,7 +5,7 @@
   version's time and ``generated`` the indexed commit's time, so the text changes only when
   the catalog does. Compose templates are not in it.
 - ``charts/<name>-<version>.tgz``: the archive rebuilt from the stored files with
-  :func:`catalog_server.charts.chart_archive`, byte for byte what the digest was taken of.
+  :func:`catalog_server.helmrepo.chart_archive`, byte for byte what the digest was taken of.
 - ``charts/<name>-<version>.tgz.prov`` and ``public-key.asc``: when the catalog is signed
   (:mod:`catalog_server.signing`), the archive's provenance file as the sync made it, and
   the signing key's public half (ASCII-armored); 404 otherwise.
@@ -24,22 +24,23 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy import select
 
-from catalog_server.api.cache import answer_from_cache, helm_etag, keep, served_state
 from catalog_server.api.views import sandboxed
-from catalog_server.charts import (
+from catalog_server.db import db
+from catalog_server.helmrepo import (
     ChartNotPackable,
     archive_name,
-    packaged_versions,
-    stored_archive,
+    index_entry,
+    render_index,
+    rfc3339,
 )
-from catalog_server.db import db
-from catalog_server.helmrepo import index_entry, render_index, rfc3339
+from catalog_server.helmrepo.stored import packaged_versions, stored_archive
 from catalog_server.loaders.folder import ICON_EXTENSIONS
 from catalog_server.loaders.helm import local_icon
 from catalog_server.models import Catalog, Template, TemplateVersion
 from catalog_server.problems import TemplateNotFound
 from catalog_server.queries import template_icon
 from catalog_server.render import utc
+from catalog_server.responsecache import answer_from_cache, helm_etag, keep, served_state
 from catalog_server.signing import catalog_key, provenance
 
 helm = Blueprint("helm", __name__, url_prefix="/helm")

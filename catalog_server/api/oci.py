@@ -36,13 +36,12 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
-from catalog_server.api.cache import response_cache, served_state
 from catalog_server.api.helm import repo_index
 from catalog_server.chartmeta import ChartMetadataError, chart_metadata, go_json
-from catalog_server.charts import ChartNotPackable, stored_archive
 from catalog_server.db import db
 from catalog_server.helmignore import HELMIGNORE, HelmIgnore
-from catalog_server.helmrepo import chart_digest
+from catalog_server.helmrepo import ChartNotPackable, chart_digest
+from catalog_server.helmrepo.stored import stored_archive
 from catalog_server.models import Catalog, ChartProvenance, TemplateVersion, VersionFile
 from catalog_server.oci import (
     CHART_LAYER,
@@ -55,6 +54,7 @@ from catalog_server.oci import (
     is_repository_name,
     tag_for,
 )
+from catalog_server.responsecache import response_cache, served_state
 
 oci = Blueprint("oci", __name__, url_prefix="/v2")
 

@@ -87,7 +87,8 @@ def _version_arg(name: str) -> str | None:
     return value
 
 
-def _paging() -> tuple[int, int]:
+def paging() -> tuple[int, int]:
+    """The request's `page` and `per_page` (BadParameter when out of range)."""
     return _int_arg("page", 1, 1, 1_000_000), _int_arg("per_page", 20, 1, MAX_PER_PAGE)
 
 
@@ -216,7 +217,7 @@ def list_templates():
         kube_version=_version_arg("kube_version"),
         rancher_version=_version_arg("rancher_version"),
     )
-    page, per_page = _paging()
+    page, per_page = paging()
     result = queries.search_templates(db.session, f, page, per_page)
     return jsonify(
         {
@@ -438,7 +439,7 @@ def list_categories():
 
 @api.get("/problems")
 def list_problems():
-    page, per_page = _paging()
+    page, per_page = paging()
     result = queries.problems(
         db.session,
         catalog=_text_arg("catalog"),
@@ -459,6 +460,6 @@ def list_problems():
 
 @api.get("/openapi.json")
 def openapi():
-    from catalog_server.api.openapi import openapi_document
+    from catalog_server.openapi import openapi_document
 
     return jsonify(openapi_document())

@@ -52,7 +52,7 @@ class SiteBuildError(RuntimeError):
 
 def reference_pages() -> dict[str, str]:
     """The generated reference pages, by path relative to the docs folder."""
-    from catalog_server.api.openapi import openapi_document
+    from catalog_server.openapi import openapi_document
     from catalog_server.validation import RULES
 
     return {

@@ -1,7 +1,7 @@
 """Reference pages generated from the code: the lint rules and the HTTP API.
 
 The lint rule page is written from the rule registry (``catalog_server.validation.RULES``)
-and the API page from the OpenAPI document (``catalog_server.api.openapi``), so neither can
+and the API page from the OpenAPI document (``catalog_server.openapi``), so neither can
 drift from what the server does. Both are plain Markdown with front matter.
 """
 

@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import Any
 
 from catalog_server import helmsdk
-from catalog_server.charts import ChartNotPackable, chart_archive
+from catalog_server.helmrepo import ChartNotPackable, chart_archive
 from catalog_server.loaders.yamlfile import load_yaml
 from catalog_server.manifests.answers import answer_text, check_answers, question_variables
 from catalog_server.manifests.model import Manifest, ManifestError, ManifestFile, dump_yaml

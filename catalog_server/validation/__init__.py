@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import weakref
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
 
 from catalog_server import helmsdk
 from catalog_server.loaders.model import LoadedTemplate
@@ -40,10 +40,13 @@ from catalog_server.validation.policy import labels_state_reason, validate_polic
 from catalog_server.validation.questions import validate_questions, version_questions
 from catalog_server.validation.rules import RULES, Rule, problem
 
-if TYPE_CHECKING:  # the indexer imports the database layer; validation stays plain Python
-    from catalog_server.indexer import CatalogCheck, Validator
+# A validator adds problems to a loaded template: (template, snapshot) -> problems.
+Validator = Callable[[LoadedTemplate, Snapshot], Iterable[Problem]]
+# A catalog check finds problems of the catalog as a whole: snapshot -> problems.
+CatalogCheck = Callable[[Snapshot], Iterable[Problem]]
 
 __all__ = [
+    "CatalogCheck",
     "HELM_LINT_AUTO_LIMIT",
     "RULES",
     "Rule",
@@ -52,6 +55,7 @@ __all__ = [
     "server_catalog_checks",
     "server_validators",
     "validate_template",
+    "Validator",
 ]
 
 #: With CATALOG_SERVER_HELM_LINT=auto, Helm's own lint runs at sync in catalogs holding at

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import positive_data_acceptance
 
-from catalog_server.api.openapi import openapi_document
+from catalog_server.openapi import openapi_document
 
 
 def _route_to_openapi(rule: str) -> str:

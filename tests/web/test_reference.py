@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from catalog_server.api.openapi import openapi_document
 from catalog_server.docs.build import reference_pages
 from catalog_server.docs.reference import api_routes, md_text
+from catalog_server.openapi import openapi_document
 from catalog_server.validation import RULES
 
 

@@ -1,177 +1,22 @@
-"""Building blocks of a Helm chart repository: chart archives and index.yaml.
+"""index.yaml, which Helm parses strictly.
 
-Pure and deterministic: the same input gives the same bytes on any machine (with the same
-zlib), so a chart's digest is stable across rebuilds of the same commit.
-
-- :func:`package_chart` writes a ``.tgz`` laid out as ``helm package`` lays it out: one top
-  folder named after the chart, file entries only (Helm writes no directory entries), mode
-  0644, uid/gid 0, empty user and group names, and Helm's gzip header (extra field and the
-  ``Helm`` comment, modification time 0, no file name). Unlike Helm, entries are sorted by
-  path and every entry carries the same ``mtime`` (the commit time), and files are stored as
-  given: Helm re-serialises ``Chart.yaml``, we keep the contributor's bytes.
-- :func:`render_index` writes index.yaml, which Helm parses strictly, from the entries
-  :func:`catalog_server.chartmetadata.index_entry` builds (re-exported here): only keys
-  Helm knows, with the types and values Helm's own ``repo index`` writes.
-
-Helm's own sources are the reference for every limit and rule here (``pkg/chart/loader``,
-``pkg/ignore``, ``pkg/repo/index.go``); the package tests check the results against the
-Helm v4 SDK when it is installed.
+:func:`render_index` writes it from the entries
+:func:`catalog_server.chartmetadata.index_entry` builds: only keys Helm knows, with the
+types and values Helm's own ``repo index`` writes; pure and deterministic.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import io
 import json
 import re
-import struct
-import tarfile
-import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import yaml
 
-from catalog_server.chartmetadata import CHART_VERSION_KEYS, index_entry
-from catalog_server.helmignore import HELMIGNORE, HelmIgnore
-
-__all__ = [
-    "CHART_VERSION_KEYS",
-    "MAX_CHART_SIZE",
-    "MAX_FILE_SIZE",
-    "HelmIgnore",
-    "chart_digest",
-    "index_entry",
-    "package_chart",
-    "render_index",
-    "rfc3339",
-    "version_sort_key",
-]
-
-#: Helm refuses any file in a chart larger than this (``loader.MaxDecompressedFileSize``).
-MAX_FILE_SIZE = 5 * 1024 * 1024
-#: Helm refuses a chart larger than this unpacked (``loader.MaxDecompressedChartSize``).
-MAX_CHART_SIZE = 100 * 1024 * 1024
-
-# What Helm puts in every gzip header it writes (chartutil.Save): an extra field holding
-# this magic and the comment "Helm". Copying it makes our archives indistinguishable
-# from Helm's at a glance; readers ignore both.
-_GZIP_MAGIC_EXTRA = b"+aHR0cHM6Ly95b3V0dS5iZS96OVV6MWljandyTQo="
-_GZIP_COMMENT = b"Helm\x00"
-_GZIP_LEVEL = 6  # Go's gzip.DefaultCompression; XFL 0 in the header, as Helm writes it.
-
-
-def _check_path(path: str) -> None:
-    if not isinstance(path, str) or not path:
-        raise ValueError(f"chart file path {path!r} is empty or not a string")
-    if "\\" in path:
-        raise ValueError(f"chart file path {path!r} holds a backslash; use '/'")
-    if path.startswith("/"):
-        raise ValueError(f"chart file path {path!r} is absolute")
-    if "\x00" in path:
-        raise ValueError(f"chart file path {path!r} holds a NUL character")
-    parts = path.split("/")
-    if ".." in parts:
-        raise ValueError(f"chart file path {path!r} leaves the chart ('..')")
-    if any(part in ("", ".") for part in parts):
-        raise ValueError(f"chart file path {path!r} is not normalised (empty or '.' part)")
-
-
-def _check_chart_name(name: str) -> None:
-    if not isinstance(name, str) or name in ("", ".", "..") or any(c in name for c in "/\\\x00"):
-        raise ValueError(f"chart name {name!r} cannot name the archive's top folder")
-
-
-def _gzip(data: bytes) -> bytes:
-    """Gzip ``data`` with the header Helm writes; no time, no file name, OS 'unknown'."""
-    compressor = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
-    body = compressor.compress(data) + compressor.flush()
-    header = (
-        b"\x1f\x8b\x08"  # magic, deflate
-        + bytes([0x04 | 0x10])  # FEXTRA | FCOMMENT
-        + b"\x00\x00\x00\x00"  # MTIME 0
-        + b"\x00\xff"  # XFL, OS = unknown (as Go writes it)
-        + struct.pack("<H", len(_GZIP_MAGIC_EXTRA))
-        + _GZIP_MAGIC_EXTRA
-        + _GZIP_COMMENT
-    )
-    trailer = struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
-    return header + body + trailer
-
-
-def package_chart(name: str, files: Iterable[tuple[str, bytes]], mtime: int) -> bytes:
-    """Build the ``.tgz`` archive of chart ``name`` from its files.
-
-    ``files`` are ``(path, content)`` pairs, paths relative to the chart folder with ``/``
-    separators (``Chart.yaml``, ``templates/deployment.yaml``). The root ``.helmignore`` is
-    honoured (see :class:`HelmIgnore`) and ``.git`` folders are always left out. ``mtime``
-    (seconds since the epoch, typically the commit time) is written on every entry.
-
-    Raises:
-        ValueError: a bad chart name; a path that is absolute, holds ``..``, a backslash or
-            an empty part; a path given twice; a bad ``.helmignore``; no ``Chart.yaml``
-            left to package; a file over :data:`MAX_FILE_SIZE`; or more than
-            :data:`MAX_CHART_SIZE` in all. Nothing is written in any case.
-    """
-    _check_chart_name(name)
-    if isinstance(mtime, bool) or not isinstance(mtime, int) or mtime < 0:
-        raise ValueError(f"mtime {mtime!r} must be a non-negative integer (epoch seconds)")
-    contents: dict[str, bytes] = {}
-    for path, data in files:
-        _check_path(path)
-        if path in contents:
-            raise ValueError(f"chart file {path!r} is given twice")
-        contents[path] = bytes(data)
-
-    ignore_text = contents.get(HELMIGNORE, b"")
-    try:
-        rules = HelmIgnore(ignore_text.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ValueError(".helmignore is not UTF-8 text") from None
-    kept = sorted(path for path in contents if not rules.excludes(path))
-    if "Chart.yaml" not in kept:
-        raise ValueError("Chart.yaml is missing (or excluded by .helmignore)")
-
-    total = 0
-    for path in kept:
-        size = len(contents[path])
-        if size > MAX_FILE_SIZE:
-            raise ValueError(
-                f"chart file {path!r} is {size} bytes; Helm refuses any file over "
-                f"{MAX_FILE_SIZE // (1024 * 1024)} MiB"
-            )
-        total += size
-    if total > MAX_CHART_SIZE:
-        raise ValueError(
-            f"chart is {total} bytes unpacked; Helm refuses charts over "
-            f"{MAX_CHART_SIZE // (1024 * 1024)} MiB"
-        )
-
-    raw = io.BytesIO()
-    # PAX writes plain ustar headers whenever a name fits, and a pax record only for long or
-    # non-ASCII names, so ordinary charts get exactly the headers Go's tar writes.
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for path in kept:
-            data = contents[path]
-            info = tarfile.TarInfo(f"{name}/{path}")
-            info.size = len(data)
-            info.mode = 0o644
-            info.mtime = mtime
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            info.type = tarfile.REGTYPE
-            tar.addfile(info, io.BytesIO(data))
-    return _gzip(raw.getvalue())
-
-
-def chart_digest(data: bytes) -> str:
-    """The digest index.yaml records for a chart archive: sha256, lowercase hex."""
-    return hashlib.sha256(data).hexdigest()
-
-
-# --- index.yaml ---------------------------------------------------------------------------
+from catalog_server.chartmetadata import CHART_VERSION_KEYS
 
 _RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)\Z")
 

@@ -1,0 +1,39 @@
+"""Chart archives of indexed versions, rebuilt from the files stored in the database."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from catalog_server.helmrepo.package import chart_archive
+from catalog_server.models import Template, TemplateVersion, VersionFile
+
+
+def stored_archive(session: Session, version: TemplateVersion, name: str) -> bytes:
+    """The archive of an indexed version, rebuilt from its stored files: byte for byte the
+    one whose digest the indexer recorded. Raises ChartNotPackable."""
+    rows = session.execute(
+        select(VersionFile.path, VersionFile.content)
+        .where(VersionFile.version_id == version.id)
+        .order_by(VersionFile.path)
+    )
+    created = version.created
+    if created is not None and created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)  # SQLite hands back naive UTC times
+    return chart_archive(name, list(rows), created)
+
+
+def packaged_versions(catalog_id: int) -> Select:
+    """(TemplateVersion, template slug) of every Helm chart version of a catalog that was
+    packaged at indexing (it has a digest): what the chart repository serves."""
+    return (
+        select(TemplateVersion, Template.slug)
+        .join(Template, TemplateVersion.template_id == Template.id)
+        .where(
+            Template.catalog_id == catalog_id,
+            Template.kind == "helm",
+            TemplateVersion.chart_digest.is_not(None),
+        )
+    )

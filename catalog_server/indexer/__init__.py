@@ -1,0 +1,240 @@
+"""The indexer: the only writer of catalog content to the database.
+
+`sync_catalog` brings one catalog up to its source's newest commit. It loads only the
+templates with files changed since the last indexed commit (all of them the first time,
+or when that cannot be told), and swaps the catalog's new state in one transaction: a
+reader sees the old catalog or the new one, never a mix.
+
+What is served: a template whose folder cannot be loaded at all keeps its last good state
+(if any) and gets its problems recorded; a version that cannot be read, parsed or loaded
+keeps its last good state too, and the template's other versions are served as usual.
+Problems of every other kind are recorded and hide nothing.
+
+With a signer (see :mod:`catalog_server.signing`), chart archives get their provenance files
+in the same transaction that starts serving them (an archive Helm cannot load stays unsigned,
+with a warning); a catalog whose content is up to date is still brought in line with the key
+(first signed, key changed or signing turned off), its generation bumped when that changes
+what is served.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from catalog_server.catalogs import CatalogSource, scrub
+from catalog_server.indexer.bookkeeping import SyncSummary, catalog_row, fill_counts, settle
+from catalog_server.indexer.plan import paths_within, run_validators, touches
+from catalog_server.indexer.stamps import epoch_time, previous_images, version_stamps
+from catalog_server.indexer.write import problem_row, write_template
+from catalog_server.loaders import load_template
+from catalog_server.loaders.detect import snapshot_templates
+from catalog_server.loaders.model import LoadedTemplate
+from catalog_server.loaders.repository import artifacthub_repo
+from catalog_server.locks import catalog_lock
+from catalog_server.models import (
+    Catalog,
+    ProblemRow,
+    Template,
+)
+from catalog_server.problems import SourceError
+from catalog_server.signing import Signer, sign_catalog
+from catalog_server.sources import OpenedSource, Snapshot, open_source, snapshot_revision
+
+if TYPE_CHECKING:
+    from catalog_server.validation import CatalogCheck, Validator
+
+__all__ = [
+    "MAX_CATALOG_BYTES",
+    "MAX_CATALOG_FILES",
+    "SyncSummary",
+    "check_catalog_size",
+    "sync_catalog",
+]
+
+Progress = Callable[[int, int, str], None]  # (done, total, template id)
+
+
+def sync_catalog(
+    session: Session,
+    source: CatalogSource,
+    *,
+    cache_dir,
+    git_timeout: int = 120,
+    force: bool = False,
+    validators: Sequence[Validator] = (),
+    catalog_checks: Sequence[CatalogCheck] = (),
+    progress: Progress | None = None,
+    signer: Signer | None = None,
+    render_images: bool = True,
+) -> SyncSummary:
+    """Index `source` into the database. Never raises for bad catalog content or a source
+    that cannot be fetched: the summary's status is "failed" and the catalog keeps serving
+    its last good state, with `last_error` recorded. With `signer`, chart archives are
+    signed (see the module's docstring).
+
+    `render_images`: find chart versions' images by rendering them with the Helm SDK
+    (`catalog_server.images`), only for versions whose chart archive changed; False reads
+    them from the values."""
+    started = time.monotonic()
+    with catalog_lock(session, source.name, cache_dir):
+        catalog = catalog_row(session, source)
+        summary = SyncSummary(source.name, "updated", from_commit=catalog.commit)
+        asked_at = datetime.now(UTC)
+        try:
+            opened = open_source(source, cache_dir, git_timeout)
+            revision = snapshot_revision(opened.snapshot)
+            check_catalog_size(opened.snapshot)
+            summary.to_commit = opened.commit
+            if catalog.revision == revision and not force:
+                summary.status = "up to date"
+                before = catalog.signing_key
+                summary.signed = sign_catalog(session, catalog, signer, reindexed=False)
+                if summary.signed or catalog.signing_key != before:
+                    catalog.generation = (catalog.generation or 0) + 1
+                    summary.served_changed = True
+                settle(catalog, summary, asked_at)
+                # A sync with nothing to do writes nothing, not even the attempt time.
+                session.commit() if session.dirty else session.rollback()
+            else:
+                catalog.sync_state = "syncing"
+                session.commit()
+                checks = Checks(validators, catalog_checks, render_images)
+                index_catalog(
+                    session, catalog, opened, revision, summary, checks, progress, force, signer
+                )
+                summary.served_changed = True
+                summary.seconds = time.monotonic() - started
+                settle(catalog, summary, asked_at)
+                session.commit()
+        except SourceError as exc:
+            session.rollback()
+            summary.status, summary.error = "failed", str(exc)
+            summary.seconds = time.monotonic() - started
+            catalog.last_error = scrub(str(exc))
+            catalog.last_attempt_at = datetime.now(UTC)
+            settle(catalog, summary, asked_at)
+            session.commit()
+        fill_counts(session, catalog, summary)
+        summary.signing_key = catalog.signing_key
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+# Beyond these a catalog is refused whole, with a clear error, before anything is loaded.
+MAX_CATALOG_FILES = 200_000
+MAX_CATALOG_BYTES = 1024 * 1024 * 1024
+
+
+def check_catalog_size(snapshot: Snapshot) -> None:
+    """Raise SourceError when the catalog holds too many files or bytes to index."""
+    entries = snapshot.entries()
+    if len(entries) > MAX_CATALOG_FILES:
+        raise SourceError(
+            f"the catalog holds {len(entries)} files; at most {MAX_CATALOG_FILES} are indexed"
+        )
+    total = sum(e.size for e in entries.values())
+    if total > MAX_CATALOG_BYTES:
+        raise SourceError(
+            f"the catalog holds {total // (1024 * 1024)} MiB; at most "
+            f"{MAX_CATALOG_BYTES // (1024 * 1024)} MiB are indexed"
+        )
+
+
+@dataclass(frozen=True)
+class Checks:
+    validators: Sequence[Validator]
+    catalog_checks: Sequence[CatalogCheck]
+    render_images: bool
+
+
+def index_catalog(
+    session: Session,
+    catalog: Catalog,
+    opened: OpenedSource,
+    revision: str,
+    summary: SyncSummary,
+    checks: Checks,
+    progress: Progress | None,
+    force: bool = False,
+    signer: Signer | None = None,
+) -> None:
+    validators, catalog_checks = checks.validators, checks.catalog_checks
+    snapshot = opened.snapshot
+    generation = (catalog.generation or 0) + 1  # what this sync's swap makes served
+    roots, catalog_problems = snapshot_templates(snapshot)
+    for check in catalog_checks:
+        catalog_problems.extend(check(snapshot))
+    existing = dict(
+        session.execute(
+            select(Template.slug, Template.id).where(Template.catalog_id == catalog.id)
+        ).all()
+    )
+    failed_before = set(
+        session.scalars(
+            select(ProblemRow.template)
+            .where(ProblemRow.catalog_id == catalog.id, ProblemRow.blocking.is_(True))
+            .distinct()
+        )
+    )
+    # None means "reload everything": first sync, --force, or history that cannot be diffed.
+    changed = opened.changed_paths(catalog.commit) if catalog.revision and not force else None
+    to_load = [
+        r
+        for r in roots
+        if changed is None or r.id not in existing or r.id in failed_before or touches(r, changed)
+    ]
+    root_ids = {r.id for r in roots}
+    removed = [slug for slug in existing if slug not in root_ids]
+
+    # Read what is to be loaded in one bulk pass rather than a request per file.
+    snapshot.prefetch(paths_within({r.folder for r in to_load}, snapshot.entries()))
+    loaded: list[LoadedTemplate] = [load_template(snapshot, root) for root in to_load]
+    previous = previous_images(session, catalog.id, [t.id for t in loaded if t.id in existing])
+    # Digests, and the images of the chart versions whose archive changed (they read the
+    # same archive), before validation: policy reads the images.
+    stamps = version_stamps(opened, loaded, previous, checks.render_images)
+    for done, template in enumerate(loaded, 1):
+        run_validators(template, snapshot, validators)
+        if progress:
+            progress(done, len(to_load), template.id)
+    # Everything below is one transaction; the commit at the end is the swap.
+    for template in loaded:
+        failed = write_template(
+            session, catalog, template, existing.get(template.id), stamps, opened.commit, generation
+        )
+        summary.templates_failed += failed
+    if removed:
+        session.execute(
+            delete(Template).where(Template.catalog_id == catalog.id, Template.slug.in_(removed))
+        )
+    reloaded_or_removed = [t.id for t in loaded] + removed
+    session.execute(
+        delete(ProblemRow).where(
+            ProblemRow.catalog_id == catalog.id,
+            (ProblemRow.template.in_(reloaded_or_removed)) | ProblemRow.template.is_(None),
+        )
+    )
+    rows = [problem_row(catalog.id, p) for p in catalog_problems]
+    for template in loaded:
+        rows.extend(problem_row(catalog.id, p) for p in template.all_problems())
+    if rows:
+        session.execute(insert(ProblemRow.__table__), rows)
+    catalog.artifacthub_repo = artifacthub_repo(snapshot)[0]
+    summary.signed = sign_catalog(session, catalog, signer)
+    catalog.commit = opened.commit
+    catalog.revision = revision
+    catalog.commit_time = epoch_time(snapshot.commit_time)
+    catalog.indexed_at = catalog.last_attempt_at = datetime.now(UTC)
+    catalog.last_error = None
+    catalog.generation = generation
+    session.commit()
+    summary.templates_reloaded = len(loaded)
+    summary.templates_removed = len(removed)
+    summary.reloaded = [t.id for t in loaded]

@@ -1,0 +1,187 @@
+"""The OpenAPI paths of the admin endpoints and webhooks."""
+
+from __future__ import annotations
+
+from catalog_server.openapi.common import (
+    BAD_PARAMETER,
+    CATALOG,
+    NOT_FOUND,
+    PAGE,
+    PER_PAGE,
+    error_response,
+    json_response,
+    list_of,
+    nullable,
+    param,
+    ref,
+)
+
+# --- admin endpoints and webhooks ------------------------------------------------------------
+
+UNAUTHORIZED = error_response("No admin token, a wrong one or a revoked one; nothing changed.")
+ADMIN = [{"admin": []}]
+SECRET_REF = {
+    "type": ["object", "null"],
+    "description": "{env: NAME} or {file: /path}: where the secret comes from; never the "
+    "secret itself. Over the API, as for credentials: the prefix and folder rules.",
+}
+CATALOG_INPUT = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "description": "Lower-case letters, digits and '-'."},
+        "url": {
+            "type": "string",
+            "description": "https://, ssh://, git@host:path or git://; no credentials, query "
+            "or fragment in the URL, no spaces or control characters. The host must resolve "
+            "to public addresses only (not loopback, link-local, private or this server's) "
+            "unless CATALOG_ALLOW_PRIVATE_URLS is set.",
+        },
+        "branch": nullable("string"),
+        "subdir": nullable("string"),
+        "refresh_interval": {"type": "integer", "minimum": 10, "maximum": 86400},
+        "credentials": {
+            "type": ["object", "null"],
+            "description": "username, and password_env or password_file (https:// URLs only), "
+            "or ssh_key_file (ssh URLs only): references, never values. Variables must start "
+            "with CATALOG_API_SECRET_ENV_PREFIX (CATALOG_GIT_), files lie in "
+            "CATALOG_API_SECRET_DIR.",
+        },
+        "webhook_secret": SECRET_REF,
+    },
+}
+INVALID = error_response("A field is not valid; details name each field with its messages.")
+REPLAYED = error_response(
+    "This signed body was accepted before (code replayed): a webhook body is accepted once "
+    "(for 30 days), so send something unique in it, such as the commit or a time."
+)
+
+
+def admin_catalogs() -> dict:
+    return {
+        "post": {
+            "summary": "Add a catalog (admin). Its first sync is queued.",
+            "security": ADMIN,
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": CATALOG_INPUT | {"required": ["name", "url"]}}
+                },
+            },
+            "responses": {
+                "201": json_response(ref("Catalog"), "The new catalog."),
+                "400": BAD_PARAMETER,
+                "401": UNAUTHORIZED,
+                "409": error_response("A catalog with that name exists."),
+                "422": INVALID,
+            },
+        }
+    }
+
+
+def admin_catalog() -> dict:
+    return {
+        "patch": {
+            "summary": "Change a catalog added over the API (admin).",
+            "security": ADMIN,
+            "parameters": [CATALOG],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": CATALOG_INPUT}},
+            },
+            "responses": {
+                "200": json_response(ref("Catalog"), "The changed catalog."),
+                "400": BAD_PARAMETER,
+                "401": UNAUTHORIZED,
+                "404": NOT_FOUND,
+                "409": error_response("The catalog is defined in the catalogs file."),
+                "422": INVALID,
+            },
+        },
+        "delete": {
+            "summary": "Remove a catalog added over the API, and its index (admin).",
+            "security": ADMIN,
+            "parameters": [CATALOG],
+            "responses": {
+                "204": {"description": "Removed."},
+                "401": UNAUTHORIZED,
+                "404": NOT_FOUND,
+                "409": error_response("The catalog is defined in the catalogs file."),
+            },
+        },
+    }
+
+
+def admin_paths() -> dict:
+    queued = json_response(
+        {
+            "type": "object",
+            "properties": {"queued": {"type": "array", "items": {"type": "string"}}},
+        },
+        "The refreshes queued.",
+    )
+    hook_body = {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+    signature = param(
+        "X-Hub-Signature-256",
+        "header",
+        "sha256=<hex HMAC-SHA256 of the body with the catalog's webhook secret>.",
+    )
+    return {
+        "/api/v1/catalogs/{catalog}/refresh": {
+            "post": {
+                "summary": "Queue a refresh of the catalog (admin); the sync process runs it.",
+                "security": ADMIN,
+                "parameters": [CATALOG],
+                "responses": {
+                    "202": json_response(
+                        {"type": "object"}, "Queued; the catalog shows sync_state."
+                    ),
+                    "401": UNAUTHORIZED,
+                    "404": NOT_FOUND,
+                },
+            }
+        },
+        "/api/v1/audit": {
+            "get": {
+                "summary": "The audit log, newest first (admin).",
+                "security": ADMIN,
+                "parameters": [PAGE, PER_PAGE],
+                "responses": {
+                    "200": json_response(
+                        list_of({"type": "object"}, True), "A page of the audit log."
+                    ),
+                    "400": BAD_PARAMETER,
+                    "401": UNAUTHORIZED,
+                },
+            }
+        },
+        "/api/v1/hooks/github": {
+            "post": {
+                "summary": "GitHub push webhook: queues a refresh of the catalogs of the pushed "
+                "repository and branch whose secret verifies the signature.",
+                "parameters": [signature],
+                "requestBody": hook_body,
+                "responses": {
+                    "200": json_response({"type": "object"}, "A ping, answered."),
+                    "202": queued,
+                    "400": BAD_PARAMETER,
+                    "401": error_response("No catalog accepts the signature; nothing queued."),
+                    "409": REPLAYED,
+                },
+            }
+        },
+        "/api/v1/hooks/{catalog}": {
+            "post": {
+                "summary": "Generic push webhook for one catalog (same signature header).",
+                "parameters": [CATALOG, signature],
+                "requestBody": hook_body,
+                "responses": {
+                    "202": queued,
+                    "401": error_response("Bad or missing signature; nothing queued."),
+                    "409": REPLAYED,
+                },
+            }
+        },
+    }
