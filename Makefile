@@ -52,9 +52,11 @@ bench: $(VENV)/.installed $(VENV)/.extras
 test: $(VENV)/.installed $(VENV)/.extras
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Style, formatting, and the import contracts of pyproject.toml ([tool.importlinter]).
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(VENV)/.installed
 	$(BIN)/ruff format .
