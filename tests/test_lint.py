@@ -36,7 +36,8 @@ def test_text_output_groups_by_template_and_counts(tmp_path):
     assert lines[1].endswith(
         "templates/app/0/docker-compose.yml:3: error policy.image-latest: service 'web': "
         "image 'nginx:latest' is not pinned (no tag, or `latest`); pin a released version "
-        "(`name:1.2.3`) so installs are repeatable")
+        "(`name:1.2.3`) so installs are repeatable"
+    )
     assert lines[-1] == "1 error, 0 warnings, 0 infos in 1 template"
 
 
@@ -59,11 +60,14 @@ def test_github_format_writes_workflow_commands(monkeypatch):
         "title=question.enum-default::question 'MODE': default 'slow' is not one of the "
         "options (fast, safe)"
     ) in lines
-    assert any(line.startswith("::notice file=question-unused/") and
-               "title=question.unused::" in line for line in lines)
+    assert any(
+        line.startswith("::notice file=question-unused/") and "title=question.unused::" in line
+        for line in lines
+    )
     warning = run("config-readme-missing", "--format", "github").output.splitlines()[0]
-    assert warning.startswith("::warning file=config-readme-missing/templates/app,"
-                              "title=config.readme-missing::")
+    assert warning.startswith(
+        "::warning file=config-readme-missing/templates/app,title=config.readme-missing::"
+    )
 
 
 def test_exit_codes_warnings_strict_and_usage():
@@ -179,8 +183,8 @@ def test_hostile_catalog_gives_one_clear_problem_each(tmp_path):
     (tmp_path / f"templates/latin1/{v}").write_bytes(b"services:\n  web:\n    image: caf\xe9\n")
     (tmp_path / f"templates/deep/{v}").write_text("a: " + "[" * 10_000 + "]" * 10_000 + "\n")
     bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n"
-        for i in range(8))
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n" for i in range(8)
+    )
     (tmp_path / f"templates/bomb/{v}").write_text(bomb)
 
     result = run(str(tmp_path), "--format", "json")

@@ -45,4 +45,3 @@ def _keep(response: Response) -> Response:
     response = keep(response)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     return response
-

@@ -24,7 +24,8 @@ __all__ = ["TemplateRoot", "find_templates", "load_catalog", "load_template"]
 
 
 def load_template(
-    snapshot: Snapshot, root: TemplateRoot,
+    snapshot: Snapshot,
+    root: TemplateRoot,
     entries: Mapping[str, SnapshotEntry] | None = None,
 ) -> LoadedTemplate:
     """Load the template at `root` with the loader of its kind. Never raises.
@@ -39,8 +40,13 @@ def load_template(
             return load_compose_template(snapshot, root, entries)
         return load_helm_template(snapshot, root, entries)
     except Exception as exc:
-        return LoadedTemplate(id=root.id, folder=root.folder, kind=root.kind, base=root.base,
-                              problems=[internal_problem(root.folder, exc)])
+        return LoadedTemplate(
+            id=root.id,
+            folder=root.folder,
+            kind=root.kind,
+            base=root.base,
+            problems=[internal_problem(root.folder, exc)],
+        )
 
 
 def load_catalog(snapshot: Snapshot) -> tuple[list[LoadedTemplate], list[Problem]]:

@@ -63,7 +63,8 @@ def is_version_folder(name: str) -> bool:
 
 
 def load_compose_template(
-    snapshot: Snapshot, root: TemplateRoot,
+    snapshot: Snapshot,
+    root: TemplateRoot,
     entries: Mapping[str, SnapshotEntry] | None = None,
 ) -> LoadedTemplate:
     """Load one compose template folder. Never raises for bad content.
@@ -87,7 +88,8 @@ def load_compose_template(
         t.metadata["minimum_rancher_version"] = text(config.get("minimum_rancher_version"))
 
     t.icon_path, t.icon, t.icon_media_type, problems = find_icon(
-        snapshot, root.folder, entries, lambda name: name.lower().startswith("catalogicon"))
+        snapshot, root.folder, entries, lambda name: name.lower().startswith("catalogicon")
+    )
     t.problems.extend(problems)
     if README in entries:
         t.readme, problems = _readme(snapshot, join(root.folder, README), entries[README])
@@ -101,8 +103,13 @@ def load_compose_template(
         try:
             versions.append(_load_version(snapshot, join(root.folder, name), name, sub))
         except Exception as exc:  # one broken version never hides the others
-            versions.append(LoadedVersion(version=name, folder=name, problems=[
-                internal_problem(join(root.folder, name), exc)]))
+            versions.append(
+                LoadedVersion(
+                    version=name,
+                    folder=name,
+                    problems=[internal_problem(join(root.folder, name), exc)],
+                )
+            )
     t.versions = order_versions(versions)
     declared = t.parsed[CONFIG].text_at("version") if CONFIG in t.parsed else None
     usable = {v.version for v in t.versions if v.usable}
@@ -113,8 +120,9 @@ def load_compose_template(
     return t
 
 
-def _load_config(snapshot: Snapshot, t: LoadedTemplate,
-                 entries: Mapping[str, SnapshotEntry]) -> dict[str, Any]:
+def _load_config(
+    snapshot: Snapshot, t: LoadedTemplate, entries: Mapping[str, SnapshotEntry]
+) -> dict[str, Any]:
     if CONFIG not in entries:
         return {}
     path = join(t.folder, CONFIG)
@@ -128,19 +136,26 @@ def _load_config(snapshot: Snapshot, t: LoadedTemplate,
     return config
 
 
-def _readme(snapshot: Snapshot, path: str, entry: SnapshotEntry
-            ) -> tuple[str | None, list[Problem]]:
+def _readme(
+    snapshot: Snapshot, path: str, entry: SnapshotEntry
+) -> tuple[str | None, list[Problem]]:
     data, problem = read_entry(snapshot, path, entry, needed=False)
     if problem is not None:
         return None, [problem]
     return read_text(data, path)
 
 
-def _load_version(snapshot: Snapshot, folder: str, name: str,
-                  entries: Mapping[str, SnapshotEntry]) -> LoadedVersion:
+def _load_version(
+    snapshot: Snapshot, folder: str, name: str, entries: Mapping[str, SnapshotEntry]
+) -> LoadedVersion:
     files, contents, problems = read_files(snapshot, folder, entries, NEEDED.__contains__)
-    v = LoadedVersion(version=name, folder=name, revision=int(name) if name.isdigit() else None,
-                      files=files, problems=problems)
+    v = LoadedVersion(
+        version=name,
+        folder=name,
+        revision=int(name) if name.isdigit() else None,
+        files=files,
+        problems=problems,
+    )
     if RANCHER_COMPOSE in contents:
         _read_catalog_block(v, contents[RANCHER_COMPOSE], join(folder, RANCHER_COMPOSE))
     if DOCKER_COMPOSE in contents:
@@ -164,8 +179,10 @@ def _read_catalog_block(v: LoadedVersion, data: bytes, path: str) -> None:
         block_result = load_yaml(only, path) if only is not None else None
         if block_result is not None and block_result.ok:
             result.value = block_result.value
-            result.positions, result.raw_scalars = (block_result.positions,
-                                                    block_result.raw_scalars)
+            result.positions, result.raw_scalars = (
+                block_result.positions,
+                block_result.raw_scalars,
+            )
             result.problems.extend(block_result.problems)
     v.parsed[RANCHER_COMPOSE] = result
     v.problems.extend(result.problems)
@@ -176,10 +193,17 @@ def _read_catalog_block(v: LoadedVersion, data: bytes, path: str) -> None:
     block = doc[key]
     if not isinstance(block, dict):
         if block is not None:
-            v.problems.append(Problem(
-                "yaml.not-mapping", "error", f"{key} in {path} must be a mapping of catalog "
-                "fields (version, name, questions, ...)", file=path,
-                line=result.line(key), blocking=True))
+            v.problems.append(
+                Problem(
+                    "yaml.not-mapping",
+                    "error",
+                    f"{key} in {path} must be a mapping of catalog "
+                    "fields (version, name, questions, ...)",
+                    file=path,
+                    line=result.line(key),
+                    blocking=True,
+                )
+            )
         return
     v.metadata["catalog"] = block
     v.metadata["catalog_key"] = key
@@ -208,4 +232,3 @@ def _catalog_lines(data: bytes) -> bytes | None:
             found = found or inside
         out.append(line if inside else b"")
     return b"\n".join(out) if found else None
-

@@ -49,7 +49,7 @@ def entries_under(entries: Mapping[str, SnapshotEntry], folder: str) -> dict[str
     if not folder:
         return dict(entries)
     prefix = folder + "/"
-    return {p[len(prefix):]: e for p, e in entries.items() if p.startswith(prefix)}
+    return {p[len(prefix) :]: e for p, e in entries.items() if p.startswith(prefix)}
 
 
 # Sorted paths per snapshot, so that loading each of T templates costs O(log N + k) rather
@@ -71,7 +71,7 @@ def snapshot_entries_under(snapshot: Snapshot, folder: str) -> dict[str, Snapsho
     prefix = folder + "/"
     # Every path starting with "folder/" sorts in ["folder/", "folder0"): "0" follows "/".
     lo, hi = bisect_left(paths, prefix), bisect_left(paths, folder + "0")
-    return {p[len(prefix):]: entries[p] for p in paths[lo:hi]}
+    return {p[len(prefix) :]: entries[p] for p in paths[lo:hi]}
 
 
 def child_folders(entries: Mapping[str, SnapshotEntry]) -> set[str]:
@@ -79,30 +79,38 @@ def child_folders(entries: Mapping[str, SnapshotEntry]) -> set[str]:
     return {p.split("/", 1)[0] for p in entries if "/" in p}
 
 
-def read_entry(snapshot: Snapshot, path: str, entry: SnapshotEntry, needed: bool
-               ) -> tuple[bytes | None, Problem | None]:
+def read_entry(
+    snapshot: Snapshot, path: str, entry: SnapshotEntry, needed: bool
+) -> tuple[bytes | None, Problem | None]:
     """Read one file; symlinks, non-regular and too-large files give a problem instead.
 
     Rules: `file.symlink`, `file.not-regular`, `file.too-large`, `file.unreadable`. They are
     blocking errors when the file is `needed` (the version cannot be served without it) and
     non-blocking warnings otherwise; the content is never kept.
     """
+
     def problem(rule: str, message: str) -> Problem:
-        return Problem(rule, "error" if needed else "warning", message, file=path,
-                       blocking=needed)
+        return Problem(rule, "error" if needed else "warning", message, file=path, blocking=needed)
 
     if entry.kind == "symlink":
-        return None, problem("file.symlink", f"{path} is a symbolic link; links are never "
-                             "followed (they may point outside the repository): commit the "
-                             "file itself")
+        return None, problem(
+            "file.symlink",
+            f"{path} is a symbolic link; links are never "
+            "followed (they may point outside the repository): commit the "
+            "file itself",
+        )
     if entry.kind != "file":
-        return None, problem("file.not-regular", f"{path} is not a regular file (a submodule "
-                             "or special file) and is ignored")
+        return None, problem(
+            "file.not-regular",
+            f"{path} is not a regular file (a submodule or special file) and is ignored",
+        )
     try:
         return snapshot.read(path), None
     except FileTooLarge as exc:
-        return None, problem("file.too-large", f"{path} is {exc.size} bytes; files over "
-                             f"{exc.limit} bytes are not read")
+        return None, problem(
+            "file.too-large",
+            f"{path} is {exc.size} bytes; files over {exc.limit} bytes are not read",
+        )
     except NotARegularFile:
         return None, problem("file.symlink", f"{path} is not a regular file and is ignored")
     except Exception as exc:  # a vanished file or a git object error: report, carry on
@@ -146,11 +154,17 @@ def tolerate_template(result: YamlResult, data: bytes) -> YamlResult:
         return result
     first = next(p for p in result.problems if p.blocking)
     kept = [p for p in result.problems if not p.blocking]
-    kept.append(Problem(
-        "yaml.go-template", "warning",
-        f"{first.file} holds Go template syntax ({{{{ }}}}) and is not plain YAML until "
-        f"rendered ({first.message}); name it with a .tpl suffix if it is a template",
-        file=first.file, line=first.line, column=first.column))
+    kept.append(
+        Problem(
+            "yaml.go-template",
+            "warning",
+            f"{first.file} holds Go template syntax ({{{{ }}}}) and is not plain YAML until "
+            f"rendered ({first.message}); name it with a .tpl suffix if it is a template",
+            file=first.file,
+            line=first.line,
+            column=first.column,
+        )
+    )
     return YamlResult(None, kept, {}, {})
 
 
@@ -167,10 +181,17 @@ def mapping(result: YamlResult, path: str, *, blocking: bool = True) -> dict[str
     if isinstance(result.value, dict):
         return result.value
     if result.value is not None:
-        result.problems.append(Problem(
-            "yaml.not-mapping", "error" if blocking else "warning",
-            f"{path} must hold a mapping (key: value lines), not a "
-            f"{type(result.value).__name__}", file=path, line=1, blocking=blocking))
+        result.problems.append(
+            Problem(
+                "yaml.not-mapping",
+                "error" if blocking else "warning",
+                f"{path} must hold a mapping (key: value lines), not a "
+                f"{type(result.value).__name__}",
+                file=path,
+                line=1,
+                blocking=blocking,
+            )
+        )
     return {}
 
 
@@ -210,7 +231,9 @@ def text_map(value: Any) -> dict[str, str]:
 
 
 def find_icon(
-    snapshot: Snapshot, folder: str, entries: Mapping[str, SnapshotEntry],
+    snapshot: Snapshot,
+    folder: str,
+    entries: Mapping[str, SnapshotEntry],
     names: Callable[[str], bool],
 ) -> tuple[str | None, bytes | None, str | None, list[Problem]]:
     """The first icon file directly in `folder` whose name passes `names`.
@@ -221,7 +244,7 @@ def find_icon(
     for rel in sorted(entries):
         if "/" in rel or not names(rel):
             continue
-        media = ICON_TYPES.get(rel[rel.rfind("."):].lower()) if "." in rel else None
+        media = ICON_TYPES.get(rel[rel.rfind(".") :].lower()) if "." in rel else None
         if media is None:
             continue
         data, problem = read_entry(snapshot, join(folder, rel), entries[rel], needed=False)
@@ -244,11 +267,15 @@ def order_versions(versions: Iterable[LoadedVersion]) -> list[LoadedVersion]:
         if first is None:
             seen[v.version] = v
             continue
-        v.problems.append(Problem(
-            "version.duplicate", "error",
-            f"version {v.version} is also declared by folder {first.folder or '.'}/; this "
-            f"folder ({v.folder or '.'}/) is not served: give it a distinct version",
-            blocking=True))
+        v.problems.append(
+            Problem(
+                "version.duplicate",
+                "error",
+                f"version {v.version} is also declared by folder {first.folder or '.'}/; this "
+                f"folder ({v.folder or '.'}/) is not served: give it a distinct version",
+                blocking=True,
+            )
+        )
     return ordered
 
 
@@ -260,8 +287,10 @@ def newest_usable(template: LoadedTemplate) -> LoadedVersion | None:
 def internal_problem(where: str, exc: BaseException) -> Problem:
     """An unexpected exception while loading `where`, as a blocking `loader.internal` error."""
     return Problem(
-        "loader.internal", "error",
+        "loader.internal",
+        "error",
         f"{where or 'the catalog root'} could not be loaded ({type(exc).__name__}: {exc}); "
-        "this is a bug in the catalog server, please report it", file=where or None,
-        blocking=True)
-
+        "this is a bug in the catalog server, please report it",
+        file=where or None,
+        blocking=True,
+    )

@@ -81,7 +81,8 @@ def _is_icon(name: str) -> bool:
 
 
 def load_helm_template(
-    snapshot: Snapshot, root: TemplateRoot,
+    snapshot: Snapshot,
+    root: TemplateRoot,
     entries: Mapping[str, SnapshotEntry] | None = None,
 ) -> LoadedTemplate:
     """Load one chart template (either Helm layout). Never raises for bad content.
@@ -103,8 +104,13 @@ def load_helm_template(
         try:
             versions.append(_load_version(snapshot, join(root.folder, name), name, sub))
         except Exception as exc:  # one broken version never hides the others
-            versions.append(LoadedVersion(version=name or "unknown", folder=name, problems=[
-                internal_problem(join(root.folder, name), exc)]))
+            versions.append(
+                LoadedVersion(
+                    version=name or "unknown",
+                    folder=name,
+                    problems=[internal_problem(join(root.folder, name), exc)],
+                )
+            )
     t.versions = order_versions(versions)
     newest = newest_usable(t)
     source = newest or (t.versions[0] if t.versions else None)
@@ -115,8 +121,9 @@ def load_helm_template(
     return t
 
 
-def _load_version(snapshot: Snapshot, folder: str, name: str,
-                  entries: Mapping[str, SnapshotEntry]) -> LoadedVersion:
+def _load_version(
+    snapshot: Snapshot, folder: str, name: str, entries: Mapping[str, SnapshotEntry]
+) -> LoadedVersion:
     files, contents, problems = read_files(snapshot, folder, entries, needed)
     v = LoadedVersion(version=name, folder=name, files=files, problems=problems)
     chart_path = join(folder, CHART)
@@ -128,9 +135,15 @@ def _load_version(snapshot: Snapshot, folder: str, name: str,
     v.version = result.text_at("version") or name
     if not v.version:
         v.version = "unknown"
-        v.problems.append(Problem(
-            "chart.version-missing", "error", f"{chart_path} has no version; Helm needs one "
-            "to package the chart", file=chart_path, blocking=True))
+        v.problems.append(
+            Problem(
+                "chart.version-missing",
+                "error",
+                f"{chart_path} has no version; Helm needs one to package the chart",
+                file=chart_path,
+                blocking=True,
+            )
+        )
     v.name = text(chart.get("name"))
     v.description = text(chart.get("description"))
     v.app_version = result.text_at("appVersion")
@@ -166,7 +179,8 @@ def _load_version(snapshot: Snapshot, folder: str, name: str,
 
     if "app-readme.md" in contents:
         v.metadata["app_readme"], problems = read_text(
-            contents["app-readme.md"], join(folder, "app-readme.md"))
+            contents["app-readme.md"], join(folder, "app-readme.md")
+        )
         v.problems.extend(problems)
     if "README.md" in contents:
         v.readme, problems = read_text(contents["README.md"], join(folder, "README.md"))
@@ -177,16 +191,25 @@ def _load_version(snapshot: Snapshot, folder: str, name: str,
     return v
 
 
-def _questions(v: LoadedVersion, folder: str, entries: Mapping[str, SnapshotEntry],
-               contents: Mapping[str, bytes]) -> None:
+def _questions(
+    v: LoadedVersion,
+    folder: str,
+    entries: Mapping[str, SnapshotEntry],
+    contents: Mapping[str, bytes],
+) -> None:
     present = [q for q in QUESTIONS if q in entries]
     if not present:
         return
     if len(present) > 1:
-        v.problems.append(Problem(
-            "chart.questions-both", "warning", f"{folder}/ has both {present[0]} and "
-            f"{present[1]}; {present[0]} is used: delete the other",
-            file=join(folder, present[1])))
+        v.problems.append(
+            Problem(
+                "chart.questions-both",
+                "warning",
+                f"{folder}/ has both {present[0]} and "
+                f"{present[1]}; {present[0]} is used: delete the other",
+                file=join(folder, present[1]),
+            )
+        )
     rel = present[0]
     path = join(folder, rel)
     result = parse_yaml(contents.get(rel), path)
@@ -263,10 +286,15 @@ def _chart_icon(snapshot: Snapshot, t: LoadedTemplate, newest: LoadedVersion) ->
     entry = snapshot.entries().get(path) if path else None
     media = ICON_TYPES.get(posixpath.splitext(path)[1].lower()) if path else None
     if entry is None or media is None:
-        t.problems.append(Problem(
-            "helm.url", "warning", f"the chart's icon {icon!r} names no SVG, PNG or "
-            "JPEG file of the catalog; write a catalog path (file://assets/logo.svg) or a URL",
-            file=join(t.folder, newest.folder, CHART)))
+        t.problems.append(
+            Problem(
+                "helm.url",
+                "warning",
+                f"the chart's icon {icon!r} names no SVG, PNG or "
+                "JPEG file of the catalog; write a catalog path (file://assets/logo.svg) or a URL",
+                file=join(t.folder, newest.folder, CHART),
+            )
+        )
         return False
     data, problem = read_entry(snapshot, path, entry, needed=False)
     if problem is not None:
@@ -277,8 +305,12 @@ def _chart_icon(snapshot: Snapshot, t: LoadedTemplate, newest: LoadedVersion) ->
     return True
 
 
-def _icon(snapshot: Snapshot, t: LoadedTemplate, entries: Mapping[str, SnapshotEntry],
-          newest: LoadedVersion | None) -> None:
+def _icon(
+    snapshot: Snapshot,
+    t: LoadedTemplate,
+    entries: Mapping[str, SnapshotEntry],
+    newest: LoadedVersion | None,
+) -> None:
     """The icon file the newest version's Chart.yaml names (a catalog path), else an icon
     file in the newest version folder or at the chart root, if there is one."""
     if newest is not None and _chart_icon(snapshot, t, newest):

@@ -110,8 +110,10 @@ def sort_versions(
     revs = [revision(i) if revision else _attr(i, "revision") for i in items]
     folders = [str((folder(i) if folder else _attr(i, "folder")) or "") for i in items]
     keys = [version_key(t) for t in texts]
-    tie = [(r if r is not None else -1, natural_key(t), natural_key(f))
-           for r, t, f in zip(revs, texts, folders, strict=True)]
+    tie = [
+        (r if r is not None else -1, natural_key(t), natural_key(f))
+        for r, t, f in zip(revs, texts, folders, strict=True)
+    ]
     order: list[tuple[Any, ...]]
     if all(k is not None for k in keys):
         order = [(k, t) for k, t in zip(keys, tie, strict=True)]

@@ -111,11 +111,25 @@ class YamlResult:
         return str(value)
 
 
-def _problem(rule: str, message: str, path: str, line: int | None = None,
-             column: int | None = None, *, blocking: bool = True,
-             severity: str = "error") -> Problem:
-    return Problem(rule, severity, message, file=path, line=line, column=column,  # type: ignore[arg-type]
-                   blocking=blocking)
+def _problem(
+    rule: str,
+    message: str,
+    path: str,
+    line: int | None = None,
+    column: int | None = None,
+    *,
+    blocking: bool = True,
+    severity: str = "error",
+) -> Problem:
+    return Problem(
+        rule,
+        severity,
+        message,
+        file=path,
+        line=line,
+        column=column,  # type: ignore[arg-type]
+        blocking=blocking,
+    )
 
 
 def _line_col(data: bytes | str, offset: int) -> tuple[int, int]:
@@ -132,20 +146,35 @@ def decode_text(data: bytes, path: str) -> tuple[str | None, list[Problem]]:
     blocking errors.
     """
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return None, [_problem("file.encoding", "file is UTF-16 encoded; save it as UTF-8",
-                               path, 1)]
+        return None, [
+            _problem("file.encoding", "file is UTF-16 encoded; save it as UTF-8", path, 1)
+        ]
     nul = data.find(b"\x00")
     if nul >= 0:
         line, col = _line_col(data, nul)
-        return None, [_problem("file.binary", f"file holds binary data (a NUL byte at line "
-                               f"{line}); it must be UTF-8 text", path, line, col)]
+        return None, [
+            _problem(
+                "file.binary",
+                f"file holds binary data (a NUL byte at line {line}); it must be UTF-8 text",
+                path,
+                line,
+                col,
+            )
+        ]
     try:
         return data.decode("utf-8-sig"), []
     except UnicodeDecodeError as exc:
         line, col = _line_col(data, exc.start)
         byte = data[exc.start]
-        return None, [_problem("file.encoding", f"byte 0x{byte:02x} at line {line} is not "
-                               "UTF-8; save the file as UTF-8", path, line, col)]
+        return None, [
+            _problem(
+                "file.encoding",
+                f"byte 0x{byte:02x} at line {line} is not UTF-8; save the file as UTF-8",
+                path,
+                line,
+                col,
+            )
+        ]
 
 
 def load_yaml(data: bytes, path: str) -> YamlResult:
@@ -170,9 +199,16 @@ def _load(data: bytes, path: str, *, multi: bool) -> YamlResult:
         if bad:
             line, col = _line_col(bad.string, bad.start())
             code = ord(bad.group()) if isinstance(bad.group(), str) else bad.group()[0]
-            result.problems.append(_problem(
-                "file.binary", f"control character U+{code:04X} at line {line} is not allowed "
-                "in YAML; the file must be plain text", path, line, col))
+            result.problems.append(
+                _problem(
+                    "file.binary",
+                    f"control character U+{code:04X} at line {line} is not allowed "
+                    "in YAML; the file must be plain text",
+                    path,
+                    line,
+                    col,
+                )
+            )
             result.value = None
             return result
         _Builder(text, path, result, multi).run()
@@ -183,8 +219,9 @@ def _load(data: bytes, path: str, *, multi: bool) -> YamlResult:
     except _Stop as stop:
         result.problems.append(stop.problem)
     except Exception as exc:  # never a traceback for bad content
-        result.problems.append(_problem(
-            "yaml.parse", f"could not be read ({type(exc).__name__}: {exc})", path))
+        result.problems.append(
+            _problem("yaml.parse", f"could not be read ({type(exc).__name__}: {exc})", path)
+        )
     if not result.ok:
         result.value = None
         result.positions.clear()
@@ -203,15 +240,21 @@ def _marked_problem(exc: yaml.MarkedYAMLError, path: str, text: str) -> Problem:
     column = mark.column + 1 if mark else None
     problem = (exc.problem or "").strip()
     if "maximum nesting depth" in problem:
-        return _problem("yaml.too-deep", f"nesting deeper than {MAX_DEPTH} levels",
-                        path, line, column)
+        return _problem(
+            "yaml.too-deep", f"nesting deeper than {MAX_DEPTH} levels", path, line, column
+        )
     if line is not None:
         lines = text.splitlines()
         source = lines[line - 1] if line <= len(lines) else ""
         indent = source[: len(source) - len(source.lstrip(" \t"))]
         if "tab" in problem or "\t" in indent:
-            return _problem("yaml.tab-indent", f"line {line} is indented with a tab; YAML "
-                            "indentation must use spaces", path, line, column)
+            return _problem(
+                "yaml.tab-indent",
+                f"line {line} is indented with a tab; YAML indentation must use spaces",
+                path,
+                line,
+                column,
+            )
     message = problem[:1].upper() + problem[1:] if problem else "not valid YAML"
     if exc.context:
         where = ""
@@ -235,11 +278,20 @@ class _Stop(Exception):
 
 
 class _Frame:
-    __slots__ = ("value", "path", "size", "anchor", "key", "key_path", "first_lines",
-                 "merges", "is_map", "pos")
+    __slots__ = (
+        "value",
+        "path",
+        "size",
+        "anchor",
+        "key",
+        "key_path",
+        "first_lines",
+        "merges",
+        "is_map",
+        "pos",
+    )
 
-    def __init__(self, is_map: bool, path: Path | None, anchor: str | None,
-                 pos: tuple[int, int]):
+    def __init__(self, is_map: bool, path: Path | None, anchor: str | None, pos: tuple[int, int]):
         self.is_map = is_map
         self.pos = pos
         self.value: Any = {} if is_map else []
@@ -290,8 +342,16 @@ class _Builder:
         self.anchors.clear()  # anchors do not cross documents, as in PyYAML
         if self.documents > 1 and not self.multi:
             line, column = event.start_mark.line + 1, event.start_mark.column + 1
-            raise _Stop(_problem("yaml.parse", f"a second YAML document starts at line {line}; "
-                                 "this file must hold one document", self.path, line, column))
+            raise _Stop(
+                _problem(
+                    "yaml.parse",
+                    f"a second YAML document starts at line {line}; "
+                    "this file must hold one document",
+                    self.path,
+                    line,
+                    column,
+                )
+            )
 
     def scalar(self, event: ev.ScalarEvent) -> None:
         self.tick(1, event)
@@ -303,11 +363,16 @@ class _Builder:
     def alias(self, event: ev.AliasEvent) -> None:
         name = event.anchor
         if name in self.open_anchors:
-            raise self.stop("yaml.alias-bomb", f"alias *{name} refers to a collection that "
-                            "contains it: the value would be infinite", event)
+            raise self.stop(
+                "yaml.alias-bomb",
+                f"alias *{name} refers to a collection that "
+                "contains it: the value would be infinite",
+                event,
+            )
         if name not in self.anchors:
-            raise self.stop("yaml.parse", f"alias *{name} refers to no anchor &{name} "
-                            "defined before it", event)
+            raise self.stop(
+                "yaml.parse", f"alias *{name} refers to no anchor &{name} defined before it", event
+            )
         value, size = self.anchors[name]
         self.tick(size, event)
         self.add(value, size, _pos(event), None)
@@ -317,8 +382,12 @@ class _Builder:
         if len(self.stack) >= MAX_DEPTH:
             raise self.stop("yaml.too-deep", f"nesting deeper than {MAX_DEPTH} levels", event)
         self.check_tag(event.tag, event)
-        frame = _Frame(isinstance(event, ev.MappingStartEvent), self.child_path(event),
-                       event.anchor, _pos(event))
+        frame = _Frame(
+            isinstance(event, ev.MappingStartEvent),
+            self.child_path(event),
+            event.anchor,
+            _pos(event),
+        )
         if event.anchor:
             self.open_anchors.add(event.anchor)
         self.stack.append(frame)
@@ -342,9 +411,12 @@ class _Builder:
     def tick(self, size: int, event: ev.Event) -> None:
         self.count += size
         if self.count > self.budget:
-            raise self.stop("yaml.alias-bomb", f"aliases expand to more than {self.budget} "
-                            "nodes (a 'billion laughs' document); use fewer nested aliases",
-                            event)
+            raise self.stop(
+                "yaml.alias-bomb",
+                f"aliases expand to more than {self.budget} "
+                "nodes (a 'billion laughs' document); use fewer nested aliases",
+                event,
+            )
 
     def child_path(self, event: ev.Event) -> Path | None:
         if not self.stack:
@@ -361,8 +433,9 @@ class _Builder:
             return None  # a collection used as a key: reported when it is added
         return parent.key_path
 
-    def add(self, value: Any, size: int, pos: tuple[int, int], raw: str | None,
-            collection: bool = False) -> None:
+    def add(
+        self, value: Any, size: int, pos: tuple[int, int], raw: str | None, collection: bool = False
+    ) -> None:
         if not self.stack:
             if self.multi:
                 self.result.value.append(value)
@@ -392,19 +465,34 @@ class _Builder:
     def add_key(self, parent: _Frame, key: Any, pos: tuple[int, int]) -> None:
         line, column = pos
         if isinstance(key, dict | list):
-            raise _Stop(_problem("yaml.parse", f"the mapping key at line {line} is itself a "
-                                 "mapping or list; keys must be plain values (is a `{{ }}` "
-                                 "template expression meant to be quoted?)",
-                                 self.path, line, column))
+            raise _Stop(
+                _problem(
+                    "yaml.parse",
+                    f"the mapping key at line {line} is itself a "
+                    "mapping or list; keys must be plain values (is a `{{ }}` "
+                    "template expression meant to be quoted?)",
+                    self.path,
+                    line,
+                    column,
+                )
+            )
         parent.key = key
         parent.key_path = (*parent.path, key) if parent.path is not None else None
         if key is _MERGE:
             return
         first = parent.first_lines.get(key)
         if first is not None:
-            self.result.problems.append(_problem(
-                "yaml.duplicate-key", f"duplicate key {key!r}: first at line {first}; the "
-                "last value wins", self.path, line, column, blocking=False, severity="warning"))
+            self.result.problems.append(
+                _problem(
+                    "yaml.duplicate-key",
+                    f"duplicate key {key!r}: first at line {first}; the last value wins",
+                    self.path,
+                    line,
+                    column,
+                    blocking=False,
+                    severity="warning",
+                )
+            )
         else:
             parent.first_lines[key] = line
         if parent.key_path is not None:
@@ -413,8 +501,14 @@ class _Builder:
     def add_merge(self, parent: _Frame, value: Any, pos: tuple[int, int]) -> None:
         sources = value if isinstance(value, list) else [value]
         if not all(isinstance(s, dict) for s in sources):
-            raise _Stop(_problem("yaml.parse", "a merge key `<<` must be given a mapping or a "
-                                 "list of mappings", self.path, *pos))
+            raise _Stop(
+                _problem(
+                    "yaml.parse",
+                    "a merge key `<<` must be given a mapping or a list of mappings",
+                    self.path,
+                    *pos,
+                )
+            )
         parent.merges.extend(sources)
 
     def resolve(self, event: ev.ScalarEvent) -> tuple[Any, bool]:
@@ -436,8 +530,9 @@ class _Builder:
         try:
             value = convert(ScalarNode(tag, text))
         except (ValueError, TypeError, yaml.YAMLError) as exc:
-            raise self.stop("yaml.parse", f"{text!r} is not a valid {tag.rsplit(':', 1)[-1]} "
-                            f"({exc})", event) from None
+            raise self.stop(
+                "yaml.parse", f"{text!r} is not a valid {tag.rsplit(':', 1)[-1]} ({exc})", event
+            ) from None
         return value, isinstance(value, int | float) and not isinstance(value, bool)
 
     @staticmethod
@@ -459,10 +554,18 @@ class _Builder:
         if tag in _CONVERTERS:
             return
         line, column = event.start_mark.line + 1, event.start_mark.column + 1
-        self.result.problems.append(_problem(
-            "yaml.unknown-tag", f"tag {tag} is not a standard YAML tag; it is ignored and the "
-            "value read as untagged", self.path, line, column, blocking=False,
-            severity="warning"))
+        self.result.problems.append(
+            _problem(
+                "yaml.unknown-tag",
+                f"tag {tag} is not a standard YAML tag; it is ignored and the "
+                "value read as untagged",
+                self.path,
+                line,
+                column,
+                blocking=False,
+                severity="warning",
+            )
+        )
 
     def stop(self, rule: str, message: str, event: ev.Event) -> _Stop:
         mark = event.start_mark

@@ -72,8 +72,9 @@ def catalog_block(files: VersionFiles) -> tuple[str | None, tuple[str, ...], dic
     return rel, (), None
 
 
-def validate_config(template: LoadedTemplate, snapshot: Snapshot,
-                    versions: list[VersionFiles]) -> Iterator[Problem]:
+def validate_config(
+    template: LoadedTemplate, snapshot: Snapshot, versions: list[VersionFiles]
+) -> Iterator[Problem]:
     """Every config/folder/icon problem of a compose template (nothing for Helm)."""
     if template.kind != "compose":
         return
@@ -82,9 +83,12 @@ def validate_config(template: LoadedTemplate, snapshot: Snapshot,
     yield from _icon(template, snapshot)
     entries = snapshot.entries()
     if catalog_path(template.folder, "README.md") not in entries:
-        yield problem("config.readme-missing", "the template has no README.md; add one that "
-                      "says what it installs and how to use it",
-                      file=catalog_path(template.folder), template=template.id)
+        yield problem(
+            "config.readme-missing",
+            "the template has no README.md; add one that says what it installs and how to use it",
+            file=catalog_path(template.folder),
+            template=template.id,
+        )
 
 
 def _config_file(template: LoadedTemplate, snapshot: Snapshot) -> Iterator[Problem]:
@@ -99,17 +103,30 @@ def _config_file(template: LoadedTemplate, snapshot: Snapshot) -> Iterator[Probl
 
     for key in REQUIRED_CONFIG_KEYS:
         if config.get(key) in (None, ""):
-            yield at("config.missing-field", f"config.yml has no `{key}`; add `{key}: ...` "
-                     + ("(the template's display name)" if key == "name"
-                        else "(the default version, as written in a version's catalog block)"))
+            yield at(
+                "config.missing-field",
+                f"config.yml has no `{key}`; add `{key}: ...` "
+                + (
+                    "(the template's display name)"
+                    if key == "name"
+                    else "(the default version, as written in a version's catalog block)"
+                ),
+            )
     for key in config:
         if key not in CONFIG_KEYS:
-            yield at("config.unknown-key", f"unknown key `{key}` in config.yml"
-                     f"{suggestion(key, CONFIG_KEYS)}; Rancher ignores it", key)
+            yield at(
+                "config.unknown-key",
+                f"unknown key `{key}` in config.yml"
+                f"{suggestion(key, CONFIG_KEYS)}; Rancher ignores it",
+                key,
+            )
     for key in CONFIG_TEXT_KEYS:
         if key in config and config[key] is not None and not isinstance(config[key], str):
-            yield at("config.field-type", f"`{key}` must be text, not "
-                     f"{type(config[key]).__name__}; quote it", key)
+            yield at(
+                "config.field-type",
+                f"`{key}` must be text, not {type(config[key]).__name__}; quote it",
+                key,
+            )
     if "labels" in config and not isinstance(config["labels"], dict | None):
         yield at("config.field-type", "`labels` must be a mapping of label: value", "labels")
     yield from _rancher_versions(config, lambda rule, msg, key: at(rule, msg, key), parsed)
@@ -119,9 +136,12 @@ def _config_file(template: LoadedTemplate, snapshot: Snapshot) -> Iterator[Probl
         known = {v.version for v in template.versions} | {v.folder for v in template.versions}
         if default not in known:
             listed = ", ".join(sorted(v.version for v in template.versions))
-            yield at("config.default-version", f"the default version {default!r} is not the "
-                     f"version of any version folder ({listed}); set `version:` to one of them",
-                     "version")
+            yield at(
+                "config.default-version",
+                f"the default version {default!r} is not the "
+                f"version of any version folder ({listed}); set `version:` to one of them",
+                "version",
+            )
 
 
 def _rancher_versions(block: dict, at, parsed) -> Iterator[Problem]:
@@ -132,13 +152,19 @@ def _rancher_versions(block: dict, at, parsed) -> Iterator[Problem]:
             continue
         keys[key] = version_key(text)
         if keys[key] is None:
-            yield at("config.rancher-version", f"`{key}: {text}` is not a version; write it "
-                     "like v1.6.0", key)
+            yield at(
+                "config.rancher-version",
+                f"`{key}: {text}` is not a version; write it like v1.6.0",
+                key,
+            )
     low, high = keys.get("minimum_rancher_version"), keys.get("maximum_rancher_version")
     if low is not None and high is not None and low > high:
-        yield at("config.rancher-version", "minimum_rancher_version is above "
-                 "maximum_rancher_version; no Rancher could install this",
-                 "maximum_rancher_version")
+        yield at(
+            "config.rancher-version",
+            "minimum_rancher_version is above "
+            "maximum_rancher_version; no Rancher could install this",
+            "maximum_rancher_version",
+        )
 
 
 def _prefix(parsed, block: dict) -> tuple[Any, ...]:
@@ -159,43 +185,62 @@ def _versions(versions: list[VersionFiles]) -> Iterator[Problem]:
         if template_type(files.template.kind, files.template.base) != "stack":
             continue  # raw manifests, machine drivers, projects: no compose, no catalog block
         if files.first(*COMPOSE_FILES) is None:
-            yield files.report("config.missing-compose", f"version folder {version.folder!r} "
-                               "has no docker-compose.yml (or docker-compose.yml.tpl); add the "
-                               "compose file this version installs")
+            yield files.report(
+                "config.missing-compose",
+                f"version folder {version.folder!r} "
+                "has no docker-compose.yml (or docker-compose.yml.tpl); add the "
+                "compose file this version installs",
+            )
         rel, prefix, block = catalog_block(files)
         if block is None:
             where = f"{rel} has no `.catalog:` block" if rel else "there is no rancher-compose.yml"
-            yield files.report("config.missing-catalog", f"{where}; add `.catalog:` with "
-                               "name, version and description", rel, 1 if rel else None)
+            yield files.report(
+                "config.missing-catalog",
+                f"{where}; add `.catalog:` with name, version and description",
+                rel,
+                1 if rel else None,
+            )
         else:
             yield from _catalog_block(files, rel, prefix, block)
         text = version.version
         if text and not is_semver(text) and not text.isdigit():
             line = files.yaml(rel).line(*prefix, "version") if block is not None else None
-            yield files.report("config.version-format", f"version {text!r} is neither semver "
-                               "(1.2.3) nor a revision number; it cannot be ordered reliably",
-                               rel, line)
+            yield files.report(
+                "config.version-format",
+                f"version {text!r} is neither semver "
+                "(1.2.3) nor a revision number; it cannot be ordered reliably",
+                rel,
+                line,
+            )
 
 
 def _catalog_block(files: VersionFiles, rel: str, prefix: tuple, block: dict):
     parsed = files.yaml(rel)
 
     def at(rule: str, message: str, key: str | None) -> Problem:
-        return files.report(rule, message, rel, parsed.line(*prefix, key) if key else
-                            parsed.line(*prefix) or 1)
+        return files.report(
+            rule, message, rel, parsed.line(*prefix, key) if key else parsed.line(*prefix) or 1
+        )
 
     for key in block:
         if key not in CATALOG_KEYS:
-            yield at("config.unknown-key", f"unknown key `{key}` in the catalog block"
-                     f"{suggestion(key, CATALOG_KEYS)}; Rancher ignores it", key)
+            yield at(
+                "config.unknown-key",
+                f"unknown key `{key}` in the catalog block"
+                f"{suggestion(key, CATALOG_KEYS)}; Rancher ignores it",
+                key,
+            )
     if "questions" in block and not isinstance(block["questions"], list | None):
         yield at("config.field-type", "`questions` must be a list of questions", "questions")
     yield from _rancher_versions(block, at, parsed)
     upgrade = parsed.text_at(*prefix, "upgrade_from")
     if upgrade is not None and not valid_range(upgrade):
-        yield at("config.upgrade-from", f"upgrade_from {upgrade!r} is not a semver range; "
-                 "write comparators like `>=1.0.0 <2.0.0`, alternatives joined by `||`",
-                 "upgrade_from")
+        yield at(
+            "config.upgrade-from",
+            f"upgrade_from {upgrade!r} is not a semver range; "
+            "write comparators like `>=1.0.0 <2.0.0`, alternatives joined by `||`",
+            "upgrade_from",
+        )
 
 
 def valid_range(text: str) -> bool:
@@ -208,19 +253,26 @@ def valid_range(text: str) -> bool:
             m = _COMPARATOR.match(rest)
             if not m:
                 return False
-            rest = rest[m.end():].lstrip()
+            rest = rest[m.end() :].lstrip()
     return True
 
 
 def _icon(template: LoadedTemplate, snapshot: Snapshot) -> Iterator[Problem]:
     # The template folder's own entries (an indexed lookup), not a scan of the catalog.
-    icons = [e for rel, e in snapshot_entries_under(snapshot, template.folder).items()
-             if rel.startswith(ICON_PREFIX) and "/" not in rel]
+    icons = [
+        e
+        for rel, e in snapshot_entries_under(snapshot, template.folder).items()
+        if rel.startswith(ICON_PREFIX) and "/" not in rel
+    ]
     if not icons:
-        yield problem("config.icon-missing", f"the template has no icon; add "
-                      f"{ICON_PREFIX}<name>.svg (or .png / .jpg, at most "
-                      f"{ICON_MAX_BYTES // 1024} KiB)", file=catalog_path(template.folder),
-                      template=template.id)
+        yield problem(
+            "config.icon-missing",
+            f"the template has no icon; add "
+            f"{ICON_PREFIX}<name>.svg (or .png / .jpg, at most "
+            f"{ICON_MAX_BYTES // 1024} KiB)",
+            file=catalog_path(template.folder),
+            template=template.id,
+        )
         return
     for entry in icons:
         name = entry.path.rpartition("/")[2]
@@ -230,16 +282,22 @@ def _icon(template: LoadedTemplate, snapshot: Snapshot) -> Iterator[Problem]:
             return problem(rule, message, file=path, template=template.id)
 
         if entry.size > ICON_MAX_BYTES:
-            yield at("config.icon-size", f"the icon is {entry.size // 1024} KiB; keep it at "
-                     f"most {ICON_MAX_BYTES // 1024} KiB (optimise the SVG or shrink the image)")
+            yield at(
+                "config.icon-size",
+                f"the icon is {entry.size // 1024} KiB; keep it at "
+                f"most {ICON_MAX_BYTES // 1024} KiB (optimise the SVG or shrink the image)",
+            )
             continue
         if ext not in ("svg", "png", "jpg", "jpeg"):
             yield at("config.icon-format", f"icon {name!r} must be an .svg, .png or .jpg file")
             continue
         data = read_template_file(snapshot, template, name, ICON_MAX_BYTES)
         if data is not None and not _looks_like(ext, data):
-            yield at("config.icon-format", f"icon {name!r} does not hold {ext.upper()} data; "
-                     "save it in the format its extension names")
+            yield at(
+                "config.icon-format",
+                f"icon {name!r} does not hold {ext.upper()} data; "
+                "save it in the format its extension names",
+            )
 
 
 def _looks_like(ext: str, data: bytes) -> bool:

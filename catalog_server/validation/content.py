@@ -85,15 +85,24 @@ class VersionFiles:
             self._yaml[rel] = result if result is not None and result.ok else None
         return self._yaml[rel]
 
-    def report(self, rule: str, message: str, rel: str | None = None,
-               line: int | None = None, **kw: Any) -> Problem:
+    def report(
+        self, rule: str, message: str, rel: str | None = None, line: int | None = None, **kw: Any
+    ) -> Problem:
         """A problem of `rule` in file `rel` of this version (the folder when None)."""
-        return problem(rule, message, file=self.path(rel) if rel else self.folder, line=line,
-                       template=self.template.id, version=self.version.version, **kw)
+        return problem(
+            rule,
+            message,
+            file=self.path(rel) if rel else self.folder,
+            line=line,
+            template=self.template.id,
+            version=self.version.version,
+            **kw,
+        )
 
 
-def read_template_file(snapshot: Snapshot, template: LoadedTemplate, name: str,
-                       limit: int = MAX_FILE_BYTES) -> bytes | None:
+def read_template_file(
+    snapshot: Snapshot, template: LoadedTemplate, name: str, limit: int = MAX_FILE_BYTES
+) -> bytes | None:
     """A file of the template folder itself (config.yml, the icon), or None."""
     try:
         return snapshot.read(catalog_path(template.folder, name), limit)
@@ -101,8 +110,9 @@ def read_template_file(snapshot: Snapshot, template: LoadedTemplate, name: str,
         return None
 
 
-def parse_template_yaml(snapshot: Snapshot, template: LoadedTemplate,
-                        name: str) -> YamlResult | None:
+def parse_template_yaml(
+    snapshot: Snapshot, template: LoadedTemplate, name: str
+) -> YamlResult | None:
     data = read_template_file(snapshot, template, name)
     if data is None:
         return None

@@ -37,17 +37,27 @@ def compare_versions(old: LoadedTemplate, new: LoadedTemplate, ref: str) -> Iter
     after = {v.folder: v for v in new.versions}
 
     def at(rule: str, message: str, version: LoadedVersion, rel: str | None = None):
-        return problem(rule, message, file=catalog_path(new.folder, version.folder, rel),
-                       template=new.id, version=version.version)
+        return problem(
+            rule,
+            message,
+            file=catalog_path(new.folder, version.folder, rel),
+            template=new.id,
+            version=version.version,
+        )
 
     if set(before) == {""} == set(after):  # a plain chart: one version, changed in place
         old_v, new_v = before[""], after[""]
         if old_v.version == new_v.version:
             changed = _changed_file(old_v, new_v)
             if changed is not None:
-                yield at("version.published-changed", f"{changed} changed but the chart "
-                         f"version is still {new_v.version}, published at {ref}; bump "
-                         "`version:` in Chart.yaml", new_v, "Chart.yaml")
+                yield at(
+                    "version.published-changed",
+                    f"{changed} changed but the chart "
+                    f"version is still {new_v.version}, published at {ref}; bump "
+                    "`version:` in Chart.yaml",
+                    new_v,
+                    "Chart.yaml",
+                )
             return
         yield from _increasing(new_v, old.versions, ref, at)
         return
@@ -58,19 +68,30 @@ def compare_versions(old: LoadedTemplate, new: LoadedTemplate, ref: str) -> Iter
             continue
         changed = _changed_file(old_v, new_v)
         if changed is not None:
-            yield at("version.published-changed", f"version {old_v.version} was published at "
-                     f"{ref} and must not change ({changed} differs); add a new version "
-                     "folder instead", new_v, changed if changed != "(files)" else None)
+            yield at(
+                "version.published-changed",
+                f"version {old_v.version} was published at "
+                f"{ref} and must not change ({changed} differs); add a new version "
+                "folder instead",
+                new_v,
+                changed if changed != "(files)" else None,
+            )
     for folder, old_v in before.items():
         if folder not in after:
-            yield problem("version.removed", f"version {old_v.version} (folder {folder}/) was "
-                          f"published at {ref} and is removed; installs of it can no longer "
-                          "be upgraded from the catalog", file=catalog_path(new.folder, folder),
-                          template=new.id, version=old_v.version)
+            yield problem(
+                "version.removed",
+                f"version {old_v.version} (folder {folder}/) was "
+                f"published at {ref} and is removed; installs of it can no longer "
+                "be upgraded from the catalog",
+                file=catalog_path(new.folder, folder),
+                template=new.id,
+                version=old_v.version,
+            )
 
 
 def _changed_file(old: LoadedVersion, new: LoadedVersion) -> str | None:
     """The first file that differs between two states of a version folder, or None."""
+
     def digests(version: LoadedVersion) -> dict[str, str]:
         return {f.path: f.sha256 or str(f.size) for f in version.files}
 
@@ -92,7 +113,11 @@ def _increasing(new_v: LoadedVersion, old_versions: list[LoadedVersion], ref: st
         else:
             continue  # versions that cannot be ordered: config.version-format says so
         if lower:
-            yield at("version.not-increasing", f"new version {new_v.version} is not greater "
-                     f"than {old_v.version}, published at {ref}; new versions must be newer "
-                     "than every existing one", new_v)
+            yield at(
+                "version.not-increasing",
+                f"new version {new_v.version} is not greater "
+                f"than {old_v.version}, published at {ref}; new versions must be newer "
+                "than every existing one",
+                new_v,
+            )
             return

@@ -53,8 +53,14 @@ def _read(snapshot: Snapshot) -> tuple[Overrides, list[Problem]]:
     doc = parsed.value or {}
     rules = doc.get("rules") if isinstance(doc, dict) else None
     if not isinstance(doc, dict) or not isinstance(rules, dict | None):
-        return {}, [problem("lint.config", "write `rules:` as a mapping of rule id to "
-                            "severity (error, warning, info or off)", file=CONFIG_FILE, line=1)]
+        return {}, [
+            problem(
+                "lint.config",
+                "write `rules:` as a mapping of rule id to severity (error, warning, info or off)",
+                file=CONFIG_FILE,
+                line=1,
+            )
+        ]
     overrides: Overrides = {}
     problems: list[Problem] = []
     allowed = [r for r in RULES if r.startswith(OVERRIDABLE_PREFIX)]
@@ -63,13 +69,21 @@ def _read(snapshot: Snapshot) -> tuple[Overrides, list[Problem]]:
             severity = OFF
         line = parsed.line("rules", rule)
         if rule not in allowed:
-            why = ("only policy.* rules can be changed" if rule in RULES
-                   else f"no such rule{suggestion(rule, allowed)}")
-            problems.append(problem("lint.config", f"{rule!r}: {why}", file=CONFIG_FILE,
-                                    line=line))
+            why = (
+                "only policy.* rules can be changed"
+                if rule in RULES
+                else f"no such rule{suggestion(rule, allowed)}"
+            )
+            problems.append(problem("lint.config", f"{rule!r}: {why}", file=CONFIG_FILE, line=line))
         elif severity not in (*SEVERITIES, OFF):
-            problems.append(problem("lint.config", f"{rule}: severity {severity!r} must be "
-                                    "error, warning, info or off", file=CONFIG_FILE, line=line))
+            problems.append(
+                problem(
+                    "lint.config",
+                    f"{rule}: severity {severity!r} must be error, warning, info or off",
+                    file=CONFIG_FILE,
+                    line=line,
+                )
+            )
         else:
             overrides[rule] = severity
     return overrides, problems

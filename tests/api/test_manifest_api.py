@@ -190,8 +190,9 @@ def test_legacy_layout_is_moved_under_services(indexed, client):
     assert compose["services"]["db"]["image"] == "example/db:9.6"
     assert compose["services"]["db"]["environment"]["PASSWORD"] == "$${not_a_variable}"
     # A conversion from the file's own format (v1) is a note, at the file and line.
-    assert "docker-compose.yml:1: services moved under `services:` (compose file format v1)" in (
-        body["notes"]
+    assert (
+        "docker-compose.yml:1: services moved under `services:` (compose file format v1)"
+        in (body["notes"])
     )
 
 

@@ -27,7 +27,8 @@ def blocking(template):
 
 @pytest.mark.parametrize("source", ["folder", "git"])
 def test_hostile_catalog_each_broken_template_is_reported_and_the_rest_loads(
-        source, folder_snapshot, git_snapshot):
+    source, folder_snapshot, git_snapshot
+):
     snapshot = folder_snapshot("hostile") if source == "folder" else git_snapshot("hostile")
     start = time.perf_counter()
     templates, problems = by_id(snapshot)
@@ -35,16 +36,20 @@ def test_hostile_catalog_each_broken_template_is_reported_and_the_rest_loads(
     assert problems == []
     assert templates["good"].usable and templates["good"].versions[0].usable
     assert blocking(templates["aliasbomb"]) == {
-        ("yaml.alias-bomb", "templates/aliasbomb/0/rancher-compose.yml", 8)}
+        ("yaml.alias-bomb", "templates/aliasbomb/0/rancher-compose.yml", 8)
+    }
     assert blocking(templates["deep"]) == {("yaml.too-deep", "templates/deep/config.yml", 3)}
     assert not templates["deep"].usable
     assert blocking(templates["binary"]) == {
-        ("file.binary", "templates/binary/0/rancher-compose.yml", 3)}
+        ("file.binary", "templates/binary/0/rancher-compose.yml", 3)
+    }
     assert blocking(templates["latin1"]) == {
-        ("file.encoding", "templates/latin1/0/rancher-compose.yml", 3)}
+        ("file.encoding", "templates/latin1/0/rancher-compose.yml", 3)
+    }
     # A README that is not UTF-8 only costs the README.
     assert ("file.encoding", "templates/latin1/0/README.md") in {
-        (p.rule, p.file) for p in templates["latin1"].all_problems() if not p.blocking}
+        (p.rule, p.file) for p in templates["latin1"].all_problems() if not p.blocking
+    }
     assert blocking(templates["tabs"]) == {("yaml.tab-indent", "templates/tabs/config.yml", 4)}
 
 
@@ -141,11 +146,14 @@ def test_a_crashing_template_is_recorded_and_the_others_load(folder_snapshot, mo
 
 def test_load_template_dispatches_by_kind(folder_snapshot):
     snapshot = folder_snapshot("helm-plain")
-    t = load_template(snapshot, TemplateRoot("charts*y", "charts/y", "helm", "helm-plain",
-                                             "charts"))
+    t = load_template(
+        snapshot, TemplateRoot("charts*y", "charts/y", "helm", "helm-plain", "charts")
+    )
     assert t.kind == "helm" and t.versions[0].version == "0.1.0"
-    t = load_template(folder_snapshot("community"), TemplateRoot(
-        "infra*ipsec", "infra-templates/ipsec", "compose", "rancher", "infra"))
+    t = load_template(
+        folder_snapshot("community"),
+        TemplateRoot("infra*ipsec", "infra-templates/ipsec", "compose", "rancher", "infra"),
+    )
     assert t.kind == "compose" and t.versions[0].version == "0.2.4"
 
 

@@ -24,8 +24,11 @@ def versions(template):
 
 def test_template_fields_from_config(community):
     t = community["neuvector"]
-    assert (t.name, t.description, t.categories) == ("NeuVector", "Container security",
-                                                     ["Security"])
+    assert (t.name, t.description, t.categories) == (
+        "NeuVector",
+        "Container security",
+        ["Security"],
+    )
     assert t.maintainer.startswith("NeuVector Inc.") and t.license == "Apache-2.0"
     assert t.project_url == "https://neuvector.com"
     assert t.labels == {"io.rancher.certified": "partner"}
@@ -77,8 +80,10 @@ def test_anchors_merge_keys_duplicates_and_misspellings(community):
     assert v.metadata["catalog"]["minimun_rancher_version"] == "v1.5.0"
     assert v.minimum_rancher_version is None
     dups = [(p.file, p.line) for p in t.all_problems() if p.rule == "yaml.duplicate-key"]
-    assert dups == [("templates/quirks/config.yml", 5),
-                    ("templates/quirks/0/rancher-compose.yml", 10)]
+    assert dups == [
+        ("templates/quirks/config.yml", 5),
+        ("templates/quirks/0/rancher-compose.yml", 10),
+    ]
     assert t.usable and v.usable
 
 
@@ -113,7 +118,10 @@ def test_unparsable_config_blocks_the_template(community):
     assert not t.usable
     [problem] = t.problems
     assert (problem.rule, problem.file, problem.line) == (
-        "yaml.parse", "templates/broken-config/config.yml", 2)
+        "yaml.parse",
+        "templates/broken-config/config.yml",
+        2,
+    )
 
 
 def test_unparsable_rancher_compose_blocks_only_that_version(community):
@@ -123,7 +131,10 @@ def test_unparsable_rancher_compose_blocks_only_that_version(community):
     assert good.usable and not bad.usable
     [problem] = bad.problems
     assert (problem.rule, problem.file, problem.line) == (
-        "yaml.parse", "templates/broken-version/1/rancher-compose.yml", 5)
+        "yaml.parse",
+        "templates/broken-version/1/rancher-compose.yml",
+        5,
+    )
     assert t.default_version == "1.0.0"
 
 

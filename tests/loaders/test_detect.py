@@ -49,24 +49,24 @@ def test_chart_at_catalog_root_is_the_only_template(folder_snapshot):
 
 
 def test_depth_three_charts_not_named_like_versions_are_plain():
-    roots, _ = find_templates(entries("charts/stable/mysql/Chart.yaml",
-                                      "charts/stable/redis/Chart.yaml"))
+    roots, _ = find_templates(
+        entries("charts/stable/mysql/Chart.yaml", "charts/stable/redis/Chart.yaml")
+    )
     assert [r.id for r in roots] == ["charts*stable*mysql", "charts*stable*redis"]
     assert {r.layout for r in roots} == {"helm-plain"}
 
 
 def test_duplicate_ids_keep_the_first_and_report_the_other():
-    roots, problems = find_templates(entries("infra-templates/x/config.yml",
-                                             "infra/x/Chart.yaml"))
+    roots, problems = find_templates(entries("infra-templates/x/config.yml", "infra/x/Chart.yaml"))
     assert [r.folder for r in roots] == ["infra-templates/x"]
     [problem] = problems
     assert problem.rule == "catalog.duplicate-id" and problem.file == "infra/x"
 
 
 def test_unsafe_paths_are_reported_and_ignored():
-    roots, problems = find_templates(entries("templates/a/config.yml",
-                                             "templates/b/../../etc/passwd",
-                                             "charts/c\\d/Chart.yaml"))
+    roots, problems = find_templates(
+        entries("templates/a/config.yml", "templates/b/../../etc/passwd", "charts/c\\d/Chart.yaml")
+    )
     assert [r.folder for r in roots] == ["templates/a"]
     assert sorted(p.rule for p in problems) == ["file.unsafe-path", "file.unsafe-path"]
 

@@ -38,10 +38,11 @@ def test_chart_metadata_questions_and_readmes(load):
     assert newest.metadata["questions"]["namespace"] == "cattle-neuvector-system"
     # Rancher bounds: from the annotation when the questions file has none ...
     assert (newest.minimum_rancher_version, newest.maximum_rancher_version) == (
-        "2.8.0-0", "2.9.0-0")
+        "2.8.0-0",
+        "2.9.0-0",
+    )
     # ... and from questions.yaml (not .yml) in the oldest version.
-    assert (oldest.minimum_rancher_version, oldest.maximum_rancher_version) == (
-        "2.6.0-0", "2.7.99")
+    assert (oldest.minimum_rancher_version, oldest.maximum_rancher_version) == ("2.6.0-0", "2.7.99")
     assert "questions.yaml" in oldest.parsed
     assert t.name == "NeuVector"  # catalog.cattle.io/display-name of the newest
     assert t.categories == ["Security"] and t.labels == {"io.cattle.role": "cluster"}
@@ -54,8 +55,14 @@ def test_chart_metadata_questions_and_readmes(load):
 def test_version_files_include_subcharts_crds_and_templates(load):
     newest = load("helm-versioned")["charts*neuvector"].versions[0]
     paths = {f.path for f in newest.files}
-    assert {"Chart.yaml", "values.yaml", "templates/deployment.yaml", "crds/crd.yaml",
-            "charts/crd/Chart.yaml", "charts/crd/values.yaml"} <= paths
+    assert {
+        "Chart.yaml",
+        "values.yaml",
+        "templates/deployment.yaml",
+        "crds/crd.yaml",
+        "charts/crd/Chart.yaml",
+        "charts/crd/values.yaml",
+    } <= paths
 
 
 def test_both_question_files_warn_and_yaml_wins(load):
@@ -89,9 +96,12 @@ def test_root_chart(load):
 
 
 def test_broken_chart_yaml_blocks_only_its_version(git_snapshot):
-    snapshot = git_snapshot("helm-versioned", files={
-        "charts/neuvector/v1.6.9/Chart.yaml": "name: neuvector\nversion: [1.6.9\n",
-    })
+    snapshot = git_snapshot(
+        "helm-versioned",
+        files={
+            "charts/neuvector/v1.6.9/Chart.yaml": "name: neuvector\nversion: [1.6.9\n",
+        },
+    )
     [_, t] = load_catalog(snapshot)[0]
     broken = next(v for v in t.versions if v.folder == "v1.6.9")
     assert not broken.usable and t.usable

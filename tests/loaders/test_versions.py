@@ -9,11 +9,21 @@ import pytest
 from catalog_server.loaders.versions import is_semver, semver_key, sort_versions, version_key
 
 
-@pytest.mark.parametrize("text, ok", [
-    ("1.2.3", True), ("v1.6.9", True), ("104.1.2+up57.0.3", True), ("1.0.0-rc.1", True),
-    ("1.2", False), ("0.3.000", False), ("2016-06-26a", False), ("1.3.1.1-oci", False),
-    ("01.2.3", False), ("", False),
-])
+@pytest.mark.parametrize(
+    "text, ok",
+    [
+        ("1.2.3", True),
+        ("v1.6.9", True),
+        ("104.1.2+up57.0.3", True),
+        ("1.0.0-rc.1", True),
+        ("1.2", False),
+        ("0.3.000", False),
+        ("2016-06-26a", False),
+        ("1.3.1.1-oci", False),
+        ("01.2.3", False),
+        ("", False),
+    ],
+)
 def test_is_semver(text, ok):
     assert is_semver(text) is ok
     assert (semver_key(text) is not None) is ok
@@ -25,15 +35,20 @@ def test_lenient_forms_parse(text):
 
 
 def test_semver_precedence_not_text_order():
-    got = sort_versions(["1.9.0", "v1.10.0", "1.10.0-rc.2", "1.10.0-rc.10", "104.1.2+up57.0.3",
-                         "1.2.0"])
-    assert got == ["104.1.2+up57.0.3", "v1.10.0", "1.10.0-rc.10", "1.10.0-rc.2", "1.9.0",
-                   "1.2.0"]
+    got = sort_versions(
+        ["1.9.0", "v1.10.0", "1.10.0-rc.2", "1.10.0-rc.10", "104.1.2+up57.0.3", "1.2.0"]
+    )
+    assert got == ["104.1.2+up57.0.3", "v1.10.0", "1.10.0-rc.10", "1.10.0-rc.2", "1.9.0", "1.2.0"]
 
 
 def test_two_and_four_part_versions_sort_with_semver():
     assert sort_versions(["0.1", "1.3.1.1-oci", "1.3.1", "1.3.1.1", "0.3.000"]) == [
-        "1.3.1.1", "1.3.1.1-oci", "1.3.1", "0.3.000", "0.1"]
+        "1.3.1.1",
+        "1.3.1.1-oci",
+        "1.3.1",
+        "0.3.000",
+        "0.1",
+    ]
 
 
 def test_build_metadata_only_breaks_ties_deterministically():
@@ -41,8 +56,10 @@ def test_build_metadata_only_breaks_ties_deterministically():
 
 
 def test_numbered_folders_with_gaps_order_by_revision_when_versions_do_not_parse():
-    versions = [SimpleNamespace(version=v, revision=r, folder=str(r))
-                for v, r in [("0.1", 0), ("2016-06-26a", 5), ("1.3.1.1-oci", 2)]]
+    versions = [
+        SimpleNamespace(version=v, revision=r, folder=str(r))
+        for v, r in [("0.1", 0), ("2016-06-26a", 5), ("1.3.1.1-oci", 2)]
+    ]
     assert [v.version for v in sort_versions(versions)] == ["2016-06-26a", "1.3.1.1-oci", "0.1"]
 
 

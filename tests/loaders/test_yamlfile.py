@@ -21,12 +21,15 @@ def only(result, rule):
     return problem
 
 
-@pytest.mark.parametrize("text", [
-    "a: 1\nb: [x, 2.5, true, null, yes, 0o17, 010, 0x1f, 1_000, .inf]\nc: {d: e}\n",
-    "- &a {x: 1}\n- *a\n- {<<: *a, y: 2}\n- <<: [{p: 1}, {p: 2, q: 2}]\n  q: 3\n",
-    "text: |\n  line one\n  line two\nfolded: >\n  a\n  b\n'quoted': \"\\u00e9\"\n",
-    "empty:\nlist: []\nmap: {}\n~: tilde key\n1: int key\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\nb: [x, 2.5, true, null, yes, 0o17, 010, 0x1f, 1_000, .inf]\nc: {d: e}\n",
+        "- &a {x: 1}\n- *a\n- {<<: *a, y: 2}\n- <<: [{p: 1}, {p: 2, q: 2}]\n  q: 3\n",
+        "text: |\n  line one\n  line two\nfolded: >\n  a\n  b\n'quoted': \"\\u00e9\"\n",
+        "empty:\nlist: []\nmap: {}\n~: tilde key\n1: int key\n",
+    ],
+)
 def test_values_match_pyyaml_safe_load(text):
     result = load_yaml(text.encode(), "f.yml")
     assert result.ok and result.problems == []
@@ -105,8 +108,7 @@ def test_utf16_is_an_encoding_problem():
 
 
 BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
-    f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]\n"
-    for i in range(8)
+    f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]\n" for i in range(8)
 )
 
 
@@ -129,12 +131,16 @@ def test_recursive_alias_is_a_bomb():
     assert problem.line == 1
 
 
-@pytest.mark.parametrize("text", [
-    "[" * 10_000 + "]" * 10_000,
-    "{a: " * 10_000 + "1" + "}" * 10_000,
-    "- " * 10_000 + "x\n",
-    "".join(" " * i + "k:\n" for i in range(MAX_DEPTH + 5)) + " " * (MAX_DEPTH + 5) + "v\n",
-], ids=["flow-seq", "flow-map", "block-seq", "indented"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 10_000 + "]" * 10_000,
+        "{a: " * 10_000 + "1" + "}" * 10_000,
+        "- " * 10_000 + "x\n",
+        "".join(" " * i + "k:\n" for i in range(MAX_DEPTH + 5)) + " " * (MAX_DEPTH + 5) + "v\n",
+    ],
+    ids=["flow-seq", "flow-map", "block-seq", "indented"],
+)
 def test_deep_nesting_is_one_blocking_problem(text):
     start = time.perf_counter()
     result = load_yaml(text.encode(), "f.yml")
