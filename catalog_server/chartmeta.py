@@ -30,7 +30,7 @@ from typing import Any
 
 from catalog_server.chartmetadata import go_text, sanitize
 from catalog_server.constraints import ConstraintError, parse_version
-from catalog_server.loaders.yamlfile import YamlResult, load_yaml
+from catalog_server.yamlfile import YamlResult, load_yaml
 
 __all__ = ["ChartMetadataError", "chart_metadata", "go_json"]
 

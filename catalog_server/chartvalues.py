@@ -25,8 +25,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from catalog_server.loaders.yamlfile import load_yaml
 from catalog_server.manifests.schema_questions import SCHEMA_FILE, ChartQuestions, chart_questions
+from catalog_server.yamlfile import load_yaml
 
 __all__ = [
     "CHART_VALUE_FILES",

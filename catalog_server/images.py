@@ -36,8 +36,8 @@ from typing import Any
 from catalog_server import helmsdk
 from catalog_server.helmrepo import package_chart
 from catalog_server.loaders.model import LoadedTemplate, LoadedVersion
-from catalog_server.loaders.yamlfile import load_yaml, load_yaml_all
 from catalog_server.releases import default_namespace, default_release
+from catalog_server.yamlfile import load_yaml, load_yaml_all
 
 __all__ = [
     "RENDER_OFF",

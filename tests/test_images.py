@@ -10,7 +10,7 @@ import pytest
 from catalog_server import helmsdk
 from catalog_server.images import chart_images, images_of, rendered_images, values_images
 from catalog_server.lint import lint_catalog
-from catalog_server.loaders.yamlfile import load_yaml
+from catalog_server.yamlfile import load_yaml
 
 CATALOG = Path(__file__).parent / "data" / "chart-images"
 SHAPES = CATALOG / "charts" / "shapes" / "1.0.0"

@@ -42,7 +42,7 @@ from urllib.parse import urlsplit
 
 from catalog_server.chartmetadata import go_text
 from catalog_server.constraints import ConstraintError, parse_constraint
-from catalog_server.loaders.yamlfile import load_yaml
+from catalog_server.yamlfile import load_yaml
 
 __all__ = ["ARTIFACTHUB", "RANCHER", "ChartAnnotations", "read_annotations", "web_url"]
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from catalog_server.loaders.detect import snapshot_templates
-from catalog_server.loaders.yamlfile import load_yaml
 from catalog_server.problems import Problem, SourceError
 from catalog_server.sources import Snapshot
+from catalog_server.yamlfile import load_yaml
 
 ARTIFACTHUB_REPO = "artifacthub-repo.yml"
 MAX_REPO_FILE = 64 * 1024

@@ -5,7 +5,8 @@
 - ``conditions``: when a question is shown (``if``, ``show_if``, subquestion conditions),
   as Rancher's dashboard evaluates them.
 - ``gotemplate``: render the Go text/template subset of ``docker-compose.yml.tpl`` files
-  safely, with ``gofunctions`` holding the Go value rules and template functions.
+  safely: ``goparse`` parses, ``govalues`` holds the Go value rules and ``gofunctions``
+  the template functions.
 - ``interpolate``: the Compose Specification's ``${VAR}`` interpolation, and the variables
   a text uses, for lint rules.
 - ``model``: what every manifest is made of (``Manifest``, ``ManifestError``, targets).

@@ -31,7 +31,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from catalog_server.loaders.yamlfile import load_yaml
 from catalog_server.manifests.answers import AnswerCheck, answer_text, check_answers
 from catalog_server.manifests.composecheck import check_compose, show_path
 from catalog_server.manifests.composeconvert import Conversion, convert
@@ -45,6 +44,7 @@ from catalog_server.manifests.model import (
     dump_yaml,
 )
 from catalog_server.manifests.placement import OutOfPlace, place_answers
+from catalog_server.yamlfile import load_yaml
 
 __all__ = [
     "COMPOSE_FILE",

@@ -32,7 +32,6 @@ from typing import Any
 
 from catalog_server import helmsdk
 from catalog_server.helmrepo import ChartNotPackable, chart_archive
-from catalog_server.loaders.yamlfile import load_yaml
 from catalog_server.manifests.answers import answer_text, check_answers, question_variables
 from catalog_server.manifests.model import Manifest, ManifestError, ManifestFile, dump_yaml
 from catalog_server.manifests.schema_questions import SCHEMA_FILE, chart_questions
@@ -43,6 +42,7 @@ from catalog_server.manifests.values import (
     parse_values,
     values_error,
 )
+from catalog_server.yamlfile import load_yaml
 
 __all__ = ["deep_merge", "helm_manifest", "values_override"]
 

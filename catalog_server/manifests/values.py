@@ -23,8 +23,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from catalog_server.loaders.yamlfile import load_yaml
 from catalog_server.manifests.model import ManifestError
+from catalog_server.yamlfile import load_yaml
 
 __all__ = [
     "MAX_VALUES_BYTES",

@@ -24,7 +24,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from catalog_server.loaders.yamlfile import YamlResult, load_yaml
 from catalog_server.manifests.answers import answer_text
 from catalog_server.manifests.composecheck import check_compose
 from catalog_server.manifests.composeconvert import Conversion, Note, convert
@@ -34,6 +33,7 @@ from catalog_server.problems import Problem
 from catalog_server.validation.config import COMPOSE_FILES
 from catalog_server.validation.content import VersionFiles, line_of
 from catalog_server.validation.questions import VersionQuestions
+from catalog_server.yamlfile import YamlResult, load_yaml
 
 # Question types whose answers are text: an optional one left empty is "" (Rancher's UI).
 _NUMBER_TYPES = frozenset({"int", "float"})

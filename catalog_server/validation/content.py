@@ -15,10 +15,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from catalog_server.loaders.model import LoadedTemplate, LoadedVersion
-from catalog_server.loaders.yamlfile import YamlResult, load_yaml
 from catalog_server.problems import Problem
 from catalog_server.sources import MAX_FILE_BYTES, Snapshot, SourceError
 from catalog_server.validation.rules import problem
+from catalog_server.yamlfile import YamlResult, load_yaml
 
 
 def catalog_path(*parts: str | None) -> str:

@@ -14,11 +14,11 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import replace
 
-from catalog_server.loaders.yamlfile import load_yaml
 from catalog_server.problems import SEVERITIES, Problem
 from catalog_server.sources import Snapshot, SourceError
 from catalog_server.validation.content import suggestion
 from catalog_server.validation.rules import OVERRIDABLE_PREFIX, RULES, problem
+from catalog_server.yamlfile import load_yaml
 
 CONFIG_FILE = ".catalog-lint.yaml"
 OFF = "off"

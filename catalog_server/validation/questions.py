@@ -21,7 +21,6 @@ import jsonschema
 
 from catalog_server.jsonschemas import CheckedSchema
 from catalog_server.loaders.model import LoadedTemplate
-from catalog_server.loaders.yamlfile import YamlResult
 from catalog_server.manifests.answers import (
     KNOWN_TYPE_PREFIXES,
     KNOWN_TYPES,
@@ -38,6 +37,7 @@ from catalog_server.problems import Problem
 from catalog_server.validation.config import catalog_block
 from catalog_server.validation.content import VersionFiles, line_of, suggestion
 from catalog_server.validation.variables import version_uses
+from catalog_server.yamlfile import YamlResult
 
 HELM_QUESTIONS = ("questions.yml", "questions.yaml")
 SECRET_TYPES = frozenset({"password", "secret"})

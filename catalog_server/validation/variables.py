@@ -28,8 +28,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from catalog_server.loaders.yamlfile import YamlResult, load_yaml
 from catalog_server.validation.content import VersionFiles, line_of, strings
+from catalog_server.yamlfile import YamlResult, load_yaml
 
 DEPLOYED_SUFFIXES = (".yml", ".yaml", ".tpl")
 CATALOG_KEYS = (".catalog", "catalog")

@@ -7,7 +7,7 @@ import time
 import pytest
 import yaml
 
-from catalog_server.loaders.yamlfile import MAX_DEPTH, load_yaml, load_yaml_all
+from catalog_server.yamlfile import MAX_DEPTH, load_yaml, load_yaml_all
 
 
 def rules(result):
