@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 # The repository this package was installed from (an editable install), which holds the
@@ -139,7 +139,6 @@ class Settings:
     # Serving: a request's headers, then its body, must arrive within these seconds.
     header_timeout: float = 10.0
     body_timeout: float = 30.0
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

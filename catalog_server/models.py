@@ -1,7 +1,9 @@
 """Database models: what the indexer writes and the readers query.
 
 Templates, versions and files are stored whole (file contents included), so readers never
-touch git. The indexer is the only writer.
+touch git. The indexer is the only writer of catalog content (templates, versions, files,
+problems); the admin API writes catalog sources, tokens and the audit log, and the sync
+process the web site's pages and its own state.
 """
 
 from __future__ import annotations

@@ -184,19 +184,6 @@ def _unique(roots: list[TemplateRoot]) -> tuple[list[TemplateRoot], list[Problem
     return sorted(seen.values(), key=lambda r: r.folder), problems
 
 
-def template_folder_for(path: str, roots: Iterable[TemplateRoot]) -> TemplateRoot | None:
-    """The template root owning `path` (the deepest folder containing it), or None.
-
-    For incremental sync: a changed path under no root may still create a template (a new
-    Chart.yaml, a new `templates/<name>/`), so callers run `find_templates` again as well.
-    """
-    best: TemplateRoot | None = None
-    for root in roots:
-        if _is_within(path, root.folder) and (best is None or len(root.folder) > len(best.folder)):
-            best = root
-    return best
-
-
 def is_safe_path(path: str) -> bool:
     try:
         return clean_relpath(path) == path

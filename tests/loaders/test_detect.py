@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from catalog_server.loaders.detect import find_templates, template_folder_for, template_id
+from catalog_server.loaders.detect import find_templates, template_id
 from catalog_server.sources import SnapshotEntry
 
 
@@ -76,11 +76,3 @@ def test_template_id():
     assert template_id("infra-templates/ipsec") == "infra*ipsec"
     assert template_id("charts/neuvector") == "charts*neuvector"
     assert template_id("stable/mysql") == "stable*mysql"
-
-
-def test_template_folder_for(folder_snapshot):
-    roots, _ = find_templates(folder_snapshot("helm-plain").entries())
-    assert template_folder_for("charts/y/charts/z/values.yaml", roots).id == "charts*y"
-    assert template_folder_for("stable/mysql/Chart.yaml", roots).id == "stable*mysql"
-    assert template_folder_for("stable/mysqlx/Chart.yaml", roots) is None
-    assert template_folder_for("docs/index.md", roots) is None
