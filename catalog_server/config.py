@@ -12,10 +12,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-# The repository this package was installed from (an editable install), which holds the
-# bundled catalog in `catalog/`. None when the package is installed elsewhere.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_PACKAGE = Path(__file__).resolve().parent
+_CHECKOUT = _PACKAGE.parent
+# Where the bundled catalog (`catalog/`), the project docs (`docs/`), `mkdocs.yml` and the
+# site's theme (`site/`) are: beside the package in a checkout or an editable install;
+# inside it (`bundled/`, copied there by setup.py) when installed from a wheel.
+_IN_WHEEL = (_PACKAGE / "bundled" / "mkdocs.yml").is_file()
+PROJECT_ROOT = _PACKAGE / "bundled" if _IN_WHEEL else _CHECKOUT
 BUNDLED_CATALOG = PROJECT_ROOT / "catalog"
+# The instance folder without CATALOG_INSTANCE_DIR: the checkout's `instance/`, or the
+# current folder's when installed from a wheel.
+DEFAULT_INSTANCE_DIR = Path("instance") if _IN_WHEEL else _CHECKOUT / "instance"
 
 
 class ConfigError(ValueError):
@@ -143,7 +150,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        instance = Path(env.get("CATALOG_INSTANCE_DIR") or PROJECT_ROOT / "instance").absolute()
+        instance = Path(env.get("CATALOG_INSTANCE_DIR") or DEFAULT_INSTANCE_DIR).absolute()
         database_url = env.get("CATALOG_DATABASE_URL") or f"sqlite:///{instance / 'catalog.db'}"
         sources = env.get("CATALOG_SOURCES")
         log_format = env.get("CATALOG_LOG_FORMAT", "text")
