@@ -30,10 +30,46 @@ from catalog_server.problems import SourceError
 
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 DEFAULT_REFRESH_INTERVAL = 300
-# What a catalog source is made of, in the catalogs file and in the admin API alike.
-SOURCE_FIELDS = frozenset(
-    {"name", "url", "branch", "subdir", "refresh_interval", "credentials", "webhook_secret"}
-)
+MIN_REFRESH_INTERVAL = 10
+MAX_REFRESH_INTERVAL = 86400  # a day
+# What a catalog source is made of, in the catalogs file and in the admin API alike, as
+# the OpenAPI document describes it (`SOURCE_SCHEMA`); each field's rule is one function
+# below (`check_name`, `check_git_url`, `check_branch`, `check_subdir`,
+# `check_refresh_interval`, and `credentials.check_credentials_ref` / `check_secret_ref`),
+# called by both.
+SOURCE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "description": "Lower-case letters, digits and '-'."},
+        "url": {
+            "type": "string",
+            "description": "https://, ssh://, git@host:path or git://; no credentials, query "
+            "or fragment in the URL, no spaces or control characters. The host must resolve "
+            "to public addresses only (not loopback, link-local, private or this server's) "
+            "unless CATALOG_ALLOW_PRIVATE_URLS is set.",
+        },
+        "branch": {"type": ["string", "null"]},
+        "subdir": {"type": ["string", "null"]},
+        "refresh_interval": {
+            "type": "integer",
+            "minimum": MIN_REFRESH_INTERVAL,
+            "maximum": MAX_REFRESH_INTERVAL,
+        },
+        "credentials": {
+            "type": ["object", "null"],
+            "description": "username, and password_env or password_file (https:// URLs only), "
+            "or ssh_key_file (ssh URLs only): references, never values. Variables must start "
+            "with CATALOG_API_SECRET_ENV_PREFIX (CATALOG_GIT_), files lie in "
+            "CATALOG_API_SECRET_DIR.",
+        },
+        "webhook_secret": {
+            "type": ["object", "null"],
+            "description": "{env: NAME} or {file: /path}: where the secret comes from; never "
+            "the secret itself. Over the API, as for credentials: the prefix and folder rules.",
+        },
+    },
+}
+SOURCE_FIELDS = frozenset(SOURCE_SCHEMA["properties"])
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
 # Anything that looks like a URL inside a message: scheme, optional user info, the rest.
 _URL_IN_TEXT = re.compile(
@@ -197,6 +233,35 @@ def check_branch(branch: Any) -> None:
         raise SourceError(f"the branch {branch!r} is not a branch name git accepts")
 
 
+def check_name(name: Any) -> str:
+    """Raise ValueError unless ``name`` is a catalog name (it names the catalog's URLs)."""
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise ValueError("must be lower-case letters, digits and '-', at most 63 characters")
+    return name
+
+
+def check_subdir(subdir: Any) -> str:
+    """The folder of the repository the catalog is in ("" for the top), without leading or
+    trailing '/'; ValueError unless it is a relative path inside the repository."""
+    subdir = subdir or ""
+    if not isinstance(subdir, str) or subdir.startswith("/") or ".." in subdir.split("/"):
+        raise ValueError("must be a relative path inside the repository")
+    return subdir.strip("/")
+
+
+def check_refresh_interval(interval: Any) -> int:
+    """Raise ValueError unless ``interval`` is a whole number of seconds within bounds."""
+    if (
+        not isinstance(interval, int)
+        or isinstance(interval, bool)
+        or not MIN_REFRESH_INTERVAL <= interval <= MAX_REFRESH_INTERVAL
+    ):
+        raise ValueError(
+            f"must be a number of seconds from {MIN_REFRESH_INTERVAL} to {MAX_REFRESH_INTERVAL}"
+        )
+    return interval
+
+
 def credentials_transport_error(url: str, credentials: dict[str, str] | None) -> str | None:
     """Why ``credentials`` may not be used with ``url``, or None: a password (or user
     name) only ever goes over https://, an SSH key only over ssh:// or ``user@host:path``."""
@@ -244,10 +309,10 @@ def _source_from_mapping(item: Any, where: str, base: Path) -> CatalogSource:
     if unknown:
         raise ConfigError(f"{where}: unknown keys {', '.join(sorted(map(str, unknown)))}")
     name, url = item.get("name"), item.get("url")
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise ConfigError(
-            f"{where}: name must be lower-case letters, digits and '-' (got {name!r})"
-        )
+    try:
+        check_name(name)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: name {exc} (got {name!r})") from None
     if not isinstance(url, str) or not url:
         raise ConfigError(f"{where}: url is required")
     try:
@@ -258,17 +323,19 @@ def _source_from_mapping(item: Any, where: str, base: Path) -> CatalogSource:
         local = Path(url)
         url = str(local if local.is_absolute() else (base / local).resolve())
     branch = item.get("branch")
-    subdir = item.get("subdir") or ""
-    interval = item.get("refresh_interval", DEFAULT_REFRESH_INTERVAL)
     if branch is not None:
         try:
             check_branch(branch)
         except SourceError as exc:
             raise ConfigError(f"{where}: {exc}") from None
-    if not isinstance(subdir, str) or subdir.startswith("/") or ".." in subdir.split("/"):
-        raise ConfigError(f"{where}: subdir must be a relative path inside the repository")
-    if not isinstance(interval, int) or isinstance(interval, bool) or interval < 10:
-        raise ConfigError(f"{where}: refresh_interval must be a number of seconds >= 10")
+    try:
+        subdir = check_subdir(item.get("subdir"))
+    except ValueError as exc:
+        raise ConfigError(f"{where}: subdir {exc}") from None
+    try:
+        interval = check_refresh_interval(item.get("refresh_interval", DEFAULT_REFRESH_INTERVAL))
+    except ValueError as exc:
+        raise ConfigError(f"{where}: refresh_interval {exc}") from None
     try:
         credentials = check_credentials_ref(item.get("credentials"))
         secret = check_secret_ref(item.get("webhook_secret"))
@@ -277,7 +344,7 @@ def _source_from_mapping(item: Any, where: str, base: Path) -> CatalogSource:
     transport = credentials_transport_error(url, credentials)
     if transport:
         raise ConfigError(f"{where}: credentials: {transport}")
-    return CatalogSource(name, url, branch, subdir.strip("/"), interval, credentials, secret)
+    return CatalogSource(name, url, branch, subdir, interval, credentials, secret)
 
 
 def configured_sources(sources_file: Path | None) -> list[CatalogSource]:

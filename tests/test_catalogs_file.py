@@ -46,6 +46,10 @@ def test_catalogs_file_resolves_relative_paths(tmp_path):
         ("catalogs:\n  - {name: a, url: '-uhoh'}\n", "starts with '-'"),
         ("catalogs:\n  - {name: a, url: 'ext::sh -c id'}\n", "transport helper"),
         ("catalogs: [\n", "not valid YAML"),
+        # The admin API's rules, which the catalogs file shares.
+        ("catalogs:\n  - {name: a, url: /x, refresh_interval: 999999}\n", "from 10 to 86400"),
+        ("catalogs:\n  - {name: a, url: /x, refresh_interval: 5}\n", "from 10 to 86400"),
+        ("catalogs:\n  - {name: a, url: /x, branch: 'a..b c'}\n", "not a branch name"),
     ],
 )
 def test_bad_catalogs_files_say_what_is_wrong(tmp_path, text, message):
@@ -95,3 +99,21 @@ def test_credentials_are_stripped_from_shown_urls():
     )
     source = CatalogSource("a", "https://tok@git.example.com/c.git")
     assert "tok" not in source.public_url
+
+
+def test_the_openapi_document_describes_the_catalog_source_both_interfaces_check():
+    from catalog_server.catalogs import (
+        MAX_REFRESH_INTERVAL,
+        MIN_REFRESH_INTERVAL,
+        SOURCE_FIELDS,
+    )
+    from catalog_server.openapi import openapi_document
+
+    post = openapi_document()["paths"]["/api/v1/catalogs"]["post"]
+    schema = post["requestBody"]["content"]["application/json"]["schema"]
+    assert set(schema["properties"]) == SOURCE_FIELDS
+    interval = schema["properties"]["refresh_interval"]
+    assert (interval["minimum"], interval["maximum"]) == (
+        MIN_REFRESH_INTERVAL,
+        MAX_REFRESH_INTERVAL,
+    )

@@ -27,11 +27,13 @@ from catalog_server.api.errors import ApiError, json_body
 from catalog_server.api.views import catalog_json
 from catalog_server.auth import audit, authenticate
 from catalog_server.catalogs import (
-    NAME_RE,
     SOURCE_FIELDS,
     ApiRestrictions,
     check_branch,
     check_git_url,
+    check_name,
+    check_refresh_interval,
+    check_subdir,
     credentials_transport_error,
     strip_credentials,
 )
@@ -149,20 +151,15 @@ def _catalog_settings(body: dict[str, Any], current: Catalog | None) -> dict[str
                 bad("branch", str(exc))
         out["branch"] = branch
     if "subdir" in body:
-        subdir = body["subdir"] or ""
-        if not isinstance(subdir, str) or subdir.startswith("/") or ".." in subdir.split("/"):
-            bad("subdir", "must be a relative path inside the repository")
-        else:
-            out["subdir"] = subdir.strip("/") or None
+        try:
+            out["subdir"] = check_subdir(body["subdir"]) or None
+        except ValueError as exc:
+            bad("subdir", str(exc))
     if "refresh_interval" in body:
-        interval = body["refresh_interval"]
-        if (
-            not isinstance(interval, int)
-            or isinstance(interval, bool)
-            or not 10 <= interval <= 86400
-        ):
-            bad("refresh_interval", "must be a number of seconds from 10 to 86400")
-        out["refresh_interval"] = interval
+        try:
+            out["refresh_interval"] = check_refresh_interval(body["refresh_interval"])
+        except ValueError as exc:
+            bad("refresh_interval", str(exc))
     if "credentials" in body:
         try:
             out["credentials"] = check_credentials_ref(body["credentials"], restrictions.secrets)
@@ -190,13 +187,12 @@ def _catalog_settings(body: dict[str, Any], current: Catalog | None) -> dict[str
 def create_catalog():
     body = _body()
     name = body.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    try:
+        check_name(name)
+    except ValueError as exc:
         raise ApiError(
-            422,
-            "invalid_catalog",
-            "the catalog settings are not valid",
-            {"name": ["lower-case letters, digits and '-', at most 63"]},
-        )
+            422, "invalid_catalog", "the catalog settings are not valid", {"name": [str(exc)]}
+        ) from None
     if db.session.scalar(select(Catalog.id).where(Catalog.name == name)) is not None:
         raise ApiError(409, "conflict", f"a catalog named {name!r} exists already")
     settings = _catalog_settings(body, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from catalog_server.catalogs import SOURCE_SCHEMA
 from catalog_server.openapi.common import (
     BAD_PARAMETER,
     CATALOG,
@@ -11,7 +12,6 @@ from catalog_server.openapi.common import (
     error_response,
     json_response,
     list_of,
-    nullable,
     param,
     ref,
 )
@@ -20,35 +20,8 @@ from catalog_server.openapi.common import (
 
 UNAUTHORIZED = error_response("No admin token, a wrong one or a revoked one; nothing changed.")
 ADMIN = [{"admin": []}]
-SECRET_REF = {
-    "type": ["object", "null"],
-    "description": "{env: NAME} or {file: /path}: where the secret comes from; never the "
-    "secret itself. Over the API, as for credentials: the prefix and folder rules.",
-}
-CATALOG_INPUT = {
-    "type": "object",
-    "properties": {
-        "name": {"type": "string", "description": "Lower-case letters, digits and '-'."},
-        "url": {
-            "type": "string",
-            "description": "https://, ssh://, git@host:path or git://; no credentials, query "
-            "or fragment in the URL, no spaces or control characters. The host must resolve "
-            "to public addresses only (not loopback, link-local, private or this server's) "
-            "unless CATALOG_ALLOW_PRIVATE_URLS is set.",
-        },
-        "branch": nullable("string"),
-        "subdir": nullable("string"),
-        "refresh_interval": {"type": "integer", "minimum": 10, "maximum": 86400},
-        "credentials": {
-            "type": ["object", "null"],
-            "description": "username, and password_env or password_file (https:// URLs only), "
-            "or ssh_key_file (ssh URLs only): references, never values. Variables must start "
-            "with CATALOG_API_SECRET_ENV_PREFIX (CATALOG_GIT_), files lie in "
-            "CATALOG_API_SECRET_DIR.",
-        },
-        "webhook_secret": SECRET_REF,
-    },
-}
+# A catalog source as the catalogs file and the admin API check it (one schema).
+CATALOG_INPUT = SOURCE_SCHEMA
 INVALID = error_response("A field is not valid; details name each field with its messages.")
 REPLAYED = error_response(
     "This signed body was accepted before (code replayed): a webhook body is accepted once "
