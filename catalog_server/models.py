@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -28,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from catalog_server.db import db
+from catalog_server.utctime import UtcDateTime
 
 
 class Catalog(db.Model):
@@ -41,9 +41,9 @@ class Catalog(db.Model):
     commit: Mapped[str | None] = mapped_column(String(64))  # None for a plain folder
     # What was indexed: the commit, or a fingerprint of a plain folder's files.
     revision: Mapped[str | None] = mapped_column(String(100))
-    commit_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    indexed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    commit_time: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    indexed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     # Bumped on every change of what is served; part of every ETag.
     generation: Mapped[int] = mapped_column(Integer, default=0)
@@ -58,9 +58,9 @@ class Catalog(db.Model):
     # Sync state: idle, queued, syncing or failed; a refresh asked for over the API or a
     # webhook sets refresh_requested_at, and the sync process picks it up.
     sync_state: Mapped[str] = mapped_column(String(10), default="idle")
-    refresh_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    refresh_requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     failures: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_sync_seconds: Mapped[float | None] = mapped_column(Float)
     last_sync_status: Mapped[str | None] = mapped_column(String(20))
     # The catalog's artifacthub-repo.yml as written (served beside index.yaml), if any.
@@ -157,7 +157,7 @@ class TemplateVersion(db.Model):
     readme: Mapped[str | None] = mapped_column(Text)
     # The commit that last wrote this version, and its time ("created" in a Helm index).
     commit: Mapped[str | None] = mapped_column(String(64))
-    created: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # Helm charts: sha256 of the chart archive, which is rebuilt byte for byte from the
     # stored files with every mtime pinned to `created`. None when it cannot be packaged.
     chart_digest: Mapped[str | None] = mapped_column(String(64))
@@ -212,9 +212,9 @@ class ApiToken(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class AuditEntry(db.Model):
@@ -223,7 +223,7 @@ class AuditEntry(db.Model):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     token_name: Mapped[str | None] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(50))
     target: Mapped[str | None] = mapped_column(String(255))
@@ -240,7 +240,7 @@ class SigningKeyRow(db.Model):
     fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)  # lowercase hex
     user_id: Mapped[str] = mapped_column(Text)
     public_key: Mapped[str] = mapped_column(Text)  # ASCII-armored
-    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class ChartProvenance(db.Model):
@@ -253,7 +253,7 @@ class ChartProvenance(db.Model):
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)  # the archive's sha256
     fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
     provenance: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class SitePage(db.Model):
@@ -302,7 +302,7 @@ class SitePart(db.Model):
     # catalog parts: the catalog generation the pages are up to date with.
     source_generation: Mapped[int | None] = mapped_column(Integer)
     revision: Mapped[int] = mapped_column(Integer)  # bumped on every write: the site token
-    built_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    built_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class WebhookDelivery(db.Model):
@@ -317,4 +317,4 @@ class WebhookDelivery(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     hook: Mapped[str] = mapped_column(String(100))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)

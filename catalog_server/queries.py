@@ -12,13 +12,13 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, defer, load_only, selectinload
 
+from catalog_server import versions
 from catalog_server.constraints import (
     ConstraintError,
     Version,
     parse_constraint,
     parse_version,
 )
-from catalog_server.manifests.upgrades import parse_loose
 from catalog_server.models import (
     Catalog,
     ProblemRow,
@@ -129,10 +129,10 @@ def _fits(f: TemplateFilter, row: Any) -> bool:
     if f.rancher_version is not None:
         if row.rancher_version is not None:
             return _in_range(row.rancher_version, parse_version(f.rancher_version))
-        rancher = parse_loose(f.rancher_version)
+        rancher = versions.parse_version(f.rancher_version)
         low, high = (
-            parse_loose(row.minimum_rancher_version),
-            parse_loose(row.maximum_rancher_version),
+            versions.parse_version(row.minimum_rancher_version),
+            versions.parse_version(row.maximum_rancher_version),
         )
         if rancher is None or (low and rancher < low) or (high and rancher > high):
             return False

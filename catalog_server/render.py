@@ -12,7 +12,6 @@ import io
 import re
 import tarfile
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,13 +49,6 @@ def check_label(what: str, value: str, limit: int) -> None:
             f"{what} must be lower-case letters, digits and '-', starting and ending with a "
             f"letter or digit, at most {limit} characters"
         )
-
-
-def utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; they were written in UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def version_files(session: Session, version: TemplateVersion) -> dict[str, bytes | None]:
@@ -146,7 +138,7 @@ def render_version(
         answers,
         chart_name=str(chart.get("name") or template.rpartition("*")[2]),
         version=str(chart.get("version") or v.version),
-        created=utc(v.created),
+        created=v.created,
         release=release,
         namespace=namespace,
         repo_name=catalog,

@@ -215,8 +215,15 @@ def keep(response: Response) -> Response:
     return _send(answer, etag, accepts_gzip(request.accept_encodings))
 
 
-# Reads that must reflect the live process or database: never answered from memory.
-UNCACHED_API_PATHS = {"/api/v1/healthz", "/api/v1/readyz", "/api/v1/openapi.json", "/api/v1/audit"}
+# Reads that must reflect the live process or database: never answered from memory. By
+# endpoint (for the API's own check) and path (for `FastReads`, before Flask routes).
+UNCACHED_API_ENDPOINTS = {
+    "api.healthz": "/api/v1/healthz",
+    "api.readyz": "/api/v1/readyz",
+    "api.openapi": "/api/v1/openapi.json",
+    "api.list_audit": "/api/v1/audit",
+}
+UNCACHED_API_PATHS = frozenset(UNCACHED_API_ENDPOINTS.values())
 
 
 class FastReads:

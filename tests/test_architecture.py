@@ -122,3 +122,14 @@ def test_the_command_line_loads_only_click_until_a_command_runs():
 def test_gunicorn_still_finds_the_app_factory():
     loaded = _loaded_after("import catalog_server\nassert callable(catalog_server.create_app)")
     assert "flask" in loaded
+
+
+def test_the_uncached_reads_are_listed_once_by_endpoint_and_path(app):
+    """The API's check (by endpoint) and the fast path before Flask (by path) read one
+    list; each endpoint named there is served at the path named beside it."""
+    from catalog_server.responsecache import UNCACHED_API_ENDPOINTS
+
+    rules = {rule.endpoint: rule.rule for rule in app.url_map.iter_rules()}
+    assert {endpoint: rules.get(endpoint) for endpoint in UNCACHED_API_ENDPOINTS} == (
+        UNCACHED_API_ENDPOINTS
+    )

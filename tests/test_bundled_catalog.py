@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from catalog_server import helmsdk
 from catalog_server.cli import main
-from catalog_server.loaders.versions import sort_versions
+from catalog_server.versions import sort_versions
 
 CATALOG = Path(__file__).parents[1] / "catalog"
 COMPOSE_VERSIONS = sorted(p.parent for p in CATALOG.glob("templates/*/*/rancher-compose.yml"))

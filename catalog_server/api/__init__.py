@@ -8,7 +8,7 @@ it when `create_app` imports them.
 Every GET answer depends only on the indexed state of the catalogs, so its ETag is derived
 from that state (each catalog's revision and generation) and the request's URL; a client
 that sends it back in If-None-Match gets 304 without the view running at all, and a repeated
-request gets the kept answer (see `api.cache`).
+request gets the kept answer (see `catalog_server.responsecache`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from flask import Blueprint, Response, request
 
 from catalog_server.api.errors import ApiError
 from catalog_server.responsecache import (
+    UNCACHED_API_ENDPOINTS,
     answer_from_cache,
     api_etag,
     keep,
@@ -25,17 +26,13 @@ from catalog_server.responsecache import (
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
-# Answers that must reflect the live process or database, never a cached state.
-UNCACHED_ENDPOINTS = {"api.healthz", "api.readyz", "api.openapi", "api.list_audit"}
-# (api.cache.UNCACHED_API_PATHS lists the same for the WSGI fast path.)
-
 
 @api.before_request
 def _check_request():
     for value in (request.view_args or {}).values():
         if isinstance(value, str) and "\x00" in value:
             raise ApiError(400, "bad_parameter", "a path segment holds a NUL character")
-    if request.method not in ("GET", "HEAD") or request.endpoint in UNCACHED_ENDPOINTS:
+    if request.method not in ("GET", "HEAD") or request.endpoint in UNCACHED_API_ENDPOINTS:
         return None
     return answer_from_cache(api_etag(served_state().token(), request.full_path))
 

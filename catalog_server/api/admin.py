@@ -42,6 +42,7 @@ from catalog_server.db import db
 from catalog_server.models import AuditEntry, Catalog, WebhookDelivery
 from catalog_server.problems import SourceError
 from catalog_server.scheduler import request_refresh
+from catalog_server.utctime import iso_utc
 
 # Endpoints whose answers no cache may keep: tokens, the audit log, catalog settings.
 PRIVATE_ENDPOINTS = frozenset(
@@ -280,7 +281,7 @@ def list_audit():
         {
             "items": [
                 {
-                    "at": row.at.replace(tzinfo=None).isoformat(timespec="seconds") + "Z",
+                    "at": iso_utc(row.at),
                     "token": row.token_name,
                     "action": row.action,
                     "target": row.target,

@@ -39,7 +39,6 @@ from catalog_server.loaders.helm import local_icon
 from catalog_server.models import Catalog, Template, TemplateVersion
 from catalog_server.problems import TemplateNotFound
 from catalog_server.queries import template_icon
-from catalog_server.render import utc
 from catalog_server.responsecache import answer_from_cache, helm_etag, keep, served_state
 from catalog_server.signing import catalog_key, provenance
 
@@ -81,7 +80,7 @@ helm.after_request(keep)
 
 def _generated(catalog: Catalog, latest: datetime | None) -> str:
     """The commit's time; for a plain folder the newest version's time; else the epoch."""
-    when = utc(catalog.commit_time) or latest or datetime(1970, 1, 1, tzinfo=UTC)
+    when = catalog.commit_time or latest or datetime(1970, 1, 1, tzinfo=UTC)
     return rfc3339(when.timestamp())
 
 
@@ -112,7 +111,7 @@ def build_index(catalog_name: str) -> RepoIndex:
                 catalog_name, filename, slug,
             )  # fmt: skip
             continue
-        created = utc(v.created) or datetime(1970, 1, 1, tzinfo=UTC)
+        created = v.created or datetime(1970, 1, 1, tzinfo=UTC)
         latest = max(latest, created) if latest else created
         try:
             entry = index_entry(

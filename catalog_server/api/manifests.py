@@ -16,7 +16,7 @@ from catalog_server.api.errors import ApiError, BadParameter, json_body
 from catalog_server.db import db
 from catalog_server.manifests.model import TARGETS, Manifest, ManifestError, dump_yaml
 from catalog_server.manifests.upgrades import VersionInfo, files_diff, upgrade_targets
-from catalog_server.render import manifest_archive, render_version, utc, version_files
+from catalog_server.render import manifest_archive, render_version, version_files
 
 FORMATS = ("json", "yaml", "tar")
 BODY_KEYS = frozenset({"answers", "values", "release", "namespace", "format", "target"})
@@ -161,7 +161,7 @@ def version_diff(catalog: str, template: str, version: str, other: str):
         old_label, version_files(db.session, old), new_label, version_files(db.session, new)
     )
     response = Response(text, content_type="text/x-diff; charset=utf-8")
-    created = utc(new.created)
+    created = new.created
     if created:
         response.last_modified = created
     return response

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import mimetypes
-from datetime import UTC
 from typing import Any
 from urllib.parse import quote
 
@@ -24,11 +23,12 @@ from catalog_server.constraints import ConstraintError, parse_version
 from catalog_server.db import db
 from catalog_server.loaders.annotations import web_url
 from catalog_server.loaders.helm import local_icon
-from catalog_server.loaders.model import template_type
+from catalog_server.loaders.model import VERSION_TEXT_FIELDS, template_type
 from catalog_server.manifests.schema_questions import SCHEMA_FILE
 from catalog_server.models import Catalog, ProblemRow, Template, TemplateVersion
 from catalog_server.problems import PROBLEM_FIELDS, SEVERITIES, TemplateNotFound
 from catalog_server.render import served_questions
+from catalog_server.utctime import iso_utc
 
 KINDS = ("compose", "helm")
 MAX_PER_PAGE = 100
@@ -95,15 +95,6 @@ def paging() -> tuple[int, int]:
 # --- shaping ---------------------------------------------------------------------------
 
 
-def _iso(value) -> str | None:
-    """RFC 3339 in UTC. SQLite hands back naive datetimes; they were written in UTC."""
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
-
-
 def catalog_json(catalog: Catalog, templates: int, problems: int) -> dict[str, Any]:
     return {
         "name": catalog.name,
@@ -112,8 +103,8 @@ def catalog_json(catalog: Catalog, templates: int, problems: int) -> dict[str, A
         "branch": catalog.branch,
         "subdir": catalog.subdir,
         "commit": catalog.commit,
-        "indexed_at": _iso(catalog.indexed_at),
-        "last_attempt_at": _iso(catalog.last_attempt_at),
+        "indexed_at": iso_utc(catalog.indexed_at),
+        "last_attempt_at": iso_utc(catalog.last_attempt_at),
         "last_error": scrub(catalog.last_error),
         "last_sync_status": catalog.last_sync_status,
         "sync_state": catalog.sync_state,
@@ -156,13 +147,10 @@ def template_summary(catalog: str, t: Template) -> dict[str, Any]:
     }
 
 
-def version_ranges(v: TemplateVersion) -> dict[str, str | None]:
-    """The Kubernetes and Rancher version ranges of a version, as written."""
-    return {
-        "kube_version": v.kube_version,
-        "chart_kube_version": v.chart_kube_version,
-        "rancher_version": v.rancher_version,
-    }
+def version_text(v: TemplateVersion) -> dict[str, str | None]:
+    """What a version says of itself as written (app version, upgrade range, Rancher and
+    Kubernetes version ranges): `loaders.model.VERSION_TEXT_FIELDS`."""
+    return {name: getattr(v, name) for name in VERSION_TEXT_FIELDS}
 
 
 def version_link(catalog: str, slug: str, version: str) -> str:
@@ -246,12 +234,8 @@ def get_template(catalog: str, template: str):
                     "version": v.version,
                     "folder": v.folder,
                     "revision": v.revision,
-                    "app_version": v.app_version,
-                    "upgrade_from": v.upgrade_from,
-                    "minimum_rancher_version": v.minimum_rancher_version,
-                    "maximum_rancher_version": v.maximum_rancher_version,
-                    **version_ranges(v),
-                    "created": _iso(v.created),
+                    **version_text(v),
+                    "created": iso_utc(v.created),
                     "links": {"self": version_link(catalog, template, v.version)},
                 }
                 for v in t.versions
@@ -281,12 +265,8 @@ def get_version(catalog: str, template: str, version: str):
             "revision": v.revision,
             "name": v.name,
             "description": v.description,
-            "app_version": v.app_version,
-            "minimum_rancher_version": v.minimum_rancher_version,
-            "maximum_rancher_version": v.maximum_rancher_version,
-            "upgrade_from": v.upgrade_from,
-            **version_ranges(v),
-            "created": _iso(v.created),
+            **version_text(v),
+            "created": iso_utc(v.created),
             "questions": questions,
             "questions_source": questions_source,
             "chart": meta.get("chart"),

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from catalog_server.chartmetadata import CHART_VERSION_KEYS
+from catalog_server.versions import helm_sort_key
 
 _RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)\Z")
 
@@ -28,38 +29,6 @@ def rfc3339(seconds: int | float) -> str:
     if moment.microsecond:
         text += f".{moment.microsecond:06d}".rstrip("0")
     return text + "Z"
-
-
-# Masterminds/semver's loose grammar, which Helm sorts index entries with: a leading "v",
-# missing minor/patch and leading zeros (`0.3.000`) are all accepted.
-_SEMVER = re.compile(
-    r"v?(\d+)(?:\.(\d+))?(?:\.(\d+))?"
-    r"(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
-    r"(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?\Z"
-)
-
-
-def version_sort_key(version: str) -> tuple[Any, ...]:
-    """A key ordering chart versions by SemVer 2 precedence, oldest first.
-
-    Same precedence as ``semver.compare`` on valid versions; also takes what Helm's parser
-    takes (``v1.2``, ``0.3.000``). Versions that do not parse sort before every valid one
-    (so after them, newest first, as Helm puts them). Ties break on the text, so the
-    order is total and the output deterministic.
-    """
-    match = _SEMVER.match(version)
-    if not match:
-        return (0, (), version)
-    major, minor, patch, pre = match.groups()
-    if pre is None:
-        pre_key: tuple[Any, ...] = (1,)
-    else:
-        # Numeric identifiers rank below alphanumeric ones and compare as numbers.
-        pre_key = (
-            0,
-            *((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split(".")),
-        )
-    return (1, (int(major), int(minor or 0), int(patch or 0), pre_key), version)
 
 
 class _ScalarDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
@@ -156,7 +125,8 @@ def render_index(entries: Mapping[str, list[dict[str, Any]]], generated: str) ->
     """The text of index.yaml for ``entries`` (chart name -> ChartVersions).
 
     Charts are sorted by name and each chart's versions newest first (see
-    :func:`version_sort_key`); every mapping's keys are sorted, as Helm writes them.
+    :func:`catalog_server.versions.helm_sort_key`); every mapping's keys are sorted, as Helm
+    writes them.
     ``generated`` should change only when the content does (the commit time, say):
     clients re-download the whole index whenever it changes.
 
@@ -184,7 +154,7 @@ def render_index(entries: Mapping[str, list[dict[str, Any]]], generated: str) ->
                 )
         charts[name] = sorted(
             versions,
-            key=lambda entry: version_sort_key(str(entry.get("version", ""))),
+            key=lambda entry: helm_sort_key(str(entry.get("version", ""))),
             reverse=True,
         )
     out = ["apiVersion: v1\n"]

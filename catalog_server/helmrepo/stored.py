@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
@@ -19,10 +17,7 @@ def stored_archive(session: Session, version: TemplateVersion, name: str) -> byt
         .where(VersionFile.version_id == version.id)
         .order_by(VersionFile.path)
     )
-    created = version.created
-    if created is not None and created.tzinfo is None:
-        created = created.replace(tzinfo=UTC)  # SQLite hands back naive UTC times
-    return chart_archive(name, list(rows), created)
+    return chart_archive(name, list(rows), version.created)
 
 
 def packaged_versions(catalog_id: int) -> Select:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -58,16 +58,11 @@ def settle(catalog: Catalog, summary: SyncSummary, asked_at: datetime) -> None:
         values["last_sync_status"] = summary.status
         values["last_sync_seconds"] = round(summary.seconds, 3)
     requested = catalog.refresh_requested_at
-    if requested is not None and as_utc(requested) <= asked_at:
+    if requested is not None and requested <= asked_at:
         values["refresh_requested_at"] = None  # a request that came in during the sync stays
     for key, value in values.items():
         if getattr(catalog, key) != value:
             setattr(catalog, key, value)
-
-
-def as_utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; they were written in UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def catalog_row(session: Session, source: CatalogSource) -> Catalog:

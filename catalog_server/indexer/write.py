@@ -9,8 +9,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from catalog_server.indexer.stamps import Stamp
-from catalog_server.loaders.model import LoadedTemplate, LoadedVersion
-from catalog_server.loaders.versions import sort_versions
+from catalog_server.loaders.model import VERSION_TEXT_FIELDS, LoadedTemplate, LoadedVersion
 from catalog_server.models import (
     Catalog,
     Template,
@@ -19,6 +18,7 @@ from catalog_server.models import (
     VersionFile,
 )
 from catalog_server.problems import PROBLEM_FIELDS, Problem
+from catalog_server.versions import sort_versions
 
 if TYPE_CHECKING:
     pass
@@ -180,13 +180,8 @@ def version_values(template_id: int, v: LoadedVersion, position: int, stamp: Sta
         "position": position,
         "name": v.name,
         "description": v.description,
-        "app_version": v.app_version,
-        "minimum_rancher_version": v.minimum_rancher_version,
-        "maximum_rancher_version": v.maximum_rancher_version,
-        "upgrade_from": v.upgrade_from,
-        "kube_version": v.kube_version,
+        **{name: getattr(v, name) for name in VERSION_TEXT_FIELDS},
         "chart_kube_version": range_text(v.chart_kube_version),
-        "rancher_version": v.rancher_version,
         "questions": v.questions,
         "metadata": v.metadata,
         "readme": v.readme,

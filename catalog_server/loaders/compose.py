@@ -41,9 +41,9 @@ from catalog_server.loaders.folder import (
     text_map,
 )
 from catalog_server.loaders.model import LoadedTemplate, LoadedVersion
-from catalog_server.loaders.versions import is_semver
 from catalog_server.problems import Problem
 from catalog_server.sources import Snapshot, SnapshotEntry
+from catalog_server.versions import is_semver
 from catalog_server.yamlfile import load_yaml
 
 CONFIG = "config.yml"

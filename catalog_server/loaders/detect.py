@@ -27,9 +27,9 @@ from typing import Literal
 from weakref import WeakKeyDictionary
 
 from catalog_server.loaders.model import Kind
-from catalog_server.loaders.versions import version_key
 from catalog_server.problems import Problem, SourceError
 from catalog_server.sources import Snapshot, SnapshotEntry, clean_relpath
+from catalog_server.versions import version_key
 
 Layout = Literal["rancher", "helm-versioned", "helm-plain"]
 ROOT_CHART_ID = "chart"

@@ -13,7 +13,6 @@ from typing import Any
 
 from catalog_server.loaders.detect import is_safe_path
 from catalog_server.loaders.model import FileEntry, LoadedTemplate, LoadedVersion
-from catalog_server.loaders.versions import sort_versions
 from catalog_server.problems import Problem
 from catalog_server.sources import (
     FileTooLarge,
@@ -22,6 +21,7 @@ from catalog_server.sources import (
     SnapshotEntry,
     sha256_hex,
 )
+from catalog_server.versions import sort_versions
 from catalog_server.yamlfile import YamlResult, decode_text, load_yaml
 
 ICON_TYPES = {

@@ -39,6 +39,19 @@ def template_type(kind: str, base: str | None) -> str:
     return _BASE_TYPES.get(base or "", "stack")
 
 
+# The fields a version carries as its files write them (text or None), from the loader
+# through the database to the API and the OpenAPI document: one list for all of them.
+VERSION_TEXT_FIELDS = (
+    "app_version",
+    "upgrade_from",
+    "minimum_rancher_version",
+    "maximum_rancher_version",
+    "kube_version",
+    "chart_kube_version",
+    "rancher_version",
+)
+
+
 @dataclass(slots=True)
 class FileEntry:
     """A file of a version folder, path relative to that folder."""

@@ -10,8 +10,9 @@ every newer version of the same template that
 Ranges use Rancher's (blang/semver) syntax: comparators ``>=1.0.0``, ``<2.0.0``, ``>``,
 ``<=``, ``=``/``==`` or a bare version, ``!=``/``!``, joined by spaces (all must hold) and
 ``||`` (any alternative may hold); ``1.2.x`` stands for ``>=1.2.0 <1.3.0``. Versions are read
-loosely, as Rancher's catalogs write them: a leading ``v``, missing minor or patch parts and
-leading zeros are accepted (``v1.6``, ``0.3.000``).
+and ordered as everywhere else (:mod:`catalog_server.versions`): a leading ``v``, missing
+minor or patch parts, a fourth part and leading zeros are accepted (``v1.6``, ``0.3.000``,
+``1.3.1.1``).
 """
 
 from __future__ import annotations
@@ -21,25 +22,15 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-import semver
+from catalog_server.versions import Version, parse_version
 
 __all__ = [
-    "LOOSE_VERSION_PATTERN",
     "VersionInfo",
     "files_diff",
-    "parse_loose",
     "satisfies",
     "upgrade_targets",
 ]
 
-# A version read loosely (``v1.6``, ``2.0.0-rc1``); one pattern for Python and for the
-# OpenAPI document (ECMA-262 regular expressions), so the two accept the same text.
-LOOSE_VERSION_PATTERN = (
-    r" *v?(\d+)(?:\.(\d+))?(?:\.(\d+))?"
-    r"(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
-    r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))? *"
-)
-_LOOSE = re.compile(LOOSE_VERSION_PATTERN + r"\Z")
 _COMPARATOR = re.compile(r"\s*(>=|<=|!=|==|>|<|=|!)?\s*([^\s<>=!|]+)\s*")
 _WILDCARD = re.compile(r"v?(\d+)(?:\.(\d+|[xX*]))?(?:\.([xX*]))?\Z")
 _TESTS = {
@@ -56,34 +47,20 @@ _TESTS = {
 MAX_RANGE_LENGTH = 500  # a range is a line of text; anything longer is a mistake
 
 
-def parse_loose(text: str | None) -> semver.Version | None:
-    """``text`` as a semantic version, read loosely; None when it is not one."""
-    if not isinstance(text, str):
-        return None
-    match = _LOOSE.match(text)
-    if not match:
-        return None
-    major, minor, patch, pre, build = match.groups()
-    return semver.Version(int(major), int(minor or 0), int(patch or 0), pre, build)
-
-
-def _wildcard(text: str) -> list[tuple[str, semver.Version]] | None:
+def _wildcard(text: str) -> list[tuple[str, Version]] | None:
     """``1.2.x`` -> [(">=", 1.2.0), ("<", 1.3.0)]; None when ``text`` has no wildcard."""
     match = _WILDCARD.match(text)
     if not match or not any(p and p in "xX*" for p in match.groups()[1:]):
         return None
     major, minor, _ = match.groups()
     if minor is None or minor in "xX*":
-        low, high = semver.Version(int(major)), semver.Version(int(major) + 1)
+        low, high = Version((int(major),)), Version((int(major) + 1,))
     else:
-        low, high = (
-            semver.Version(int(major), int(minor)),
-            semver.Version(int(major), int(minor) + 1),
-        )
+        low, high = Version((int(major), int(minor))), Version((int(major), int(minor) + 1))
     return [(">=", low), ("<", high)]
 
 
-def _parse_range(text: str) -> list[list[tuple[str, semver.Version]]]:
+def _parse_range(text: str) -> list[list[tuple[str, Version]]]:
     """Alternatives of conjunctions of (operator, version). Raises ValueError when malformed."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError("the range is empty")
@@ -91,7 +68,7 @@ def _parse_range(text: str) -> list[list[tuple[str, semver.Version]]]:
         raise ValueError(f"the range is longer than {MAX_RANGE_LENGTH} characters")
     alternatives = []
     for alternative in text.split("||"):
-        terms: list[tuple[str, semver.Version]] = []
+        terms: list[tuple[str, Version]] = []
         rest = alternative.strip()
         if not rest:
             raise ValueError(f"range {text!r}: empty alternative around ||")
@@ -106,7 +83,7 @@ def _parse_range(text: str) -> list[list[tuple[str, semver.Version]]]:
             if expanded:
                 terms.extend(expanded)
                 continue
-            version = parse_loose(version_text)
+            version = parse_version(version_text)
             if version is None:
                 raise ValueError(f"range {text!r}: {version_text!r} is not a version")
             terms.append((operator, version))
@@ -120,13 +97,17 @@ def satisfies(version: str, range_text: str) -> bool:
     Raises ValueError when the range is malformed.
     """
     alternatives = _parse_range(range_text)
-    parsed = parse_loose(version)
+    parsed = parse_version(version)
     if parsed is None:
         return False
     return any(
-        all(_TESTS[operator](parsed.compare(bound)) for operator, bound in terms)
+        all(_TESTS[operator](_compare(parsed, bound)) for operator, bound in terms)
         for terms in alternatives
     )
+
+
+def _compare(a: Version, b: Version) -> int:
+    return (a > b) - (a < b)
 
 
 @dataclass(frozen=True)
@@ -140,9 +121,9 @@ class VersionInfo:
     maximum_rancher_version: str | None = None
 
 
-def _fits_rancher(target: VersionInfo, rancher: semver.Version) -> bool:
-    low = parse_loose(target.minimum_rancher_version)
-    high = parse_loose(target.maximum_rancher_version)
+def _fits_rancher(target: VersionInfo, rancher: Version) -> bool:
+    low = parse_version(target.minimum_rancher_version)
+    high = parse_version(target.maximum_rancher_version)
     return (low is None or rancher >= low) and (high is None or rancher <= high)
 
 
@@ -158,7 +139,7 @@ def upgrade_targets(
     """
     rancher = None
     if rancher_version:
-        rancher = parse_loose(rancher_version)
+        rancher = parse_version(rancher_version)
         if rancher is None:
             raise ValueError(f"{rancher_version!r} is not a version")
     targets, warnings = [], []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from catalog_server.loaders.model import INSTALLABLE_TYPES, TEMPLATE_TYPES
+from catalog_server.loaders.model import INSTALLABLE_TYPES, TEMPLATE_TYPES, VERSION_TEXT_FIELDS
 
 
 def nullable(type_: str) -> dict[str, Any]:
@@ -79,20 +79,18 @@ BAD_PARAMETER = error_response("A parameter is malformed.")
 NOT_MODIFIED = {"description": "Not modified: the ETag sent in If-None-Match still holds."}
 
 LINKS = {"type": "object", "additionalProperties": nullable("string")}
-# A version's Kubernetes and Rancher version ranges, as written.
-VERSION_RANGES = {
-    "kube_version": {
-        **nullable("string"),
-        "description": "catalog.cattle.io/kube-version: a Kubernetes version range.",
-    },
-    "chart_kube_version": {
-        **nullable("string"),
-        "description": "Chart.yaml's kubeVersion: a Kubernetes version range.",
-    },
-    "rancher_version": {
-        **nullable("string"),
-        "description": "catalog.cattle.io/rancher-version: a Rancher version range.",
-    },
+# What a version says of itself as written (`loaders.model.VERSION_TEXT_FIELDS`); the
+# Kubernetes and Rancher version ranges are described.
+_RANGE_DESCRIPTIONS = {
+    "kube_version": "catalog.cattle.io/kube-version: a Kubernetes version range.",
+    "chart_kube_version": "Chart.yaml's kubeVersion: a Kubernetes version range.",
+    "rancher_version": "catalog.cattle.io/rancher-version: a Rancher version range.",
+}
+VERSION_TEXT_PROPERTIES = {
+    name: {**nullable("string"), "description": _RANGE_DESCRIPTIONS[name]}
+    if name in _RANGE_DESCRIPTIONS
+    else nullable("string")
+    for name in VERSION_TEXT_FIELDS
 }
 
 

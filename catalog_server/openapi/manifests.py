@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from catalog_server.manifests.upgrades import LOOSE_VERSION_PATTERN
 from catalog_server.openapi.common import (
     BAD_PARAMETER,
     CATALOG,
@@ -16,6 +15,7 @@ from catalog_server.openapi.common import (
     raw_response,
     ref,
 )
+from catalog_server.versions import VERSION_PATTERN
 
 
 def manifest_paths(template: dict, version: dict) -> dict[str, Any]:
@@ -88,7 +88,7 @@ def manifest_paths(template: dict, version: dict) -> dict[str, Any]:
                     {
                         "type": "string",
                         "maxLength": 100,
-                        "pattern": f"^{LOOSE_VERSION_PATTERN}$",
+                        "pattern": f"^{VERSION_PATTERN}$",
                     },
                 ),
             ],  # fmt: skip

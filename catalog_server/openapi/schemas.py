@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from catalog_server.manifests.model import TARGETS
-from catalog_server.openapi.common import LINKS, TEMPLATE_TYPE, VERSION_RANGES, nullable, ref
+from catalog_server.openapi.common import (
+    LINKS,
+    TEMPLATE_TYPE,
+    VERSION_TEXT_PROPERTIES,
+    nullable,
+    ref,
+)
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -110,11 +116,7 @@ SCHEMAS: dict[str, Any] = {
             "version": {"type": "string"},
             "folder": {"type": "string"},
             "revision": nullable("integer"),
-            "app_version": nullable("string"),
-            "upgrade_from": nullable("string"),
-            "minimum_rancher_version": nullable("string"),
-            "maximum_rancher_version": nullable("string"),
-            **VERSION_RANGES,
+            **VERSION_TEXT_PROPERTIES,
             "created": nullable("string"),
             "links": LINKS,
         },
@@ -158,11 +160,7 @@ SCHEMAS["Version"] = {
         "revision": nullable("integer"),
         "name": nullable("string"),
         "description": nullable("string"),
-        "app_version": nullable("string"),
-        "minimum_rancher_version": nullable("string"),
-        "maximum_rancher_version": nullable("string"),
-        "upgrade_from": nullable("string"),
-        **VERSION_RANGES,
+        **VERSION_TEXT_PROPERTIES,
         "created": nullable("string"),
         "questions": {
             "type": "array",

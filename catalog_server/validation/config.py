@@ -13,7 +13,6 @@ from typing import Any
 
 from catalog_server.loaders.folder import snapshot_entries_under
 from catalog_server.loaders.model import LoadedTemplate, template_type
-from catalog_server.loaders.versions import is_semver, version_key
 from catalog_server.problems import Problem
 from catalog_server.sources import Snapshot
 from catalog_server.validation.content import (
@@ -24,6 +23,7 @@ from catalog_server.validation.content import (
     suggestion,
 )
 from catalog_server.validation.rules import problem
+from catalog_server.versions import is_semver, version_key
 
 CONFIG_FILE = "config.yml"
 CONFIG_KEYS = frozenset({

@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from catalog_server.loaders.model import LoadedTemplate, LoadedVersion
-from catalog_server.loaders.versions import version_key
 from catalog_server.problems import Problem
 from catalog_server.validation.content import catalog_path
 from catalog_server.validation.rules import problem
+from catalog_server.versions import version_key
 
 
 def changed_templates(templates: list[LoadedTemplate], changed: set[str]) -> set[str]:

@@ -13,8 +13,8 @@ from catalog_server.helmrepo import (
     index_entry,
     render_index,
     rfc3339,
-    version_sort_key,
 )
+from catalog_server.versions import helm_sort_key
 
 DIGEST = "0" * 63 + "1"
 CREATED = "2024-01-02T03:04:05Z"
@@ -138,7 +138,7 @@ VALID_ORDERED = [
 def test_version_order_agrees_with_semver():
     shuffled = VALID_ORDERED[:]
     random.Random(7).shuffle(shuffled)
-    assert sorted(shuffled, key=version_sort_key) == VALID_ORDERED
+    assert sorted(shuffled, key=helm_sort_key) == VALID_ORDERED
     by_semver = sorted(shuffled, key=semver.Version.parse)
     assert by_semver == VALID_ORDERED
 
@@ -146,7 +146,7 @@ def test_version_order_agrees_with_semver():
 def test_versions_helm_accepts_but_semver_does_not():
     # Helm's parser takes a leading v, missing parts and leading zeros.
     order = ["0.2.9", "0.3.000", "v0.3.1", "1.2", "v2"]
-    assert sorted(reversed(order), key=version_sort_key) == order
+    assert sorted(reversed(order), key=helm_sort_key) == order
 
 
 def render(entries):

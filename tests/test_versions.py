@@ -1,4 +1,4 @@
-"""Version parsing and newest-first ordering."""
+"""Version parsing and ordering: one order for the index, the API, Helm and upgrades."""
 
 from __future__ import annotations
 
@@ -6,7 +6,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from catalog_server.loaders.versions import is_semver, semver_key, sort_versions, version_key
+from catalog_server.manifests.upgrades import satisfies
+from catalog_server.versions import (
+    helm_sort_key,
+    is_semver,
+    parse_version,
+    semver_key,
+    sort_versions,
+    version_key,
+)
 
 
 @pytest.mark.parametrize(
@@ -73,3 +81,47 @@ def test_mixed_set_without_revisions_is_total_and_stable():
     first = sort_versions(versions)
     assert first[:2] == ["2.0.0", "1.0.0"]
     assert sort_versions(reversed(versions)) == first
+
+
+# --- one order for the index, the API, the Helm repository and upgrades -----------------
+
+ODD_ORDERED = [  # oldest first, from real catalogs
+    "v0.2.5",
+    "1.3.1",
+    "1.3.1.1",
+    "1.3.2",
+    "2.3.1-3",
+    "2.3.1-3.1",
+    "2.3.1",
+    "103.0.0+up0.4.2",
+    "103.0.1+up0.4.1",
+]
+
+
+def test_odd_real_versions_have_one_order():
+    assert [parse_version(v) for v in ODD_ORDERED] == sorted(parse_version(v) for v in ODD_ORDERED)
+    assert sort_versions(ODD_ORDERED) == list(reversed(ODD_ORDERED))
+    keys = [version_key(v) for v in ODD_ORDERED]
+    assert keys == sorted(keys)
+
+
+def test_the_helm_index_orders_what_helm_reads_the_same_way():
+    helm_readable = [v for v in ODD_ORDERED if v != "1.3.1.1"]
+    assert sorted(reversed(helm_readable), key=helm_sort_key) == helm_readable
+    # Four release numbers are not a version to Helm: such an entry sorts as Helm's do.
+    assert helm_sort_key("1.3.1.1") < helm_sort_key("v0.2.5")
+
+
+def test_build_metadata_and_a_leading_v_do_not_change_precedence():
+    assert parse_version("v0.2.5") == parse_version("0.2.5")
+    assert parse_version("103.0.1+up0.4.1") == parse_version("103.0.1")
+    assert parse_version("1.3.1.1") != parse_version("1.3.1")
+    assert parse_version("1.2") == parse_version("1.2.0") == parse_version("1.2.0.0")
+
+
+def test_upgrades_read_versions_as_the_index_orders_them():
+    assert satisfies("1.3.1.1", ">=1.3.1 <1.3.2")
+    assert not satisfies("1.3.1", ">1.3.1")
+    assert satisfies("2.3.1-3.1", ">2.3.1-3 <2.3.1")
+    assert satisfies("103.0.1+up0.4.1", "=103.0.1")
+    assert satisfies("v0.2.5", "0.2.x")

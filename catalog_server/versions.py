@@ -1,20 +1,28 @@
-"""Version strings: parsing, and ordering newest first.
+"""Version strings: one reading, and one order, for every part of the server.
 
 Catalog versions are messy: strict SemVer 2 (`1.2.0`, `104.1.2+up57.0.3`), `v`-prefixed folder
 names (`v1.6.9`), two- and four-part numbers (`0.1`, `1.3.1.1-oci`, `0.3.000`), and free text
-(`2016-06-26a`, `2017-CU5-rancher1`). Every sort key here has one shape, so keys from strict
-and lenient parses compare with each other:
+(`2016-06-26a`, `2017-CU5-rancher1`). :func:`parse_version` reads all but the free text into
+a :class:`Version`; its precedence orders the index and the API (`sort_versions`,
+`version_key`), the Helm repository's index.yaml (`helm_sort_key`) and upgrade paths and
+Rancher version checks (`manifests.upgrades`, `queries`), so `1.3.1.1` lies between `1.3.1`
+and `1.3.2` everywhere. Every sort key here has one shape, so keys from strict and lenient
+parses compare with each other:
 
     (release numbers without trailing zeros, 1 if final else 0, prerelease ids, build text)
 
 Prerelease identifiers compare as SemVer 2 says (numbers numerically and below text); build
 metadata does not count for precedence and only breaks ties, so the order is deterministic.
+(Version *ranges* as Helm reads them, `kubeVersion` and the Rancher annotations, are
+:mod:`catalog_server.constraints`: a port of Helm's own library, checked against Helm.)
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import semver
@@ -22,12 +30,15 @@ import semver
 V = TypeVar("V")
 VersionKey = tuple[Any, ...]
 
-# Lenient form: any number of dot-separated numeric parts, then SemVer-style suffixes.
-_LENIENT = re.compile(
-    r"^[vV]?(?P<release>\d+(?:\.\d+)*)"
-    r"(?:-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
-    r"(?:\+(?P<build>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
+# A version read leniently: a leading `v`, any number of dot-separated numeric parts, then
+# SemVer-style suffixes; spaces around it are ignored. One pattern for Python and for the
+# OpenAPI document (ECMA-262 regular expressions), so the two accept the same text.
+VERSION_PATTERN = (
+    r" *[vV]?([0-9]+(?:\.[0-9]+)*)"
+    r"(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
+    r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))? *"
 )
+_LENIENT = re.compile(VERSION_PATTERN + r"\Z")
 _RUNS = re.compile(r"\d+|\D+")
 
 
@@ -62,21 +73,74 @@ def semver_key(text: str) -> VersionKey | None:
     return _key((v.major, v.minor, v.patch), v.prerelease, v.build)
 
 
-def version_key(text: str) -> VersionKey | None:
-    """Sort key of a version parsed leniently (`0.1`, `1.3.1.1-oci`, `v2`), or None.
+@functools.total_ordering
+@dataclass(frozen=True, eq=False, slots=True)
+class Version:
+    """A version as :func:`parse_version` reads it. Versions compare by precedence (SemVer
+    2's, over any number of release numbers, `1.2` equal to `1.2.0`): build metadata does
+    not count, as in SemVer 2."""
 
-    Strict SemVer goes through the `semver` library; numeric forms it refuses (other than
-    three parts, or with leading zeros such as `0.3.000`) are read by one small pattern.
-    """
+    release: tuple[int, ...]
+    pre: str | None = None
+    build: str | None = None
+
+    @property
+    def precedence(self) -> VersionKey:
+        return _key(self.release, self.pre, None)[:3]
+
+    @property
+    def helm_reads_it(self) -> bool:
+        """Helm's semver library (Masterminds') reads at most three release numbers."""
+        return len(self.release) <= 3
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Version):
+            return NotImplemented
+        return self.precedence == other.precedence
+
+    def __lt__(self, other: Version) -> bool:
+        return self.precedence < other.precedence
+
+    def __hash__(self) -> int:
+        return hash(self.precedence)
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_version(text: str | None) -> Version | None:
+    """``text`` read leniently (`0.1`, `1.3.1.1-oci`, `v2`, `103.0.1+up0.4.1`), or None."""
     if not isinstance(text, str):
         return None
-    key = semver_key(text)
-    if key is not None:
-        return key
-    m = _LENIENT.match(text.strip())
+    m = _LENIENT.match(text)
     if not m:
         return None
-    return _key((int(p) for p in m["release"].split(".")), m["pre"], m["build"])
+    release, pre, build = m.groups()
+    try:
+        numbers = tuple(int(p) for p in release.split("."))
+    except ValueError:  # more digits than Python converts: not a version anyone wrote
+        return None
+    return Version(numbers, pre, build)
+
+
+def version_key(text: str) -> VersionKey | None:
+    """Sort key of a version parsed leniently (`0.1`, `1.3.1.1-oci`, `v2`), or None: its
+    precedence, then its build metadata (a tie-break)."""
+    v = parse_version(text.strip()) if isinstance(text, str) else None
+    if v is None:
+        return None
+    return _key(v.release, v.pre, v.build)
+
+
+def helm_sort_key(text: str) -> tuple[Any, ...]:
+    """A key ordering chart versions as Helm orders index.yaml's entries, oldest first.
+
+    By precedence; a version Helm cannot read (free text, four release numbers) sorts
+    before every one it can (so after them, newest first, as Helm puts them). Ties break on
+    the text, so the order is total and the output deterministic.
+    """
+    v = parse_version(text) if text == text.strip() else None
+    if v is None or not v.helm_reads_it or text[:1] == "V":
+        return (0, (), text)
+    return (1, v.precedence, text)
 
 
 def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
