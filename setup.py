@@ -22,7 +22,9 @@ class BuildWithBundledFiles(build_py):
             source = root / name
             if source.is_dir():
                 shutil.copytree(
-                    source, target / name, dirs_exist_ok=True,
+                    source,
+                    target / name,
+                    dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
                 )
             elif source.is_file():
