@@ -55,7 +55,8 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     from catalog_server.api.errors import register_error_handlers
 
     register_error_handlers(app)
-    from catalog_server.metrics import configure_logging, init_metrics
+    from catalog_server.logs import configure_logging
+    from catalog_server.metrics import init_metrics
 
     configure_logging(settings.log_format)
     init_metrics(app)

@@ -8,7 +8,7 @@ process the web site's pages and its own state.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -72,6 +72,12 @@ class Catalog(db.Model):
     templates: Mapped[list[Template]] = relationship(
         back_populates="catalog", cascade="all, delete-orphan", passive_deletes=True
     )
+
+    def request_refresh(self) -> None:
+        """Queue a refresh: the sync process picks it up within a few seconds."""
+        self.refresh_requested_at = datetime.now(UTC)
+        if self.sync_state in ("idle", "failed"):
+            self.sync_state = "queued"
 
 
 class Template(db.Model):

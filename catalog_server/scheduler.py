@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -136,10 +135,3 @@ def watch(
 def _refresh_requests(session: Session) -> set[str]:
     rows = session.scalars(select(Catalog.name).where(Catalog.refresh_requested_at.is_not(None)))
     return set(rows)
-
-
-def request_refresh(session: Session, catalog: Catalog) -> None:
-    """Queue a refresh: the sync process picks it up within a few seconds."""
-    catalog.refresh_requested_at = datetime.now(UTC)
-    if catalog.sync_state in ("idle", "failed"):
-        catalog.sync_state = "queued"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from catalog_server.metrics import JsonFormatter
+from catalog_server.logs import JsonFormatter
 
 
 def test_metrics_report_catalogs_syncs_and_requests(client, make_catalog_repo, sync, tmp_path):

@@ -41,7 +41,6 @@ from catalog_server.credentials import check_credentials_ref, check_secret_ref, 
 from catalog_server.db import db
 from catalog_server.models import AuditEntry, Catalog, WebhookDelivery
 from catalog_server.problems import SourceError
-from catalog_server.scheduler import request_refresh
 from catalog_server.utctime import iso_utc
 
 # Endpoints whose answers no cache may keep: tokens, the audit log, catalog settings.
@@ -200,7 +199,7 @@ def create_catalog():
     catalog = Catalog(
         name=name, managed_by="api", generation=0, sync_state="idle", failures=0, **settings
     )
-    request_refresh(db.session, catalog)
+    catalog.request_refresh()
     db.session.add(catalog)
     _audit("catalog.create", name, {"url": settings["url"]})
     db.session.commit()
@@ -233,7 +232,7 @@ def update_catalog(catalog: str):
     for key, value in settings.items():
         setattr(row, key, value)
     if {"url", "branch", "subdir"} & set(settings):
-        request_refresh(db.session, row)
+        row.request_refresh()
     _audit("catalog.update", catalog, {"fields": sorted(settings)})
     db.session.commit()
     return jsonify(catalog_json(*queries.get_catalog(db.session, catalog)))
@@ -255,7 +254,7 @@ def refresh_catalog(catalog: str):
     row = db.session.scalar(select(Catalog).where(Catalog.name == catalog))
     if row is None:
         raise ApiError(404, "not_found", f"catalog {catalog!r} not found")
-    request_refresh(db.session, row)
+    row.request_refresh()
     _audit("catalog.refresh", catalog)
     db.session.commit()
     response = jsonify({"catalog": catalog, "sync_state": row.sync_state})
@@ -352,7 +351,7 @@ def _first_delivery(hook: str, body: bytes) -> None:
 
 
 def _queue(catalog: Catalog, via: str) -> None:
-    request_refresh(db.session, catalog)
+    catalog.request_refresh()
     audit(
         db.session,
         token_name=None,

@@ -15,6 +15,10 @@ in the same transaction that starts serving them (an archive Helm cannot load st
 with a warning); a catalog whose content is up to date is still brought in line with the key
 (first signed, key changed or signing turned off), its generation bumped when that changes
 what is served.
+
+The parts: this module runs a sync; `plan` decides what to load, `stamps` gives versions
+their created time, chart digest and images, `write` writes the rows of the swap, and
+`bookkeeping` keeps the summary and the catalog row's record of the sync.
 """
 
 from __future__ import annotations
@@ -25,24 +29,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from catalog_server.catalogs import CatalogSource, scrub
 from catalog_server.indexer.bookkeeping import SyncSummary, catalog_row, fill_counts, settle
-from catalog_server.indexer.plan import paths_within, run_validators, touches
+from catalog_server.indexer.plan import paths_within, plan_sync, run_validators
 from catalog_server.indexer.stamps import epoch_time, previous_images, version_stamps
-from catalog_server.indexer.write import problem_row, write_template
+from catalog_server.indexer.write import remove_templates, write_problems, write_template
 from catalog_server.loaders import load_template
 from catalog_server.loaders.detect import snapshot_templates
 from catalog_server.loaders.model import LoadedTemplate
 from catalog_server.loaders.repository import artifacthub_repo
 from catalog_server.locks import catalog_lock
-from catalog_server.models import (
-    Catalog,
-    ProblemRow,
-    Template,
-)
+from catalog_server.models import Catalog
 from catalog_server.problems import SourceError
 from catalog_server.signing import Signer, sign_catalog
 from catalog_server.sources import OpenedSource, Snapshot, open_source, snapshot_revision
@@ -171,28 +170,8 @@ def index_catalog(
     roots, catalog_problems = snapshot_templates(snapshot)
     for check in catalog_checks:
         catalog_problems.extend(check(snapshot))
-    existing = dict(
-        session.execute(
-            select(Template.slug, Template.id).where(Template.catalog_id == catalog.id)
-        ).all()
-    )
-    failed_before = set(
-        session.scalars(
-            select(ProblemRow.template)
-            .where(ProblemRow.catalog_id == catalog.id, ProblemRow.blocking.is_(True))
-            .distinct()
-        )
-    )
-    # None means "reload everything": first sync, --force, or history that cannot be diffed.
-    changed = opened.changed_paths(catalog.commit) if catalog.revision and not force else None
-    to_load = [
-        r
-        for r in roots
-        if changed is None or r.id not in existing or r.id in failed_before or touches(r, changed)
-    ]
-    root_ids = {r.id for r in roots}
-    removed = [slug for slug in existing if slug not in root_ids]
-
+    plan = plan_sync(session, catalog, opened, roots, force)
+    existing, to_load, removed = plan.existing, plan.to_load, plan.removed
     # Read what is to be loaded in one bulk pass rather than a request per file.
     snapshot.prefetch(paths_within({r.folder for r in to_load}, snapshot.entries()))
     loaded: list[LoadedTemplate] = [load_template(snapshot, root) for root in to_load]
@@ -210,22 +189,8 @@ def index_catalog(
             session, catalog, template, existing.get(template.id), stamps, opened.commit, generation
         )
         summary.templates_failed += failed
-    if removed:
-        session.execute(
-            delete(Template).where(Template.catalog_id == catalog.id, Template.slug.in_(removed))
-        )
-    reloaded_or_removed = [t.id for t in loaded] + removed
-    session.execute(
-        delete(ProblemRow).where(
-            ProblemRow.catalog_id == catalog.id,
-            (ProblemRow.template.in_(reloaded_or_removed)) | ProblemRow.template.is_(None),
-        )
-    )
-    rows = [problem_row(catalog.id, p) for p in catalog_problems]
-    for template in loaded:
-        rows.extend(problem_row(catalog.id, p) for p in template.all_problems())
-    if rows:
-        session.execute(insert(ProblemRow.__table__), rows)
+    remove_templates(session, catalog.id, removed)
+    write_problems(session, catalog.id, loaded, removed, catalog_problems)
     catalog.artifacthub_repo = artifacthub_repo(snapshot)[0]
     summary.signed = sign_catalog(session, catalog, signer)
     catalog.commit = opened.commit

@@ -4,15 +4,61 @@ that cannot be told), the ones removed, and their validation."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from catalog_server.loaders.detect import TemplateRoot
 from catalog_server.loaders.model import LoadedTemplate
+from catalog_server.models import Catalog, ProblemRow, Template
 from catalog_server.problems import Problem
-from catalog_server.sources import Snapshot
+from catalog_server.sources import OpenedSource, Snapshot
 
 if TYPE_CHECKING:
     from catalog_server.validation import Validator
+
+
+@dataclass(frozen=True)
+class SyncPlan:
+    existing: dict[str, int]  # template slug -> id, of the templates indexed now
+    to_load: list[TemplateRoot]  # the templates to load again
+    removed: list[str]  # slugs of the indexed templates whose folder is gone
+
+
+def plan_sync(
+    session: Session,
+    catalog: Catalog,
+    opened: OpenedSource,
+    roots: list[TemplateRoot],
+    force: bool = False,
+) -> SyncPlan:
+    """Which templates to load: those with files changed since the indexed commit, new
+    ones, and those that failed to load last time; every one on the first sync, with
+    `force`, or when the history cannot be diffed. And which indexed ones are gone."""
+    existing = dict(
+        session.execute(
+            select(Template.slug, Template.id).where(Template.catalog_id == catalog.id)
+        ).all()
+    )
+    failed_before = set(
+        session.scalars(
+            select(ProblemRow.template)
+            .where(ProblemRow.catalog_id == catalog.id, ProblemRow.blocking.is_(True))
+            .distinct()
+        )
+    )
+    # None means "reload everything": first sync, --force, or history that cannot be diffed.
+    changed = opened.changed_paths(catalog.commit) if catalog.revision and not force else None
+    to_load = [
+        r
+        for r in roots
+        if changed is None or r.id not in existing or r.id in failed_before or touches(r, changed)
+    ]
+    root_ids = {r.id for r in roots}
+    removed = [slug for slug in existing if slug not in root_ids]
+    return SyncPlan(existing, to_load, removed)
 
 
 def paths_within(folders: set[str], paths: Iterable[str]) -> Iterator[str]:

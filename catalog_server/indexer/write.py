@@ -12,6 +12,7 @@ from catalog_server.indexer.stamps import Stamp
 from catalog_server.loaders.model import VERSION_TEXT_FIELDS, LoadedTemplate, LoadedVersion
 from catalog_server.models import (
     Catalog,
+    ProblemRow,
     Template,
     TemplateCategory,
     TemplateVersion,
@@ -22,6 +23,36 @@ from catalog_server.versions import sort_versions
 
 if TYPE_CHECKING:
     pass
+
+
+def remove_templates(session: Session, catalog_id: int, slugs: list[str]) -> None:
+    """Delete the templates whose folder is gone (their versions and files with them)."""
+    if slugs:
+        session.execute(
+            delete(Template).where(Template.catalog_id == catalog_id, Template.slug.in_(slugs))
+        )
+
+
+def write_problems(
+    session: Session,
+    catalog_id: int,
+    loaded: list[LoadedTemplate],
+    removed: list[str],
+    catalog_problems: list[Problem],
+) -> None:
+    """Replace the problems of the reloaded and removed templates, and the catalog's own."""
+    reloaded_or_removed = [t.id for t in loaded] + removed
+    session.execute(
+        delete(ProblemRow).where(
+            ProblemRow.catalog_id == catalog_id,
+            (ProblemRow.template.in_(reloaded_or_removed)) | ProblemRow.template.is_(None),
+        )
+    )
+    rows = [problem_row(catalog_id, p) for p in catalog_problems]
+    for template in loaded:
+        rows.extend(problem_row(catalog_id, p) for p in template.all_problems())
+    if rows:
+        session.execute(insert(ProblemRow.__table__), rows)
 
 
 def problem_row(catalog_id: int, p: Problem) -> dict[str, Any]:
