@@ -30,6 +30,8 @@ class BuildWithBundledFiles(build_py):
             elif source.is_file():
                 target.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, target / name)
+            else:  # a wheel without them would start, then fail to build its site
+                raise SystemExit(f"{source} is missing: the wheel needs it (see MANIFEST.in)")
 
 
 setup(cmdclass={"build_py": BuildWithBundledFiles})
