@@ -40,7 +40,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     Migrate(app, db, directory=str(MIGRATIONS_DIR))
 
     # The route modules add their routes to the API's blueprint as they are imported.
-    from catalog_server.api import admin, api, manifests, views  # noqa: F401
+    from catalog_server.api import admin, api, manifests, previews, views  # noqa: F401
 
     app.register_blueprint(api)
     from catalog_server.api.helm import helm

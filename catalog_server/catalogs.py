@@ -8,6 +8,7 @@ A catalogs file is YAML:
         branch: main                                        # a local path, file://
         subdir: ""                                          # optional
         refresh_interval: 300                               # seconds, optional
+        preview_forks: false      # previews of pull requests from forks too, optional
 
 With no catalogs file configured, the bundled `catalog/` folder is catalog `library`: read
 from the project's git repository at HEAD when it is a checkout, else as a plain folder.
@@ -67,6 +68,10 @@ SOURCE_SCHEMA: dict[str, Any] = {
             "description": "{env: NAME} or {file: /path}: where the secret comes from; never "
             "the secret itself. Over the API, as for credentials: the prefix and folder rules.",
         },
+        "preview_forks": {
+            "type": "boolean",
+            "description": "Preview pull requests from forks too (GitHub pull_request webhook).",
+        },
     },
 }
 SOURCE_FIELDS = frozenset(SOURCE_SCHEMA["properties"])
@@ -106,6 +111,8 @@ class CatalogSource:
     webhook_secret: dict[str, str] | None = field(default=None, compare=False)
     # Set for catalogs added over the admin API: the rules their fetches obey.
     restrictions: ApiRestrictions | None = field(default=None, compare=False)
+    # Pull requests from forks get previews too (catalog_server.previews).
+    preview_forks: bool = field(default=False, compare=False)
 
     @property
     def is_local(self) -> bool:
@@ -344,7 +351,12 @@ def _source_from_mapping(item: Any, where: str, base: Path) -> CatalogSource:
     transport = credentials_transport_error(url, credentials)
     if transport:
         raise ConfigError(f"{where}: credentials: {transport}")
-    return CatalogSource(name, url, branch, subdir, interval, credentials, secret)
+    forks = item.get("preview_forks", False)
+    if not isinstance(forks, bool):
+        raise ConfigError(f"{where}: preview_forks must be true or false")
+    return CatalogSource(
+        name, url, branch, subdir, interval, credentials, secret, preview_forks=forks
+    )
 
 
 def configured_sources(sources_file: Path | None) -> list[CatalogSource]:

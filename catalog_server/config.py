@@ -146,6 +146,10 @@ class Settings:
     # Serving: a request's headers, then its body, must arrive within these seconds.
     header_timeout: float = 10.0
     body_timeout: float = 30.0
+    # Pull-request previews (catalog_server.previews): how long one lives after its last
+    # refresh (seconds), and how many one catalog may have at once.
+    preview_ttl: int = 7 * 86400
+    preview_max: int = 10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -193,6 +197,8 @@ class Settings:
             body_timeout=_positive(
                 _float(env, "CATALOG_BODY_TIMEOUT", 30.0), "CATALOG_BODY_TIMEOUT"
             ),
+            preview_ttl=_at_least(env, "CATALOG_PREVIEW_TTL", 7 * 86400, 60),
+            preview_max=_at_least(env, "CATALOG_PREVIEW_MAX", 10, 1),
         )
 
 

@@ -68,6 +68,8 @@ class Catalog(db.Model):
     # Fingerprint of the key whose provenance files the chart repository serves (None: the
     # catalog's charts are not signed). Set by the sync process, which holds the key.
     signing_key: Mapped[str | None] = mapped_column(String(64))
+    # Pull requests from forks of the catalog's repository get previews (catalog_server.previews).
+    preview_forks: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     templates: Mapped[list[Template]] = relationship(
         back_populates="catalog", cascade="all, delete-orphan", passive_deletes=True
@@ -324,3 +326,28 @@ class WebhookDelivery(db.Model):
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     hook: Mapped[str] = mapped_column(String(100))
     received_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class Preview(db.Model):
+    """A preview of a catalog: the catalog indexed from another ref of its repository (a
+    pull request's head, a branch), served as catalog ``{base}~{name}`` (``catalog``) and
+    left out of catalog lists and search (see :mod:`catalog_server.previews`)."""
+
+    __tablename__ = "previews"
+    __table_args__ = (UniqueConstraint("base_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    base_id: Mapped[int] = mapped_column(ForeignKey("catalogs.id", ondelete="CASCADE"))
+    # The preview's own catalog row, which holds what was indexed.
+    catalog_id: Mapped[int] = mapped_column(
+        ForeignKey("catalogs.id", ondelete="CASCADE"), unique=True
+    )
+    name: Mapped[str] = mapped_column(String(40))  # "pr-42"
+    ref: Mapped[str] = mapped_column(String(255))  # "refs/pull/42/head" or a branch
+    pull_request: Mapped[int | None] = mapped_column(Integer)
+    head_sha: Mapped[str | None] = mapped_column(String(64))  # as the webhook named it
+    fork: Mapped[bool] = mapped_column(Boolean, default=False)
+    requested_by: Mapped[str | None] = mapped_column(String(100))  # token name or "github"
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)

@@ -40,7 +40,8 @@ class TemplateFilter:
     ``catalog.cattle.io/rancher-version`` range contains it or, without that range, whose
     minimum/maximum_rancher_version (inclusive) surround it. Ranges are read as Helm and
     Rancher read them (:mod:`catalog_server.constraints`). Hidden templates are left out
-    unless ``include_hidden``.
+    unless ``include_hidden``; previews' templates (:mod:`catalog_server.previews`) unless
+    ``include_previews`` or ``catalog`` names a preview.
     """
 
     q: str | None = None
@@ -50,6 +51,17 @@ class TemplateFilter:
     include_hidden: bool = False
     kube_version: str | None = None
     rancher_version: str | None = None
+    include_previews: bool = False
+
+
+# Previews (catalog_server.previews) are catalogs of their own, listed only when asked for.
+PREVIEW = "preview"
+
+
+def _no_previews(stmt: Select, include: bool, catalog: str | None = None) -> Select:
+    if include or catalog:
+        return stmt
+    return stmt.where(Catalog.managed_by != PREVIEW)
 
 
 @dataclass
@@ -82,8 +94,11 @@ def catalog_state(session: Session) -> list[tuple[Any, ...]]:
     ]
 
 
-def list_catalogs(session: Session) -> list[tuple[Catalog, int, int]]:
-    """Every catalog with its count of templates and of problems."""
+def list_catalogs(
+    session: Session, include_previews: bool = False
+) -> list[tuple[Catalog, int, int]]:
+    """Every catalog (previews too with ``include_previews``) with its count of templates
+    and of problems."""
     templates = (
         select(func.count())
         .where(Template.catalog_id == Catalog.id)
@@ -96,14 +111,12 @@ def list_catalogs(session: Session) -> list[tuple[Catalog, int, int]]:
         .correlate(Catalog)
         .scalar_subquery()
     )
-    return [
-        (c, t, p)
-        for c, t, p in session.execute(select(Catalog, templates, problems).order_by(Catalog.name))
-    ]
+    stmt = _no_previews(select(Catalog, templates, problems), include_previews)
+    return [(c, t, p) for c, t, p in session.execute(stmt.order_by(Catalog.name))]
 
 
 def get_catalog(session: Session, name: str) -> tuple[Catalog, int, int]:
-    for row in list_catalogs(session):
+    for row in list_catalogs(session, include_previews=True):
         if row[0].name == name:
             return row
     raise TemplateNotFound(f"catalog {name!r} not found")
@@ -161,7 +174,9 @@ def _fitting(session: Session, f: TemplateFilter) -> set[int] | None:
         .join(Template, TemplateVersion.template_id == Template.id)
         .join(Catalog, Template.catalog_id == Catalog.id)
     )
-    plain = TemplateFilter(f.q, f.catalog, f.kind, f.category, f.include_hidden)
+    plain = TemplateFilter(
+        f.q, f.catalog, f.kind, f.category, f.include_hidden, include_previews=f.include_previews
+    )
     return {row.template_id for row in session.execute(_filtered(stmt, plain)) if _fits(f, row)}
 
 
@@ -170,6 +185,7 @@ def _filtered(
 ) -> Select:
     if fitting is not None:
         stmt = stmt.where(Template.id.in_(sorted(fitting)))
+    stmt = _no_previews(stmt, f.include_previews, f.catalog if skip != "catalog" else None)
     if not f.include_hidden:
         stmt = stmt.where(Template.hidden.is_(False))
     if f.catalog and skip != "catalog":
@@ -256,8 +272,11 @@ def template_facets(session: Session, f: TemplateFilter) -> dict[str, dict[str, 
     return {"category": dict(by_category), "kind": dict(by_kind)}
 
 
-def categories(session: Session, catalog: str | None = None) -> list[tuple[str, int]]:
-    """Categories with their count of listed (not hidden) templates."""
+def categories(
+    session: Session, catalog: str | None = None, include_previews: bool = False
+) -> list[tuple[str, int]]:
+    """Categories with their count of listed (not hidden) templates; previews' templates
+    only with ``include_previews`` or when ``catalog`` names one."""
     stmt = (
         select(TemplateCategory.name, func.count())
         .join(Template, TemplateCategory.template_id == Template.id)
@@ -266,6 +285,7 @@ def categories(session: Session, catalog: str | None = None) -> list[tuple[str, 
     )
     if catalog:
         stmt = stmt.where(Catalog.name == catalog)
+    stmt = _no_previews(stmt, include_previews, catalog)
     return list(
         session.execute(stmt.group_by(TemplateCategory.name).order_by(TemplateCategory.name))
     )
@@ -370,7 +390,10 @@ def problems(
     severity: str | None = None,
     page: int = 1,
     per_page: int = 100,
+    include_previews: bool = False,
 ) -> Page:
+    """A page of the recorded problems; previews' only with ``include_previews`` or when
+    ``catalog`` names one."""
     stmt = select(ProblemRow, Catalog.name).join(Catalog, ProblemRow.catalog_id == Catalog.id)
     count = select(func.count(ProblemRow.id)).join(Catalog, ProblemRow.catalog_id == Catalog.id)
     conditions = []
@@ -382,6 +405,8 @@ def problems(
         conditions.append(ProblemRow.version == version)
     if severity:
         conditions.append(ProblemRow.severity == severity)
+    if not include_previews and not catalog:
+        conditions.append(Catalog.managed_by != PREVIEW)
     stmt, count = stmt.where(*conditions), count.where(*conditions)
     rows = session.execute(
         stmt.order_by(

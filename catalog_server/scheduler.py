@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from catalog_server import previews
 from catalog_server.catalogs import ApiRestrictions, CatalogSource, configured_sources
 from catalog_server.config import Settings
 from catalog_server.indexer import SyncSummary, sync_catalog
@@ -45,16 +46,26 @@ def api_sources(session: Session, settings: Settings) -> list[CatalogSource]:
             credentials=row.credentials,
             webhook_secret=row.webhook_secret,
             restrictions=restrictions,
+            preview_forks=bool(row.preview_forks),
         )
         for row in rows
     ]
 
 
 def all_sources(session: Session, settings: Settings) -> list[CatalogSource]:
-    """Every catalog to index: the configured ones, then those added over the API."""
+    """Every catalog to index: the configured ones, then those added over the API, then
+    the previews of any of them."""
     sources = configured_sources(settings.sources_file)
     names = {s.name for s in sources}
-    return sources + [s for s in api_sources(session, settings) if s.name not in names]
+    sources += [s for s in api_sources(session, settings) if s.name not in names]
+    return sources + previews.preview_sources(session, sources)
+
+
+def expire_previews(session: Session, settings: Settings) -> list[str]:
+    """Remove the previews past their time to live, and the git caches of removed ones."""
+    removed = previews.remove_expired(session)
+    previews.clean_cache(session, settings.cache_dir)
+    return removed
 
 
 def sync_one(session: Session, settings: Settings, source: CatalogSource, **kw) -> SyncSummary:
@@ -62,7 +73,8 @@ def sync_one(session: Session, settings: Settings, source: CatalogSource, **kw) 
     is configured. Never raises for catalog content; a signing key that cannot be used fails
     the sync (nothing is written: the catalog stays served as it was, signed as it was)."""
     try:
-        signer = signer_from_settings(settings)
+        # A preview is content nobody has reviewed yet: the server's key never signs it.
+        signer = None if previews.is_preview(source.name) else signer_from_settings(settings)
     except SigningError as exc:
         summary = SyncSummary(source.name, "failed", error=str(exc))
     else:
@@ -109,6 +121,7 @@ def watch(
     while not should_stop():
         session = session_factory()
         try:
+            expire_previews(session, settings)
             sources = [s for s in all_sources(session, settings) if not wanted or s.name in wanted]
             requested = _refresh_requests(session)
             now = time.monotonic()

@@ -25,6 +25,9 @@ from catalog_server.responsecache import (
 )
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
+# Reads whose form is negotiated (JSON or Markdown by Accept): never kept by the URL alone;
+# the view keeps its answers by URL and form (`api.previews`).
+NEGOTIATED_ENDPOINTS = frozenset({"api.preview_report"})
 
 
 @api.before_request
@@ -33,6 +36,8 @@ def _check_request():
         if isinstance(value, str) and "\x00" in value:
             raise ApiError(400, "bad_parameter", "a path segment holds a NUL character")
     if request.method not in ("GET", "HEAD") or request.endpoint in UNCACHED_API_ENDPOINTS:
+        return None
+    if request.endpoint in NEGOTIATED_ENDPOINTS:
         return None
     return answer_from_cache(api_etag(served_state().token(), request.full_path))
 

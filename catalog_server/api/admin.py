@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app, g, jsonify, request
+from flask import Response, current_app, g, jsonify, request
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -48,9 +49,13 @@ PRIVATE_ENDPOINTS = frozenset(
     f"api.{name}"
     for name in (
         "create_catalog", "update_catalog", "delete_catalog", "refresh_catalog",
-        "list_audit", "github_hook", "catalog_hook",
+        "list_audit", "github_hook", "catalog_hook", "create_preview", "delete_preview",
     )
 )  # fmt: skip
+# Handlers of other GitHub events (X-GitHub-Event), added by the route modules that serve
+# them (`api.previews`: pull_request): called with the catalogs whose secret verified the
+# signature and the payload, once the body is known to be no replay.
+GITHUB_EVENTS: dict[str, Callable[[list[Catalog], dict[str, Any]], Response]] = {}
 # How long an accepted webhook body is remembered (a replay after that queues a refresh).
 REPLAY_WINDOW = timedelta(days=30)
 
@@ -172,6 +177,10 @@ def _catalog_settings(body: dict[str, Any], current: Catalog | None) -> dict[str
             )
         except ValueError as exc:
             bad("webhook_secret", str(exc))
+    if "preview_forks" in body:
+        if not isinstance(body["preview_forks"], bool):
+            bad("preview_forks", "must be true or false")
+        out["preview_forks"] = body["preview_forks"]
     url = out.get("url", current.url if current is not None else None)
     credentials = out.get("credentials", current.credentials if current is not None else None)
     transport = credentials_transport_error(url, credentials) if url else None
@@ -396,6 +405,9 @@ def github_hook():
     if event == "ping":
         db.session.commit()
         return jsonify({"status": "pong"})
+    handler = GITHUB_EVENTS.get(event)
+    if handler is not None:
+        return handler(verified, payload)
     queued = [c.name for c in verified if ref == f"refs/heads/{c.branch or default_branch}"]
     for catalog in verified:
         if catalog.name in queued:

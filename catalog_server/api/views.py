@@ -185,7 +185,8 @@ def readyz():
 
 @api.get("/catalogs")
 def list_catalogs():
-    items = [catalog_json(*row) for row in queries.list_catalogs(db.session)]
+    previews = _bool_arg("include_previews")
+    items = [catalog_json(*row) for row in queries.list_catalogs(db.session, previews)]
     return jsonify({"items": items, "total": len(items)})
 
 
@@ -204,6 +205,7 @@ def list_templates():
         include_hidden=_bool_arg("include_hidden"),
         kube_version=_version_arg("kube_version"),
         rancher_version=_version_arg("rancher_version"),
+        include_previews=_bool_arg("include_previews"),
     )
     page, per_page = paging()
     result = queries.search_templates(db.session, f, page, per_page)
@@ -412,7 +414,7 @@ def get_version_readme(catalog: str, template: str, version: str):
 
 @api.get("/categories")
 def list_categories():
-    rows = queries.categories(db.session, _text_arg("catalog"))
+    rows = queries.categories(db.session, _text_arg("catalog"), _bool_arg("include_previews"))
     items = [{"name": name, "templates": count} for name, count in rows]
     return jsonify({"items": items, "total": len(items)})
 
@@ -427,6 +429,7 @@ def list_problems():
         severity=_text_arg("severity", SEVERITIES),
         page=page,
         per_page=per_page,
+        include_previews=_bool_arg("include_previews"),
     )
     return jsonify(
         {

@@ -65,6 +65,7 @@ def sync(names: tuple[str, ...], as_json: bool, force: bool, watch: bool) -> Non
     with app_context(settings):
         require_current_schema()
         try:
+            scheduler.expire_previews(database.session, settings)
             sources = scheduler.all_sources(database.session, settings)
             signer_from_settings(settings)  # a signing key that cannot be used stops here
         except (ConfigError, SigningError) as exc:

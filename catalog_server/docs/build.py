@@ -163,6 +163,8 @@ def catalog_files(session: Session, layout: SiteLayout) -> Iterator[dict[str, by
     pages cannot be made."""
     listings = []
     for catalog, slug, _ in queries.template_generations(session):
+        if "~" in catalog:  # a preview (catalog_server.previews): served, never exported
+            continue
         try:
             site = template_site(session, catalog, slug)
             files = rendered_files(layout, site)

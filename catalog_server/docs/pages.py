@@ -60,7 +60,7 @@ MAX_VALUES_SHOWN = 256 * 1024  # a longer values.yaml is linked to, not shown in
 SEARCH_INDEX_PATH = "templates.json"
 TEMPLATE_PAGE_CLASS = "template-page-wrap"
 
-_env = Environment(
+page_templates = Environment(
     loader=PackageLoader("catalog_server.docs", "templates"),
     autoescape=select_autoescape(default=True),
     keep_trailing_newline=True,
@@ -180,7 +180,7 @@ def home_page(cards: list[dict[str, Any]]) -> str:
     categories = Counter(name for card in cards for name in dict.fromkeys(card["categories"]))
     kinds = Counter(card["kind"] for card in cards)
     catalogs = sorted({card["catalog"] for card in cards})
-    return _env.get_template("home.html").render(
+    return page_templates.get_template("home.html").render(
         cards=cards,
         total=len(cards),
         catalogs=catalogs,
@@ -307,7 +307,7 @@ def template_page(
     kind = template_type(t.kind, t.base)
     api_url = "../../.." + api_path
     values = values_section(session, version, api_url) if version and t.kind == "helm" else None
-    body = _env.get_template("template.html").render(
+    body = page_templates.get_template("template.html").render(
         t=t,
         catalog=catalog,
         kind_label=KIND_LABELS.get(t.kind, t.kind),

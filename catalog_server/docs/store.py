@@ -49,8 +49,10 @@ from catalog_server.docs.pages import (
     home_site,
     template_site,
 )
+from catalog_server.docs.previewpage import write_preview_page
 from catalog_server.locks import site_lock
 from catalog_server.models import Catalog, SiteCard, SitePage, SitePart, Template
+from catalog_server.previews import is_preview
 from catalog_server.problems import TemplateNotFound
 
 DOCS, HOME, CATALOG_PREFIX = "docs", "home", "catalog:"
@@ -132,6 +134,8 @@ def update_site(session: Session, cache_dir: Path | str, *, full: bool = False) 
             whole = full or part is None or part.key != key
             whole = whole or generation <= (part.source_generation or 0)
             wrote = builder.catalog(name, None if whole else part.source_generation or 0)
+            if is_preview(name):  # the reviewer's page, after the preview's own pages
+                wrote |= write_preview_page(session, name, builder.layout(), page_row)
             _mark(session, parts, CATALOG_PREFIX + name, key, generation, wrote)
             session.commit()
         for name in [n for n in parts if n.startswith(CATALOG_PREFIX)]:
@@ -196,7 +200,10 @@ def _write_docs(session: Session, parts: dict[str, SitePart]) -> None:
 
 
 def _write_home(session: Session, parts: dict[str, SitePart], layout: SiteLayout) -> None:
-    listings = list(session.scalars(select(SiteCard.listing)))
+    # Previews' templates have pages but no card: they are reached from their preview page.
+    listings = list(
+        session.scalars(select(SiteCard.listing).where(SiteCard.catalog.not_like("%~%")))
+    )
     home, index = home_site(listings)
     session.execute(delete(SitePage).where(SitePage.part == HOME))
     session.execute(

@@ -190,7 +190,7 @@ def index_catalog(
         )
         summary.templates_failed += failed
     remove_templates(session, catalog.id, removed)
-    write_problems(session, catalog.id, loaded, removed, catalog_problems)
+    write_problems(session, catalog.id, loaded, removed + plan.vanished, catalog_problems)
     catalog.artifacthub_repo = artifacthub_repo(snapshot)[0]
     summary.signed = sign_catalog(session, catalog, signer)
     catalog.commit = opened.commit

@@ -79,6 +79,7 @@ def catalog_row(session: Session, source: CatalogSource) -> Catalog:
         "refresh_interval": source.refresh_interval,
         "credentials": source.credentials,
         "webhook_secret": source.webhook_secret,
+        "preview_forks": source.preview_forks,
     }
     for key, value in settings.items():
         if getattr(catalog, key) != value:

@@ -25,6 +25,9 @@ class SyncPlan:
     existing: dict[str, int]  # template slug -> id, of the templates indexed now
     to_load: list[TemplateRoot]  # the templates to load again
     removed: list[str]  # slugs of the indexed templates whose folder is gone
+    # Templates that never loaded (no row, only problems) and whose folder is gone: their
+    # problems go too.
+    vanished: list[str]
 
 
 def plan_sync(
@@ -58,7 +61,8 @@ def plan_sync(
     ]
     root_ids = {r.id for r in roots}
     removed = [slug for slug in existing if slug not in root_ids]
-    return SyncPlan(existing, to_load, removed)
+    vanished = [s for s in failed_before if s is not None and s not in root_ids]
+    return SyncPlan(existing, to_load, removed, vanished)
 
 
 def paths_within(folders: set[str], paths: Iterable[str]) -> Iterator[str]:

@@ -1,0 +1,536 @@
+"""Pull-request previews: a branch of a throwaway catalog repository indexed as a preview,
+served like a catalog, reported against the base, and removed with all it indexed."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import json
+from datetime import timedelta
+
+import pytest
+import yaml
+from sqlalchemy import func, select
+
+from catalog_server import previews, scheduler
+from catalog_server.auth import create_token
+from catalog_server.db import db
+from catalog_server.docs.store import update_site
+from catalog_server.models import (
+    AuditEntry,
+    Catalog,
+    Preview,
+    ProblemRow,
+    SitePage,
+    Template,
+)
+
+WEB_CONFIG = """\
+name: Web Server
+description: A small web server
+version: {version}
+category: Web
+"""
+WEB_COMPOSE = """\
+services:
+  web:
+    image: nginx:1.27.3
+    environment:
+      GREETING: "${GREETING}"
+"""
+WEB_RANCHER = """\
+.catalog:
+  name: Web Server
+  version: 1.0.0
+  questions:
+    - variable: GREETING
+      label: Greeting
+      type: string
+      default: hello
+"""
+# The branch: web's question changes (a new label and default, a new question) in a new
+# version 1.1.0 that upgrades from 1.0.0; and a new template that cannot be read.
+WEB_COMPOSE_NEW = WEB_COMPOSE + '      COLOR: "${COLOR}"\n'
+WEB_RANCHER_NEW = """\
+.catalog:
+  name: Web Server
+  version: 1.1.0
+  upgrade_from: ">=1.0.0 <1.1.0"
+  questions:
+    - variable: GREETING
+      label: Greeting shown on the home page
+      type: string
+      default: hello preview
+    - variable: COLOR
+      label: Background colour
+      type: enum
+      options: [blue, green]
+      default: green
+"""
+BROKEN = {
+    "templates/broken/config.yml": "name: Broken\nversion: 0.1.0\n",
+    "templates/broken/0/docker-compose.yml": "services:\n  web:\n    image: [unclosed\n",
+    "templates/broken/0/rancher-compose.yml": ".catalog:\n  version: 0.1.0\n",
+}
+DB_FILES = {
+    "templates/db/config.yml": "name: Database\nversion: 1.0.0\n",
+    "templates/db/0/docker-compose.yml": "services:\n  db:\n    image: postgres:17\n",
+    "templates/db/0/rancher-compose.yml": ".catalog:\n  version: 1.0.0\n",
+}
+SECRET = "preview-hook-secret"
+
+
+@pytest.fixture
+def repo(make_catalog_repo):
+    repo = make_catalog_repo(
+        {
+            "templates/web/config.yml": WEB_CONFIG.format(version="1.0.0"),
+            "templates/web/0/docker-compose.yml": WEB_COMPOSE,
+            "templates/web/0/rancher-compose.yml": WEB_RANCHER,
+            **DB_FILES,
+        }
+    )
+    repo.repo.git.checkout("-b", "feature")
+    repo.write(
+        {
+            "templates/web/config.yml": WEB_CONFIG.format(version="1.1.0"),
+            "templates/web/1/docker-compose.yml": WEB_COMPOSE_NEW,
+            "templates/web/1/rancher-compose.yml": WEB_RANCHER_NEW,
+            **BROKEN,
+        }
+    )
+    repo.commit("web 1.1.0 asks for a colour; a broken template")
+    # As GitHub keeps a pull request's head in the base repository.
+    repo.repo.git.update_ref("refs/pull/7/head", "feature")
+    repo.repo.git.checkout("main")
+    return repo
+
+
+@pytest.fixture
+def served(app, settings, repo, tmp_path):
+    """Settings whose catalogs file names the repository as catalog ``lib`` (a file://
+    URL: fetched into the git cache, as a remote is); ``run()`` syncs every catalog
+    (previews too) as the sync process does, then the site."""
+    catalogs_file = tmp_path / "catalogs.yml"
+    catalogs_file.write_text(
+        yaml.safe_dump({"catalogs": [{"name": "lib", "url": f"file://{repo.path}"}]})
+    )
+    mine = dataclasses.replace(settings, sources_file=catalogs_file)
+    app.extensions["catalog_settings"] = mine
+
+    def run():
+        with app.app_context():
+            scheduler.expire_previews(db.session, mine)
+            summaries = [
+                scheduler.sync_one(db.session, mine, source)
+                for source in scheduler.all_sources(db.session, mine)
+            ]
+            update_site(db.session, mine.cache_dir)
+            return {s.catalog: s for s in summaries}
+
+    run.settings = mine
+    run()
+    return run
+
+
+@pytest.fixture
+def admin(app):
+    with app.app_context():
+        token = create_token(db.session, "reviewer")
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _count(app, model, **where) -> int:
+    with app.app_context():
+        stmt = select(func.count()).select_from(model)
+        for key, value in where.items():
+            stmt = stmt.where(getattr(model, key) == value)
+        return db.session.scalar(stmt)
+
+
+def _catalog_id(app, name: str) -> int | None:
+    with app.app_context():
+        return db.session.scalar(select(Catalog.id).where(Catalog.name == name))
+
+
+def test_a_branch_preview_is_served_reported_and_removed(app, client, served, admin):
+    base_before = client.get("/api/v1/templates/lib/web").json
+    created = client.post(
+        "/api/v1/catalogs/lib/previews", json={"ref": "feature", "id": "pr-7"}, headers=admin
+    )
+    assert created.status_code == 201, created.json
+    assert created.json["name"] == "lib~pr-7" and created.json["state"] == "queued"
+    summaries = served()
+    assert summaries["lib~pr-7"].status == "updated", summaries["lib~pr-7"]
+    assert client.get("/api/v1/catalogs/lib/previews/pr-7").json["state"] == "ready"
+
+    # The changed template, served by the API under the preview's name.
+    web = client.get("/api/v1/templates/lib~pr-7/web").json
+    assert web["default_version"] == "1.1.0"
+    assert [v["version"] for v in web["versions"]] == ["1.1.0", "1.0.0"]
+    version = client.get("/api/v1/templates/lib~pr-7/web/versions/1.1.0").json
+    questions = {q["variable"]: q for q in version["questions"]}
+    assert questions["GREETING"]["label"] == "Greeting shown on the home page"
+    assert questions["COLOR"]["options"] == ["blue", "green"]
+    # The manifest with the new question's answer.
+    manifest = client.post(
+        "/api/v1/templates/lib~pr-7/web/versions/1.1.0/manifest",
+        json={"answers": {"COLOR": "blue"}},
+    )
+    assert manifest.status_code == 200, manifest.json
+    compose = next(f for f in manifest.json["files"] if f["path"] == "docker-compose.yml")
+    environment = yaml.safe_load(compose["content"])["services"]["web"]["environment"]
+    assert environment["COLOR"] == "blue"
+    assert environment["GREETING"] == "hello preview"
+    # Its site page, with the install form; and the reviewer's page, linking to it.
+    page = client.get("/catalogs/lib~pr-7/web/")
+    assert page.status_code == 200
+    assert "Background colour" in page.get_data(True) and 'id="install"' in page.get_data(True)
+    assert client.get("/helm/lib~pr-7/index.yaml").status_code == 200
+    review = client.get("/previews/lib~pr-7/")
+    assert review.status_code == 200
+    html = review.get_data(True)
+    assert "../../catalogs/lib~pr-7/web/#install" in html
+    assert "broken" in html and "templates/broken/0/docker-compose.yml" in html
+    assert "+      COLOR: &#34;${COLOR}&#34;" in html or '+      COLOR: "${COLOR}"' in html
+
+    # The report: web changed (new version, questions, diff, upgrade path), broken added
+    # with its problems, db unchanged and not named.
+    report = client.get("/api/v1/catalogs/lib/previews/pr-7/report").json
+    by_id = {t["id"]: t for t in report["templates"]}
+    assert set(by_id) == {"web", "broken"}
+    web_report = by_id["web"]
+    assert web_report["change"] == "changed"
+    assert web_report["default_version"] == {"base": "1.0.0", "preview": "1.1.0"}
+    (new_version,) = web_report["versions"]
+    assert new_version["version"] == "1.1.0" and new_version["change"] == "added"
+    assert new_version["compared_with"] == "1.0.0"
+    assert new_version["questions"] == {"added": ["COLOR"], "changed": ["GREETING"], "removed": []}
+    assert '+      COLOR: "${COLOR}"' in new_version["diff"]
+    assert "-      label: Greeting\n" in new_version["diff"]
+    assert {c["check"]: c["status"] for c in web_report["upgrade"]["checks"]} == {
+        "released_unchanged": "pass",
+        "version_bumped": "pass",
+        "upgrade_from": "pass",
+    }
+    broken = by_id["broken"]
+    assert broken["change"] == "added" and broken["served"] is False
+    problem = next(p for p in broken["problems"] if p["severity"] == "error")
+    assert problem["file"] == "templates/broken/0/docker-compose.yml" and problem["line"]
+    assert report["summary"]["added"] == 1 and report["summary"]["changed"] == 1
+
+    # The Markdown report, by Accept and by ?format=markdown alike.
+    markdown = client.get(
+        "/api/v1/catalogs/lib/previews/pr-7/report", headers={"Accept": "text/markdown"}
+    )
+    assert markdown.content_type.startswith("text/markdown")
+    text = markdown.get_data(True)
+    assert text == client.get("/api/v1/catalogs/lib/previews/pr-7/report?format=markdown").get_data(
+        True
+    )
+    assert len(text) < 10_000
+    assert "web" in text and "1\\.1\\.0 added" in text
+    assert "added COLOR; changed GREETING" in text
+    assert "broken" in text and "templates/broken/0/docker\\-compose\\.yml:" in text
+    assert problem["rule"].replace(".", "\\.").replace("-", "\\-") in text
+    assert "version\\_bumped" not in text and "version_bumped" in text
+
+    # The base catalog is untouched, and lists and search leave the preview out.
+    assert client.get("/api/v1/templates/lib/web").json == base_before
+    assert client.get("/api/v1/templates/lib/broken").status_code == 404
+    assert [c["name"] for c in client.get("/api/v1/catalogs").json["items"]] == ["lib"]
+    listed = client.get("/api/v1/catalogs?include_previews=true").json["items"]
+    assert [c["name"] for c in listed] == ["lib", "lib~pr-7"]
+    found = client.get("/api/v1/templates?q=web").json
+    assert [(t["catalog"], t["id"]) for t in found["items"]] == [("lib", "web")]
+    found = client.get("/api/v1/templates?q=web&include_previews=true").json
+    assert {t["catalog"] for t in found["items"]} == {"lib", "lib~pr-7"}
+    assert all(p["catalog"] == "lib" for p in client.get("/api/v1/problems").json["items"])
+    assert "lib~pr-7" not in client.get("/templates.json").get_data(True)
+    assert "lib~pr-7" not in client.get("/").get_data(True)
+
+    # DELETE: gone, with everything it indexed; the base stays.
+    preview_id = _catalog_id(app, "lib~pr-7")
+    assert _count(app, Template, catalog_id=preview_id) == 2
+    deleted = client.delete("/api/v1/catalogs/lib/previews/pr-7", headers=admin)
+    assert deleted.status_code == 204
+    assert client.get("/api/v1/catalogs/lib/previews/pr-7").status_code == 404
+    assert client.get("/api/v1/catalogs/lib/previews").json["items"] == []
+    assert client.get("/api/v1/catalogs/lib~pr-7").status_code == 404
+    assert client.get("/api/v1/templates/lib~pr-7/web").status_code == 404
+    assert client.get("/catalogs/lib~pr-7/web/").status_code == 404
+    assert client.get("/previews/lib~pr-7/").status_code == 404
+    assert _catalog_id(app, "lib~pr-7") is None
+    assert _count(app, Template, catalog_id=preview_id) == 0
+    assert _count(app, ProblemRow, catalog_id=preview_id) == 0
+    assert _count(app, SitePage, catalog="lib~pr-7") == 0
+    assert client.get("/api/v1/templates/lib/web").json == base_before
+    with app.app_context():
+        actions = [
+            (a.token_name, a.action, a.target)
+            for a in db.session.scalars(select(AuditEntry).order_by(AuditEntry.id))
+        ]
+    assert actions == [
+        ("reviewer", "preview.create", "lib~pr-7"),
+        ("reviewer", "preview.delete", "lib~pr-7"),
+    ]
+
+
+def test_an_incremental_sync_then_a_refresh_follows_the_ref(app, client, served, admin, repo):
+    """A refresh (POST again) re-indexes the ref: a new commit on the branch is served."""
+    url = "/api/v1/catalogs/lib/previews"
+    assert client.post(url, json={"ref": "refs/pull/7/head"}, headers=admin).status_code == 201
+    served()
+    assert client.get("/api/v1/templates/lib~pr-7/db").json["default_version"] == "1.0.0"
+    repo.repo.git.checkout("feature")
+    repo.remove("templates/broken")
+    repo.commit("drop the broken template")
+    repo.repo.git.update_ref("refs/pull/7/head", "feature")
+    repo.repo.git.checkout("main")
+    again = client.post(url, json={"ref": "refs/pull/7/head"}, headers=admin)
+    assert again.status_code == 200 and again.json["pull_request"] == 7
+    served()
+    report = client.get(f"{url}/pr-7/report").json
+    assert [t["id"] for t in report["templates"]] == ["web"]
+
+
+def test_released_versions_changed_in_place_fail_the_upgrade_check(
+    app, client, served, admin, repo
+):
+    repo.repo.git.checkout("-b", "in-place")
+    repo.write({"templates/web/0/docker-compose.yml": WEB_COMPOSE.replace("1.27.3", "1.28.0")})
+    repo.commit("change a released version")
+    repo.repo.git.checkout("main")
+    body = {"ref": "in-place"}
+    created = client.post("/api/v1/catalogs/lib/previews", json=body, headers=admin)
+    assert created.json["id"] == "in-place"
+    served()
+    report = client.get("/api/v1/catalogs/lib/previews/in-place/report").json
+    (web,) = report["templates"]
+    checks = {c["check"]: c for c in web["upgrade"]["checks"]}
+    assert checks["released_unchanged"]["status"] == "fail"
+    assert "1.0.0" in checks["released_unchanged"]["message"]
+    assert checks["version_bumped"]["status"] == "fail"
+    assert web["versions"][0]["change"] == "changed"
+    assert "+    image: nginx:1.28.0" in web["versions"][0]["diff"]
+    text = client.get("/api/v1/catalogs/lib/previews/in-place/report?format=markdown").get_data(
+        True
+    )
+    assert "❌ released_unchanged" in text
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"ref": "-x"}, "ref"),
+        ({"ref": "a..b"}, "ref"),
+        ({"ref": 7}, "ref"),
+        ({"ref": "feature", "id": "Bad Id"}, "id"),
+        ({"ref": "feature", "id": "x" * 40}, "id"),
+    ],
+)
+def test_bad_preview_requests_are_422_and_change_nothing(app, client, served, admin, body, field):
+    response = client.post("/api/v1/catalogs/lib/previews", json=body, headers=admin)
+    assert response.status_code == 422
+    assert field in response.json["error"]["details"]
+    assert _count(app, Preview) == 0
+
+
+def test_previews_need_an_admin_token_to_change(app, client, served, admin):
+    url = "/api/v1/catalogs/lib/previews"
+    assert client.post(url, json={"ref": "feature"}).status_code == 401
+    assert client.post(url, json={"ref": "feature"}, headers=admin).status_code == 201
+    assert client.delete(f"{url}/feature").status_code == 401
+    assert client.get(url).json["total"] == 1  # reading is public, as every read is
+    assert (
+        client.post("/api/v1/catalogs/nope/previews", json={"ref": "x"}, headers=admin).status_code
+        == 404
+    )
+    nested = client.post("/api/v1/catalogs/lib~feature/previews", json={"ref": "x"}, headers=admin)
+    assert nested.status_code == 404
+
+
+# --- expiry and the maximum ----------------------------------------------------------------
+
+
+def test_previews_expire_after_their_time_to_live(app, client, served, admin, monkeypatch):
+    mine = dataclasses.replace(served.settings, preview_ttl=3600)
+    app.extensions["catalog_settings"] = mine
+    start = previews.now()
+    url = "/api/v1/catalogs/lib/previews"
+    assert client.post(url, json={"ref": "feature"}, headers=admin).status_code == 201
+    served()
+    assert (mine.cache_dir / "lib~feature.git").is_dir()  # the ref fetched
+    monkeypatch.setattr(previews, "now", lambda: start + timedelta(seconds=3599))
+    served()
+    assert client.get(f"{url}/feature").status_code == 200
+    monkeypatch.setattr(previews, "now", lambda: start + timedelta(seconds=3601))
+    # Past its time the sync process removes all of it.
+    served()
+    assert client.get(f"{url}/feature").status_code == 404
+    assert _catalog_id(app, "lib~feature") is None
+    assert _count(app, SitePage, catalog="lib~feature") == 0
+    assert client.get("/catalogs/lib~feature/web/").status_code == 404
+    assert not any("lib~feature" in p.name for p in mine.cache_dir.iterdir())
+    assert (mine.cache_dir / "lib.git").is_dir()
+    assert _catalog_id(app, "lib") is not None
+
+
+def test_a_refresh_extends_the_time_to_live(app, client, served, admin, monkeypatch):
+    start = previews.now()
+    url = "/api/v1/catalogs/lib/previews"
+    client.post(url, json={"ref": "feature"}, headers=admin)
+    ttl = served.settings.preview_ttl
+    monkeypatch.setattr(previews, "now", lambda: start + timedelta(seconds=ttl - 10))
+    assert client.post(url, json={"ref": "feature"}, headers=admin).status_code == 200
+    monkeypatch.setattr(previews, "now", lambda: start + timedelta(seconds=ttl + 10))
+    served()
+    assert client.get(f"{url}/feature").status_code == 200
+
+
+def test_at_most_the_maximum_per_catalog_the_oldest_replaced(
+    app, client, served, admin, monkeypatch
+):
+    app.extensions["catalog_settings"] = dataclasses.replace(served.settings, preview_max=2)
+    start = previews.now()
+    url = "/api/v1/catalogs/lib/previews"
+    for i, name in enumerate(["one", "two", "three"]):
+        monkeypatch.setattr(previews, "now", lambda i=i: start + timedelta(seconds=i))
+        if name == "three":  # "one" was refreshed last: "two" is the least recent
+            monkeypatch.setattr(previews, "now", lambda: start + timedelta(seconds=5))
+            client.post(url, json={"ref": "feature", "id": "one"}, headers=admin)
+            monkeypatch.setattr(previews, "now", lambda: start + timedelta(seconds=6))
+        response = client.post(url, json={"ref": "feature", "id": name}, headers=admin)
+        assert response.status_code in (200, 201)
+    assert [p["id"] for p in client.get(url).json["items"]] == ["one", "three"]
+    assert _catalog_id(app, "lib~two") is None
+    assert _count(app, Preview) == 2
+    with app.app_context():
+        entry = db.session.scalar(select(AuditEntry).where(AuditEntry.target == "lib~three"))
+    assert entry.details["replaced"] == ["lib~two"]
+
+
+# --- GitHub pull_request webhooks ----------------------------------------------------------
+
+
+@pytest.fixture
+def hooked(app, client, admin, monkeypatch, repo):
+    """Catalog ``team`` added over the API for GitHub repository platform/catalog, with a
+    webhook secret; its sync is not run (the webhook tests look at what is queued)."""
+    monkeypatch.setenv("CATALOG_GIT_TEAM_HOOK", SECRET)
+    body = {
+        "name": "team",
+        "url": "https://github.com/platform/catalog.git",
+        "branch": "main",
+        "webhook_secret": {"env": "CATALOG_GIT_TEAM_HOOK"},
+    }
+    assert client.post("/api/v1/catalogs", json=body, headers=admin).status_code == 201
+
+
+def pull_request(action: str, number: int = 42, head: str = "platform/catalog", **extra) -> bytes:
+    return json.dumps(
+        {
+            "action": action,
+            "number": number,
+            "pull_request": {
+                "head": {"sha": "a" * 40, "ref": "feature", "repo": {"full_name": head}},
+                "base": {"ref": "main", "repo": {"full_name": "platform/catalog"}},
+            },
+            "repository": {
+                "full_name": "platform/catalog",
+                "clone_url": "https://github.com/platform/catalog.git",
+                "default_branch": "main",
+            },
+            **extra,
+        }
+    ).encode()
+
+
+def deliver(client, body: bytes, secret: str = SECRET):
+    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return client.post(
+        "/api/v1/hooks/github",
+        data=body,
+        headers={
+            "X-Hub-Signature-256": signature,
+            "X-GitHub-Event": "pull_request",
+            "Content-Type": "application/json",
+        },
+    )
+
+
+def _preview_row(app, name: str):
+    with app.app_context():
+        row = db.session.execute(
+            select(Preview, Catalog)
+            .join(Catalog, Preview.catalog_id == Catalog.id)
+            .where(Catalog.name == name)
+        ).first()
+        return None if row is None else (row[0].ref, row[0].head_sha, row[1].branch,
+                                         row[1].refresh_requested_at is not None)  # fmt: skip
+
+
+@pytest.mark.parametrize("action", ["opened", "reopened", "synchronize"])
+def test_pull_request_opened_synchronize_reopened_queue_a_preview(app, client, hooked, action):
+    response = deliver(client, pull_request(action))
+    assert response.status_code == 202, response.json
+    assert response.json["previewed"] == ["team~pr-42"]
+    ref, head_sha, branch, queued = _preview_row(app, "team~pr-42")
+    assert ref == branch == "refs/pull/42/head" and head_sha == "a" * 40 and queued
+    preview = client.get("/api/v1/catalogs/team/previews/pr-42").json
+    assert preview["pull_request"] == 42 and preview["fork"] is False
+    assert preview["requested_by"] == "github"
+    with app.app_context():
+        audit = db.session.scalar(select(AuditEntry).where(AuditEntry.target == "team~pr-42"))
+    assert audit.action == "webhook.preview.create" and audit.details["action"] == action
+
+
+def test_pull_request_synchronize_refreshes_and_closed_removes(app, client, hooked):
+    assert deliver(client, pull_request("opened")).status_code == 202
+    with app.app_context():
+        row = db.session.scalar(select(Catalog).where(Catalog.name == "team~pr-42"))
+        row.refresh_requested_at, row.sync_state = None, "idle"  # as if synced
+        db.session.commit()
+    body = pull_request("synchronize", after="b" * 40)  # a new head: a new body
+    assert deliver(client, body).json["previewed"] == ["team~pr-42"]
+    assert _preview_row(app, "team~pr-42")[3]  # queued again
+    closed = deliver(client, pull_request("closed"))
+    assert closed.status_code == 202 and closed.json["removed"] == ["team~pr-42"]
+    assert _preview_row(app, "team~pr-42") is None
+    assert _catalog_id(app, "team~pr-42") is None
+    # The same closed body again is a replay; an edited pull request queues nothing.
+    assert deliver(client, pull_request("closed")).status_code == 409
+    edited = deliver(client, pull_request("edited"))
+    assert edited.status_code == 202 and edited.json["previewed"] == []
+
+
+def test_a_fork_pull_request_is_refused_unless_the_catalog_allows_forks(app, client, hooked, admin):
+    fork = pull_request("opened", head="someone/catalog")
+    response = deliver(client, fork)
+    assert response.status_code == 202 and response.json["refused"] == ["team"]
+    assert _preview_row(app, "team~pr-42") is None
+    with app.app_context():
+        refused = db.session.scalar(
+            select(AuditEntry).where(AuditEntry.action == "webhook.preview.refused")
+        )
+    assert refused.target == "team~pr-42"
+    allow = client.patch("/api/v1/catalogs/team", json={"preview_forks": True}, headers=admin)
+    assert allow.status_code == 200
+    again = deliver(client, pull_request("opened", head="someone/catalog", number=43))
+    assert again.json["previewed"] == ["team~pr-43"]
+    assert client.get("/api/v1/catalogs/team/previews/pr-43").json["fork"] is True
+
+
+def test_pull_request_webhooks_need_a_valid_signature(app, client, hooked):
+    response = deliver(client, pull_request("opened"), secret="not-the-secret")
+    assert response.status_code == 401
+    assert _preview_row(app, "team~pr-42") is None
+
+
+def test_a_pull_request_to_another_branch_is_ignored(app, client, hooked):
+    body = json.loads(pull_request("opened"))
+    body["pull_request"]["base"]["ref"] = "release-1"
+    response = deliver(client, json.dumps(body).encode())
+    assert response.status_code == 202 and response.json["ignored"] == ["team"]
+    assert _preview_row(app, "team~pr-42") is None
