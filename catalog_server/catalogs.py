@@ -30,6 +30,9 @@ from catalog_server.credentials import SecretRules, check_credentials_ref, check
 from catalog_server.problems import SourceError
 
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# A preview's id (catalog_server.previews): with "~" and a catalog name (at most 63
+# characters), at most 100 (the column).
+PREVIEW_ID_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,34}[a-z0-9])?$")
 DEFAULT_REFRESH_INTERVAL = 300
 MIN_REFRESH_INTERVAL = 10
 MAX_REFRESH_INTERVAL = 86400  # a day

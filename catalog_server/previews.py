@@ -25,7 +25,6 @@ and its git cache. Plain Python: nothing here imports Flask.
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -34,7 +33,7 @@ from pathlib import Path
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from catalog_server.catalogs import NAME_RE, CatalogSource, check_branch
+from catalog_server.catalogs import NAME_RE, PREVIEW_ID_RE, CatalogSource, check_branch
 from catalog_server.models import Catalog, Preview, SiteCard, SitePage, SitePart
 from catalog_server.problems import SourceError
 from catalog_server.utctime import as_utc
@@ -43,8 +42,7 @@ log = logging.getLogger(__name__)
 
 SEPARATOR = "~"
 MANAGED_BY = "preview"
-# A catalog name is at most 63 characters: with "~" and the id, at most 100 (the column).
-ID_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,34}[a-z0-9])?$")
+ID_RE = PREVIEW_ID_RE  # a preview's id; a catalog name never holds the separator
 # Previews are synced when asked for (create, refresh, webhook), not on a schedule.
 REFRESH_INTERVAL = 86400
 SITE_PREFIX = "previews"  # previews/<catalog>~<id>/index.html: the reviewer's page

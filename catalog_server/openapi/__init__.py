@@ -2,7 +2,8 @@
 
 It lives beside the API, not inside it: the API serves it and the docs build reads it, and
 neither importing it loads Flask. The parts: `common` (parameters and answers), `schemas`
-(components), `manifests` and `admin` (their paths); the read endpoints are assembled here.
+(components), `manifests`, `admin` and `previews` (their paths); the read endpoints are
+assembled here.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from catalog_server.openapi.common import (
     ref,
 )
 from catalog_server.openapi.manifests import manifest_paths
+from catalog_server.openapi.previews import with_previews
 from catalog_server.openapi.schemas import SCHEMAS
 
 
@@ -201,6 +203,7 @@ def openapi_document() -> dict[str, Any]:
     paths["/api/v1/catalogs"].update(admin_catalogs())
     paths["/api/v1/catalogs/{catalog}"].update(admin_catalog())
     paths.update(admin_paths())
+    paths = with_previews(paths)
     return {
         "openapi": "3.1.0",
         "info": {

@@ -133,7 +133,11 @@ def admin_paths() -> dict:
         "/api/v1/hooks/github": {
             "post": {
                 "summary": "GitHub push webhook: queues a refresh of the catalogs of the pushed "
-                "repository and branch whose secret verifies the signature.",
+                "repository and branch whose secret verifies the signature. A pull_request "
+                "event (X-GitHub-Event) creates or refreshes (opened, synchronize, reopened) "
+                "or removes (closed) preview pr-<number> of those catalogs whose branch it "
+                "targets (from a fork: only with preview_forks); the answer lists them "
+                "(previewed, removed, refused, ignored).",
                 "parameters": [signature],
                 "requestBody": hook_body,
                 "responses": {

@@ -45,7 +45,7 @@ SCHEMAS: dict[str, Any] = {
             "sync_state": {"type": "string", "enum": ["idle", "queued", "syncing", "failed"]},
             "failures": {"type": "integer"},
             "refresh_interval": {"type": "integer"},
-            "managed_by": {"type": "string", "enum": ["file", "api"]},
+            "managed_by": {"type": "string", "enum": ["file", "api", "preview"]},
             "templates": {"type": "integer"},
             "problems": {"type": "integer"},
             "links": LINKS,
