@@ -534,3 +534,35 @@ def test_a_pull_request_to_another_branch_is_ignored(app, client, hooked):
     response = deliver(client, json.dumps(body).encode())
     assert response.status_code == 202 and response.json["ignored"] == ["team"]
     assert _preview_row(app, "team~pr-42") is None
+
+
+def test_a_previews_charts_are_served_by_the_helm_repository_and_over_oci(
+    app, client, served, admin, repo
+):
+    repo.repo.git.checkout("-b", "chart")
+    repo.write(
+        {
+            "charts/hello/0.1.0/Chart.yaml": "apiVersion: v2\nname: hello\nversion: 0.1.0\n"
+            'appVersion: "1.0"\ndescription: Says hello\n',
+            "charts/hello/0.1.0/values.yaml": "greeting: hello\n",
+            "charts/hello/0.1.0/templates/configmap.yaml": "apiVersion: v1\nkind: ConfigMap\n"
+            "metadata:\n  name: {{ .Release.Name }}\ndata:\n  greeting: {{ .Values.greeting }}\n",
+        }
+    )
+    repo.commit("a chart")
+    repo.repo.git.checkout("main")
+    url = "/api/v1/catalogs/lib/previews"
+    assert client.post(url, json={"ref": "chart"}, headers=admin).status_code == 201
+    served()
+    index = yaml.safe_load(client.get("/helm/lib~chart/index.yaml").get_data())
+    assert [v["version"] for v in index["entries"]["hello"]] == ["0.1.0"]
+    assert "hello" not in (
+        yaml.safe_load(client.get("/helm/lib/index.yaml").get_data())["entries"] or {}
+    )
+    tags = client.get("/v2/lib__chart/hello/tags/list")
+    assert tags.status_code == 200 and tags.json["tags"] == ["0.1.0"]
+    assert "lib~chart" not in client.get("/v2/_catalog").get_data(True)
+    (chart,) = client.get("/api/v1/templates?catalog=lib~chart&kind=helm").json["items"]
+    page = client.get(f"/catalogs/lib~chart/{chart['id'].replace('*', '%2A')}/")
+    assert page.status_code == 200
+    assert "/lib__chart/hello --version 0.1.0" in page.get_data(True)

@@ -58,6 +58,15 @@ from catalog_server.responsecache import response_cache, served_state
 
 oci = Blueprint("oci", __name__, url_prefix="/v2")
 
+
+@oci.url_value_preprocessor
+def _preview_names(endpoint, values) -> None:
+    # A preview (catalog_server.previews) is pulled as `<catalog>__<id>/<chart>`: an OCI
+    # name holds no "~", and no catalog name holds "__".
+    if values and isinstance(values.get("catalog"), str):
+        values["catalog"] = values["catalog"].replace("__", "~", 1)
+
+
 API_VERSION = ("Docker-Distribution-API-Version", "registry/2.0")
 MAX_PAGE = 1000  # tags or repositories in one answer, whatever `n` asks for
 MAX_REPOSITORIES = 256  # repositories kept built per process
