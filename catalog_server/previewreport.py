@@ -99,6 +99,10 @@ def _problem(p: ProblemRow) -> dict[str, Any]:
     }
 
 
+def _signature(problems: list[dict]) -> list[tuple]:
+    return sorted((p["severity"], p["rule"], p["file"] or "", p["message"]) for p in problems)
+
+
 def _questions_change(old: list | None, new: list | None) -> dict[str, list[str]]:
     def by_variable(questions):
         return {
@@ -203,9 +207,11 @@ def _template_entry(session, slug, base: _Side, new: _Side, name: str) -> dict |
     problems = [_problem(p) for p in new.problems.get(slug, [])]
     old_versions, new_versions = base.versions.get(slug, {}), new.versions.get(slug, {})
     if old_t is None and new_t is None:
-        if not problems:
+        # Served by neither: a template that cannot be loaded, here or in both.
+        before = [_problem(p) for p in base.problems.get(slug, [])]
+        if not problems or _signature(problems) == _signature(before):
             return None
-        change = "added"
+        change = "changed" if before else "added"
     elif old_t is None:
         change = "added"
     elif new_t is None:

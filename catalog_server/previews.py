@@ -191,7 +191,9 @@ def remove(session: Session, preview: Preview | None, catalog: Catalog) -> None:
     name = catalog.name
     session.execute(delete(SitePage).where(SitePage.catalog == name))
     session.execute(delete(SiteCard).where(SiteCard.catalog == name))
-    session.execute(delete(SitePart).where(SitePart.name == f"catalog:{name}"))
+    session.execute(
+        delete(SitePart).where(SitePart.name.in_([f"catalog:{name}", f"preview:{name}"]))
+    )
     if preview is not None:
         session.delete(preview)
         session.flush()

@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -566,3 +567,70 @@ def test_a_previews_charts_are_served_by_the_helm_repository_and_over_oci(
     page = client.get(f"/catalogs/lib~chart/{chart['id'].replace('*', '%2A')}/")
     assert page.status_code == 200
     assert "/lib__chart/hello --version 0.1.0" in page.get_data(True)
+
+
+def test_the_preview_page_follows_the_base_catalog(app, client, served, admin, repo):
+    """When the base catalog moves on (here: the branch's change merged), the reviewer's
+    page is made again, without re-indexing the preview."""
+    client.post("/api/v1/catalogs/lib/previews", json={"ref": "feature"}, headers=admin)
+    served()
+    assert "1 added, 1 changed, 0 removed" in client.get("/previews/lib~feature/").get_data(True)
+    repo.repo.git.merge("feature")
+    summaries = served()
+    assert summaries["lib"].status == "updated"
+    assert summaries["lib~feature"].status == "up to date"
+    page = client.get("/previews/lib~feature/").get_data(True)
+    assert "0 added, 0 changed, 0 removed" in page
+    assert "No template changes against the base catalog." in page
+
+
+def test_the_markdown_report_makes_catalog_text_inert():
+    from catalog_server.previewreport import report_markdown
+
+    hostile = "<img src=x onerror=alert(1)> @everyone [click](https://evil.example) | `x` #1"
+    report = {
+        "catalog": "lib",
+        "preview": "lib~pr-1",
+        "id": "pr-1",
+        "ref": "refs/pull/1/head",
+        "commit": "c" * 40,
+        "base_commit": "b" * 40,
+        "indexed": True,
+        "sync_state": "idle",
+        "last_error": None,
+        "summary": {
+            "added": 1, "changed": 0, "removed": 0, "errors": 1, "warnings": 0,
+            "failed_checks": 0,
+        },
+        "templates": [
+            {
+                "id": hostile,
+                "name": hostile,
+                "kind": "compose",
+                "change": "added",
+                "served": False,
+                "default_version": {"base": None, "preview": None},
+                "versions": [],
+                "problems": [
+                    {
+                        "severity": "error", "rule": "yaml.syntax", "version": "0",
+                        "file": f"templates/{hostile}/0/docker-compose.yml", "line": 3,
+                        "column": 1, "message": hostile + "\n| injected | row |",
+                        "blocking": True,
+                    }
+                ],
+                "upgrade": None,
+                "links": None,
+            }
+        ],
+        "catalog_problems": [],
+        "links": {"page": "/previews/lib~pr-1/"},
+    }  # fmt: skip
+    text = report_markdown(report, "https://catalog.example.com/")
+    unescaped = re.compile(r"(?<!\\)[<@\[\]`]")
+    assert "\\<img" in text and "\\@everyone" in text
+    assert not unescaped.search(text.split("\n\n", 1)[1].replace("[Preview page]", ""))
+    assert "\n| injected" not in text
+    table_rows = [line for line in text.splitlines() if line.startswith("| ")]
+    assert all(line.count(" | ") == 4 for line in table_rows)  # no cell added by the name
+    assert "https://catalog.example.com/previews/lib~pr-1/" in text

@@ -11,7 +11,9 @@ started at any time serves the whole site at once. What an update rebuilds:
   wrote it), all of them when the page layout changed
   (:func:`~catalog_server.docs.build.layout_key`); the pages of removed templates and of
   removed catalogs are deleted;
-- the home page and the search index (part ``home``) when a template's listing changed.
+- the home page and the search index (part ``home``) when a template's listing changed;
+- a preview's page (part ``preview:<name>``, :mod:`catalog_server.docs.previewpage`) when
+  its pages were rebuilt or its base catalog changed.
 
 Each part's row in ``site_parts`` records what it was built from; its ``revision``, bumped
 with every write of its pages, makes the site token that web processes key their page
@@ -52,10 +54,10 @@ from catalog_server.docs.pages import (
 from catalog_server.docs.previewpage import write_preview_page
 from catalog_server.locks import site_lock
 from catalog_server.models import Catalog, SiteCard, SitePage, SitePart, Template
-from catalog_server.previews import is_preview
+from catalog_server.previews import base_name, is_preview
 from catalog_server.problems import TemplateNotFound
 
-DOCS, HOME, CATALOG_PREFIX = "docs", "home", "catalog:"
+DOCS, HOME, CATALOG_PREFIX, PREVIEW_PREFIX = "docs", "home", "catalog:", "preview:"
 BATCH = 100  # templates written per transaction while many are rebuilt
 
 log = logging.getLogger(__name__)
@@ -126,6 +128,7 @@ def update_site(session: Session, cache_dir: Path | str, *, full: bool = False) 
                 )  # fmt: skip
             )
         }
+        rebuilt: set[str] = set()
         for name, (generation, key) in sorted(catalogs.items()):
             part = parts.get(CATALOG_PREFIX + name)
             if not full and _current(part, key, generation):
@@ -134,12 +137,12 @@ def update_site(session: Session, cache_dir: Path | str, *, full: bool = False) 
             whole = full or part is None or part.key != key
             whole = whole or generation <= (part.source_generation or 0)
             wrote = builder.catalog(name, None if whole else part.source_generation or 0)
-            if is_preview(name):  # the reviewer's page, after the preview's own pages
-                wrote |= write_preview_page(session, name, builder.layout(), page_row)
+            rebuilt.add(name)
             _mark(session, parts, CATALOG_PREFIX + name, key, generation, wrote)
             session.commit()
-        for name in [n for n in parts if n.startswith(CATALOG_PREFIX)]:
-            if name.removeprefix(CATALOG_PREFIX) not in catalogs:
+        _preview_pages(session, parts, catalogs, rebuilt, builder, full)
+        for name in [n for n in parts if n.startswith((CATALOG_PREFIX, PREVIEW_PREFIX))]:
+            if name.partition(":")[2] not in catalogs:
                 builder.remove_catalog(name.removeprefix(CATALOG_PREFIX))
                 session.delete(parts.pop(name))
                 session.commit()
@@ -158,6 +161,24 @@ def update_site(session: Session, cache_dir: Path | str, *, full: bool = False) 
             "rebuilt" if update.home_built else "current",
         )
     return update
+
+
+def _preview_pages(session, parts, catalogs, rebuilt: set[str], builder, full: bool) -> None:
+    """Write the page of each preview (catalog_server.previews) whose pages were rebuilt, or
+    whose base catalog changed since (part ``preview:<name>``: the base's generation)."""
+    for name in sorted(n for n in catalogs if is_preview(n)):
+        base_generation = catalogs.get(base_name(name), (None,))[0]
+        part = parts.get(PREVIEW_PREFIX + name)
+        if not (
+            full
+            or name in rebuilt
+            or _stale(part, layout_key())
+            or part.source_generation != base_generation
+        ):
+            continue
+        write_preview_page(session, name, builder.layout(), page_row)
+        _mark(session, parts, PREVIEW_PREFIX + name, layout_key(), base_generation, True)
+        session.commit()
 
 
 def _catalog_key(row) -> str:
