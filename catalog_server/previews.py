@@ -8,9 +8,12 @@ holds ``~`` (``catalogs.NAME_RE``), so a preview never clashes with one. Preview
 out of catalog lists, template search, categories, problem lists, the site's home page and
 the OCI catalog unless asked for.
 
-Each preview is indexed whole from its ref (a full index, not one incremental against the
-base catalog's rows): the report (:mod:`catalog_server.previewreport`) compares the two
-indexes afterwards. It is indexed under the same limits as any catalog content (the Helm
+A preview is indexed incrementally against the base catalog: before its first sync it is
+seeded with a copy of the base catalog's index at the base's commit (:func:`seed`, done in
+the database), and the indexer then reloads only the templates whose files differ between
+that commit and the ref (all of them when git cannot tell, say the base commit is not in the
+fetched history). The report (:mod:`catalog_server.previewreport`) compares the two indexes
+afterwards. It is indexed under the same limits as any catalog content (the Helm
 worker's time, memory and output limits, the template engines' bounds), is never signed
 with the server's key, fetches only the base catalog's repository (with its credentials and
 its API rules), and answers no webhook of its own.
@@ -30,11 +33,22 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, delete, func, insert, literal, select
+from sqlalchemy.orm import Session, aliased
 
 from catalog_server.catalogs import NAME_RE, PREVIEW_ID_RE, CatalogSource, check_branch
-from catalog_server.models import Catalog, Preview, SiteCard, SitePage, SitePart
+from catalog_server.models import (
+    Catalog,
+    Preview,
+    ProblemRow,
+    SiteCard,
+    SitePage,
+    SitePart,
+    Template,
+    TemplateCategory,
+    TemplateVersion,
+    VersionFile,
+)
 from catalog_server.problems import SourceError
 from catalog_server.utctime import as_utc
 
@@ -290,3 +304,100 @@ def preview_sources(session: Session, bases: Iterable[CatalogSource]) -> list[Ca
 
 def count(session: Session, base: Catalog) -> int:
     return session.scalar(select(func.count(Preview.id)).where(Preview.base_id == base.id)) or 0
+
+
+def seed(session: Session, name: str) -> bool:
+    """Before a preview's first sync, copy its base catalog's index (templates, categories,
+    versions, files, problems) into it, at the base's commit: the sync then reloads only the
+    templates the ref changes. True when it seeded; False when there is nothing to do (not a
+    preview, indexed already, or a base with no indexed commit). Commits."""
+    row = session.execute(
+        select(Catalog, Preview.base_id)
+        .join(Preview, Preview.catalog_id == Catalog.id)
+        .where(Catalog.name == name)
+    ).first()
+    if row is None or row[0].revision is not None:
+        return False
+    catalog, base = row[0], session.get(Catalog, row[1])
+    if base is None or not base.commit or base.revision != base.commit:
+        return False
+    _copy_index(session, base.id, catalog.id)
+    # The base's commit, to diff the ref against; a revision of its own, so that the sync
+    # indexes (and marks the preview indexed) even when the ref is at that very commit.
+    catalog.commit, catalog.revision = base.commit, f"seeded:{base.commit}"
+    catalog.commit_time, catalog.artifacthub_repo = base.commit_time, base.artifacthub_repo
+    catalog.generation = 1
+    session.commit()
+    return True
+
+
+def _columns(table, *skip: str) -> list[str]:
+    return [c.name for c in table.c if c.name not in ("id", *skip)]
+
+
+def _copy_index(session: Session, base_id: int, target_id: int) -> None:
+    """INSERT ... SELECT, table by table: rows never pass through this process."""
+    templates = Template.__table__
+    names = _columns(templates, "catalog_id", "generation")
+    session.execute(
+        insert(templates).from_select(
+            ["catalog_id", "generation", *names],
+            select(literal(target_id), literal(0), *(templates.c[n] for n in names)).where(
+                templates.c.catalog_id == base_id
+            ),
+        )
+    )
+    old, new = aliased(Template), aliased(Template)
+    same_template = and_(new.slug == old.slug, new.catalog_id == target_id)
+    categories = TemplateCategory.__table__
+    session.execute(
+        insert(categories).from_select(
+            ["template_id", "name"],
+            select(new.id, categories.c.name)
+            .join(old, old.id == categories.c.template_id)
+            .join(new, same_template)
+            .where(old.catalog_id == base_id),
+        )
+    )
+    versions = TemplateVersion.__table__
+    names = _columns(versions, "template_id")
+    session.execute(
+        insert(versions).from_select(
+            ["template_id", *names],
+            select(new.id, *(versions.c[n] for n in names))
+            .join(old, old.id == versions.c.template_id)
+            .join(new, same_template)
+            .where(old.catalog_id == base_id),
+        )
+    )
+    old_v, new_v = aliased(TemplateVersion), aliased(TemplateVersion)
+    files = VersionFile.__table__
+    names = _columns(files, "version_id")
+    session.execute(
+        insert(files).from_select(
+            ["version_id", *names],
+            select(new_v.id, *(files.c[n] for n in names))
+            .join(old_v, old_v.id == files.c.version_id)
+            .join(old, old.id == old_v.template_id)
+            .join(new, same_template)
+            .join(
+                new_v,
+                and_(
+                    new_v.template_id == new.id,
+                    new_v.folder == old_v.folder,
+                    new_v.version == old_v.version,
+                ),
+            )
+            .where(old.catalog_id == base_id),
+        )
+    )
+    problems = ProblemRow.__table__
+    names = _columns(problems, "catalog_id")
+    session.execute(
+        insert(problems).from_select(
+            ["catalog_id", *names],
+            select(literal(target_id), *(problems.c[n] for n in names)).where(
+                problems.c.catalog_id == base_id
+            ),
+        )
+    )

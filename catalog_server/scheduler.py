@@ -75,6 +75,8 @@ def sync_one(session: Session, settings: Settings, source: CatalogSource, **kw) 
     try:
         # A preview is content nobody has reviewed yet: the server's key never signs it.
         signer = None if previews.is_preview(source.name) else signer_from_settings(settings)
+        if previews.is_preview(source.name):
+            previews.seed(session, source.name)  # indexed against the base's commit
     except SigningError as exc:
         summary = SyncSummary(source.name, "failed", error=str(exc))
     else:

@@ -164,6 +164,10 @@ def test_a_branch_preview_is_served_reported_and_removed(app, client, served, ad
     assert created.json["name"] == "lib~pr-7" and created.json["state"] == "queued"
     summaries = served()
     assert summaries["lib~pr-7"].status == "updated", summaries["lib~pr-7"]
+    # Indexed against the base's commit: only the templates the branch touches are loaded.
+    assert sorted(summaries["lib~pr-7"].reloaded) == ["broken", "web"]
+    unchanged = client.get("/api/v1/templates/lib~pr-7/db/versions/1.0.0/files/docker-compose.yml")
+    assert unchanged.get_data(True) == DB_FILES["templates/db/0/docker-compose.yml"]
     assert client.get("/api/v1/catalogs/lib/previews/pr-7").json["state"] == "ready"
 
     # The changed template, served by the API under the preview's name.
@@ -634,3 +638,12 @@ def test_the_markdown_report_makes_catalog_text_inert():
     table_rows = [line for line in text.splitlines() if line.startswith("| ")]
     assert all(line.count(" | ") == 4 for line in table_rows)  # no cell added by the name
     assert "https://catalog.example.com/previews/lib~pr-1/" in text
+
+
+def test_removing_a_catalog_removes_its_previews(app, client, hooked, admin):
+    assert deliver(client, pull_request("opened")).status_code == 202
+    refused = client.delete("/api/v1/catalogs/team~pr-42", headers=admin)
+    assert refused.status_code == 409 and "preview" in refused.json["error"]["message"]
+    assert client.delete("/api/v1/catalogs/team", headers=admin).status_code == 204
+    assert _catalog_id(app, "team~pr-42") is None
+    assert _count(app, Preview) == 0

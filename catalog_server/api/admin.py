@@ -221,6 +221,10 @@ def _api_managed(name: str) -> Catalog:
     catalog = db.session.scalar(select(Catalog).where(Catalog.name == name))
     if catalog is None:
         raise ApiError(404, "not_found", f"catalog {name!r} not found")
+    if catalog.managed_by == "preview":
+        raise ApiError(
+            409, "conflict", f"catalog {name!r} is a preview; see /catalogs/<catalog>/previews"
+        )
     if catalog.managed_by != "api":
         raise ApiError(
             409,
@@ -251,6 +255,10 @@ def update_catalog(catalog: str):
 @require_admin
 def delete_catalog(catalog: str):
     row = _api_managed(catalog)
+    from catalog_server import previews
+
+    for preview, preview_catalog in previews.previews_of(db.session, row):
+        previews.remove(db.session, preview, preview_catalog)  # its previews go with it
     db.session.delete(row)
     _audit("catalog.delete", catalog)
     db.session.commit()

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Response, current_app, g, jsonify, request, url_for
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.http import parse_accept_header
 
 from catalog_server import previews
@@ -149,16 +150,20 @@ def create_preview(catalog: str):
 def _upsert(base: Catalog, preview_id: str, ref: str, **kw):
     settings = _settings()
     previews.remove_expired(db.session, base)
-    preview, created, removed = previews.upsert(
-        db.session,
-        base,
-        preview_id,
-        ref,
-        ttl=settings.preview_ttl,
-        maximum=settings.preview_max,
-        requested_by=g.get("token_name") or "github",
-        **kw,
-    )
+    try:
+        preview, created, removed = previews.upsert(
+            db.session,
+            base,
+            preview_id,
+            ref,
+            ttl=settings.preview_ttl,
+            maximum=settings.preview_max,
+            requested_by=g.get("token_name") or "github",
+            **kw,
+        )
+    except IntegrityError:  # the same preview made at once by another request
+        db.session.rollback()
+        raise ApiError(409, "conflict", "the preview is being changed; try again") from None
     row = db.session.get(Catalog, preview.catalog_id)
     return preview, row, created, removed
 

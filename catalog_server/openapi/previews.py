@@ -120,6 +120,7 @@ def preview_paths() -> dict[str, Any]:
                     "400": BAD_PARAMETER,
                     "401": UNAUTHORIZED,
                     "404": NOT_FOUND,
+                    "409": error_response("The same preview is being changed by another request."),
                     "422": invalid,
                 },
             },
