@@ -116,6 +116,8 @@ class CatalogSource:
     restrictions: ApiRestrictions | None = field(default=None, compare=False)
     # Pull requests from forks get previews too (catalog_server.previews).
     preview_forks: bool = field(default=False, compare=False)
+    # A preview's: the branch of the catalog it previews, fetched beside its own ref.
+    base_branch: str | None = field(default=None, compare=False)
 
     @property
     def is_local(self) -> bool:

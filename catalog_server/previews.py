@@ -284,6 +284,7 @@ def preview_source(base: CatalogSource, preview_id: str, ref: str) -> CatalogSou
         credentials=base.credentials,
         webhook_secret=None,
         restrictions=base.restrictions,
+        base_branch=base.branch or "HEAD",
     )
 
 

@@ -405,7 +405,12 @@ def _open_remote(source, cache_dir: Path, timeout: int) -> OpenedSource:
             git.Repo.init(tmp, bare=True)
             tmp.rename(target)
         repo = git.Repo(target)
-        refspec = f"+{branch if branch != 'HEAD' else 'HEAD'}:refs/catalog/head"
+        refspecs = [f"+{branch if branch != 'HEAD' else 'HEAD'}:refs/catalog/head"]
+        # A preview (catalog_server.previews) fetches its base's branch too, so that the
+        # base's commit, which it is indexed against, is in the history to diff.
+        base_branch = getattr(source, "base_branch", None)
+        if base_branch:
+            refspecs.append(f"+{base_branch}:refs/catalog/base")
         settings = ["protocol.ext.allow=never", "core.hooksPath=/dev/null", *config]
         repo.git.execute(
             [
@@ -416,7 +421,7 @@ def _open_remote(source, cache_dir: Path, timeout: int) -> OpenedSource:
                 "--depth=50",
                 "--",
                 url,
-                refspec,
+                *refspecs,
             ],
             env=env,
             kill_after_timeout=timeout,

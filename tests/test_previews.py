@@ -647,3 +647,15 @@ def test_removing_a_catalog_removes_its_previews(app, client, hooked, admin):
     assert client.delete("/api/v1/catalogs/team", headers=admin).status_code == 204
     assert _catalog_id(app, "team~pr-42") is None
     assert _count(app, Preview) == 0
+
+
+def test_a_preview_is_indexed_against_a_base_that_moved_on(app, client, served, admin, repo):
+    """The base's branch gained a commit the pull request does not have: the preview is
+    still loaded incrementally (the base's branch is fetched with the ref)."""
+    repo.write({"NOTES.md": "catalog notes\\n"})
+    repo.commit("main moves on")
+    assert served()["lib"].status == "updated"
+    client.post("/api/v1/catalogs/lib/previews", json={"ref": "refs/pull/7/head"}, headers=admin)
+    summary = served()["lib~pr-7"]
+    assert summary.status == "updated" and sorted(summary.reloaded) == ["broken", "web"]
+    assert client.get("/api/v1/templates/lib~pr-7/db").json["default_version"] == "1.0.0"
