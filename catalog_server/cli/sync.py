@@ -45,7 +45,8 @@ def sync(names: tuple[str, ...], as_json: bool, force: bool, watch: bool) -> Non
     """Index the catalogs (only what changed since the last sync).
 
     Catalogs come from the catalogs file (CATALOG_SOURCES; the bundled catalog without
-    one) and from the admin API. Exits 1 when a catalog could not be fetched; its last
+    one) and from the admin API, with their pull-request previews; previews past
+    CATALOG_PREVIEW_TTL are removed first. Exits 1 when a catalog could not be fetched; its last
     good index stays served.
     """
     from catalog_server import scheduler
