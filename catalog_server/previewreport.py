@@ -96,6 +96,7 @@ def _problem(p: ProblemRow) -> dict[str, Any]:
         "column": p.column,
         "message": p.message,
         "blocking": bool(p.blocking),
+        "new": True,  # not found in the base catalog (set by the comparison)
     }
 
 
@@ -205,11 +206,15 @@ def _template_entry(session, slug, base: _Side, new: _Side, name: str) -> dict |
     """The report of one template, or None when the change leaves it as it was."""
     old_t, new_t = base.templates.get(slug), new.templates.get(slug)
     problems = [_problem(p) for p in new.problems.get(slug, [])]
+    known = set(_signature([_problem(p) for p in base.problems.get(slug, [])]))
+    for p in problems:
+        p["new"] = _signature([p])[0] not in known
+    problems.sort(key=lambda p: not p["new"])  # what the change brings in first
     old_versions, new_versions = base.versions.get(slug, {}), new.versions.get(slug, {})
     if old_t is None and new_t is None:
         # Served by neither: a template that cannot be loaded, here or in both.
         before = [_problem(p) for p in base.problems.get(slug, [])]
-        if not problems or _signature(problems) == _signature(before):
+        if not problems or not any(p["new"] for p in problems) and len(before) == len(problems):
             return None
         change = "changed" if before else "added"
     elif old_t is None:
@@ -306,9 +311,13 @@ def preview_report(session: Session, preview, catalog: Catalog, base: Catalog) -
             if entry is not None:
                 templates.append(entry)
     counts = Counter(t["change"] for t in templates)
-    severities = Counter(p["severity"] for t in templates for p in t["problems"])
+    # Problems the change brings in: what the base catalog does not have already.
+    severities = Counter(p["severity"] for t in templates for p in t["problems"] if p["new"])
     catalog_problems = [_problem(p) for p in new.problems.get(None, [])]
-    severities.update(p["severity"] for p in catalog_problems)
+    known = set(_signature([_problem(p) for p in old.problems.get(None, [])]))
+    for p in catalog_problems:
+        p["new"] = _signature([p])[0] not in known
+    severities.update(p["severity"] for p in catalog_problems if p["new"])
     failed_checks = sum(
         1
         for t in templates
@@ -391,7 +400,7 @@ def report_markdown(report: dict[str, Any], base_url: str = "") -> str:
         return "\n".join(out)
     out += [
         f"**{s['added']} added, {s['changed']} changed, {s['removed']} removed** template(s); "
-        f"{s['errors']} error(s), {s['warnings']} warning(s), "
+        f"{s['errors']} new error(s), {s['warnings']} new warning(s), "
         f"{s['failed_checks']} failed upgrade check(s).",
         "",
     ]
@@ -445,15 +454,20 @@ def report_markdown(report: dict[str, Any], base_url: str = "") -> str:
                     out.append(f"  - questions: {'; '.join(qparts)}")
             for c in (t["upgrade"] or {}).get("checks") or []:
                 out.append(f"- {_MARK[c['status']]} {c['check']}: {md(c['message'], 300)}")
-            for p in t["problems"][:MAX_MD_PROBLEMS]:
+            fresh = [p for p in t["problems"] if p.get("new", True)]
+            for p in fresh[:MAX_MD_PROBLEMS]:
                 out.append(
                     f"- {p['severity']} {md(p['rule'], 60)}{_where(p)}: {md(p['message'], 300)}"
                 )
-            if len(t["problems"]) > MAX_MD_PROBLEMS:
-                out.append(f"- and {len(t['problems']) - MAX_MD_PROBLEMS} more problem(s)")
-    if report["catalog_problems"]:
+            if len(fresh) > MAX_MD_PROBLEMS:
+                out.append(f"- and {len(fresh) - MAX_MD_PROBLEMS} more problem(s)")
+            if len(t["problems"]) > len(fresh):
+                out.append(
+                    f"- {len(t['problems']) - len(fresh)} problem(s) the catalog has already"
+                )
+    if any(p["new"] for p in report["catalog_problems"]):
         out += ["", "#### Catalog"]
-        for p in report["catalog_problems"][:MAX_MD_PROBLEMS]:
+        for p in [p for p in report["catalog_problems"] if p["new"]][:MAX_MD_PROBLEMS]:
             out.append(f"- {p['severity']} {md(p['rule'], 60)}{_where(p)}: {md(p['message'], 300)}")
     out.append("")
     return "\n".join(out)

@@ -224,6 +224,11 @@ def test_a_branch_preview_is_served_reported_and_removed(app, client, served, ad
     problem = next(p for p in broken["problems"] if p["severity"] == "error")
     assert problem["file"] == "templates/broken/0/docker-compose.yml" and problem["line"]
     assert report["summary"]["added"] == 1 and report["summary"]["changed"] == 1
+    assert problem["new"] is True
+    # The problems the change brings in: broken's; web's were in the base already.
+    assert (report["summary"]["errors"], report["summary"]["warnings"]) == (1, 2)
+    # web has no icon in the base either: that problem is not the change's.
+    assert not any(p["new"] for p in web_report["problems"] if p["rule"] == "config.icon-missing")
 
     # The Markdown report, by Accept and by ?format=markdown alike.
     markdown = client.get(
@@ -240,6 +245,7 @@ def test_a_branch_preview_is_served_reported_and_removed(app, client, served, ad
     assert "broken" in text and "templates/broken/0/docker\\-compose\\.yml:" in text
     assert problem["rule"].replace(".", "\\.").replace("-", "\\-") in text
     assert "version\\_bumped" not in text and "version_bumped" in text
+    assert "problem(s) the catalog has already" in text
 
     # The base catalog is untouched, and lists and search leave the preview out.
     assert client.get("/api/v1/templates/lib/web").json == base_before
