@@ -193,6 +193,8 @@ def test_a_branch_preview_is_served_reported_and_removed(app, client, served, ad
     assert page.status_code == 200
     assert "Background colour" in page.get_data(True) and 'id="install"' in page.get_data(True)
     assert client.get("/helm/lib~pr-7/index.yaml").status_code == 200
+    # The site has pages of what the preview changes only; the rest are the base's pages.
+    assert client.get("/catalogs/lib~pr-7/db/").status_code == 404
     review = client.get("/previews/lib~pr-7/")
     assert review.status_code == 200
     html = review.get_data(True)

@@ -272,6 +272,10 @@ class _TemplateWriter:
             .join(Catalog, Template.catalog_id == Catalog.id)
             .where(Catalog.name == name)
         )
+        if is_preview(name):
+            # Only what the preview's own syncs wrote gets pages: the templates it copied
+            # from its base (generation 0, catalog_server.previews.seed) are the base's.
+            served = served.where(Template.generation > 0)
         listed = select(SiteCard.template).where(SiteCard.catalog == name)
         gone = self.session.scalars(listed.where(SiteCard.template.not_in(served))).all()
         stale = served
