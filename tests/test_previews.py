@@ -242,6 +242,16 @@ def test_a_branch_preview_is_served_reported_and_removed(app, client, served, ad
         True
     )
     assert len(text) < 10_000
+    assert "Accept" in markdown.headers["Vary"]
+    again = client.get("/api/v1/catalogs/lib/previews/pr-7/report")  # kept: still JSON
+    assert again.is_json and again.json == report and "Accept" in again.headers["Vary"]
+    etag = markdown.headers["ETag"]
+    assert etag and etag != again.headers["ETag"]
+    revalidated = client.get(
+        "/api/v1/catalogs/lib/previews/pr-7/report",
+        headers={"Accept": "text/markdown", "If-None-Match": etag},
+    )
+    assert revalidated.status_code == 304
     assert "web" in text and "1\\.1\\.0 added" in text
     assert "added COLOR; changed GREETING" in text
     assert "broken" in text and "templates/broken/0/docker\\-compose\\.yml:" in text

@@ -26,7 +26,7 @@ from catalog_server.responsecache import (
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 # Reads whose form is negotiated (JSON or Markdown by Accept): never kept by the URL alone;
-# the view keeps its answers by URL and form (`api.previews`).
+# the view keeps its answers by the URL and the form (`api.previews`' report).
 NEGOTIATED_ENDPOINTS = frozenset({"api.preview_report"})
 
 

@@ -26,6 +26,7 @@ from catalog_server.db import db
 from catalog_server.models import Catalog, Preview
 from catalog_server.previewreport import preview_page_path, report_markdown
 from catalog_server.previewreport import preview_report as build_report
+from catalog_server.responsecache import answer_from_cache, api_etag, served_state
 from catalog_server.utctime import iso_utc
 
 PULL_ACTIONS_REFRESH = ("opened", "synchronize", "reopened")
@@ -203,17 +204,28 @@ def _wants_markdown() -> bool:
 
 @api.get("/catalogs/<catalog>/previews/<preview>/report")
 def preview_report(catalog: str, preview: str):
+    markdown = _wants_markdown()
+    # Kept (and answered 304) like any read, under a key of the served state, the URL, the
+    # form and, for Markdown's absolute links, the host.
+    form = f"markdown {request.host_url}" if markdown else "json"
+    kept = answer_from_cache(api_etag(served_state().token(), f"{request.full_path} {form}"))
+    if kept is not None:
+        return kept
     base = _base(catalog)
     found, row = _found(base, preview)
-    markdown = _wants_markdown()
     report = build_report(db.session, found, row, base)
     db.session.commit()
     if markdown:
         text = report_markdown(report, request.host_url)
-        response = Response(text, content_type="text/markdown; charset=utf-8")
-    else:
-        response = jsonify(report)
-    response.headers["Vary"] = "Accept"
+        return Response(text, content_type="text/markdown; charset=utf-8")
+    return jsonify(report)
+
+
+@api.after_app_request
+def _vary_by_accept(response):
+    # After the blueprint's own after_request (which keeps answers and sends their kept form).
+    if request.endpoint == "api.preview_report" and response.status_code in (200, 304):
+        response.vary.add("Accept")
     return response
 
 

@@ -168,6 +168,7 @@ def preview_paths() -> dict[str, Any]:
                             "text/markdown": {"schema": {"type": "string"}},
                         },
                     },
+                    "304": {"description": "Not modified (the ETag differs by form)."},
                     "400": BAD_PARAMETER,
                     "404": NOT_FOUND,
                 },
