@@ -149,6 +149,8 @@ def upsert(
     check_ref(ref)
     if is_preview(base.name):
         raise PreviewError("catalog", "a preview has no previews of its own")
+    if base.revision and base.revision.startswith("folder:"):
+        raise PreviewError("catalog", f"catalog {base.name!r} is a plain folder: it has no refs")
     when = now()
     found = find(session, base, preview_id)
     removed: list[str] = []

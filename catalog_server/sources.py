@@ -356,6 +356,8 @@ def open_source(source, cache_dir: Path, timeout: int = 120) -> OpenedSource:
             rev = source.branch or "HEAD"
             snapshot = GitSnapshot(repo, rev, subdir)
         except SourceError:
+            if getattr(source, "base_branch", None):
+                raise  # a preview's ref must exist: its base's folder is not what it previews
             # A repository with no commit yet: read the folder as it is.
             return OpenedSource(FolderSnapshot(folder / source.subdir))
         return OpenedSource(snapshot, repo, subdir)

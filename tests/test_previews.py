@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from catalog_server import previews, scheduler
 from catalog_server.auth import create_token
+from catalog_server.catalogs import CatalogSource
 from catalog_server.db import db
 from catalog_server.docs.store import update_site
 from catalog_server.models import (
@@ -677,3 +678,34 @@ def test_a_preview_is_indexed_against_a_base_that_moved_on(app, client, served, 
     summary = served()["lib~pr-7"]
     assert summary.status == "updated" and sorted(summary.reloaded) == ["broken", "web"]
     assert client.get("/api/v1/templates/lib~pr-7/db").json["default_version"] == "1.0.0"
+
+
+def test_a_ref_that_does_not_exist_fails_the_preview_and_says_why(app, client, served, admin):
+    url = "/api/v1/catalogs/lib/previews"
+    assert client.post(url, json={"ref": "no-such-branch"}, headers=admin).status_code == 201
+    summary = served()["lib~no-such-branch"]
+    assert summary.status == "failed" and "no-such-branch" in summary.error
+    preview = client.get(f"{url}/no-such-branch").json
+    assert preview["state"] == "failed" and "no-such-branch" in preview["last_error"]
+    report = client.get(f"{url}/no-such-branch/report").json
+    assert report["indexed"] is False and report["templates"] == []
+    text = client.get(f"{url}/no-such-branch/report?format=markdown").get_data(True)
+    assert "The preview is not indexed" in text
+
+
+def test_a_local_catalogs_preview_of_a_missing_ref_fails(app, sync, repo, make_catalog_repo):
+    """A catalog read in place from a local repository: a missing ref is an error, never
+    the working tree read instead."""
+    summary = sync(previews.preview_source(repo.source("lib"), "x", "no-such-branch"))
+    assert summary.status == "failed" and "no-such-branch" in summary.error
+    assert sync(previews.preview_source(repo.source("lib"), "y", "feature")).status == "updated"
+
+
+def test_a_plain_folder_catalog_has_no_previews(app, client, admin, sync, tmp_path):
+    folder = tmp_path / "plain"
+    (folder / "templates/db/0").mkdir(parents=True)
+    for path, text in DB_FILES.items():
+        (folder / path).write_text(text)
+    assert sync(CatalogSource(name="plain", url=str(folder))).status == "updated"
+    response = client.post("/api/v1/catalogs/plain/previews", json={"ref": "x"}, headers=admin)
+    assert response.status_code == 409 and "plain folder" in response.json["error"]["message"]

@@ -162,6 +162,13 @@ def _upsert(base: Catalog, preview_id: str, ref: str, **kw):
             requested_by=g.get("token_name") or "github",
             **kw,
         )
+    except previews.PreviewError as exc:
+        raise ApiError(
+            409 if exc.field == "catalog" else 422,
+            "invalid_preview",
+            str(exc),
+            {exc.field: [str(exc)]},
+        ) from None
     except IntegrityError:  # the same preview made at once by another request
         db.session.rollback()
         raise ApiError(409, "conflict", "the preview is being changed; try again") from None
