@@ -120,7 +120,10 @@ def preview_paths() -> dict[str, Any]:
                     "400": BAD_PARAMETER,
                     "401": UNAUTHORIZED,
                     "404": NOT_FOUND,
-                    "409": error_response("The same preview is being changed by another request."),
+                    "409": error_response(
+                        "The catalog has no refs (a plain folder), or the same preview is being "
+                        "changed by another request."
+                    ),
                     "422": invalid,
                 },
             },
