@@ -143,7 +143,7 @@ def update_site(session: Session, cache_dir: Path | str, *, full: bool = False) 
         _preview_pages(session, parts, catalogs, rebuilt, builder, full)
         for name in [n for n in parts if n.startswith((CATALOG_PREFIX, PREVIEW_PREFIX))]:
             if name.partition(":")[2] not in catalogs:
-                builder.remove_catalog(name.removeprefix(CATALOG_PREFIX))
+                builder.remove_catalog(name.partition(":")[2])
                 session.delete(parts.pop(name))
                 session.commit()
         if full or builder.listings_changed or _stale(parts.get(HOME), layout_key()):
