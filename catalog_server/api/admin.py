@@ -92,7 +92,8 @@ def require_admin(view):
     return wrapper
 
 
-def _audit(action: str, target: str | None, details: dict[str, Any] | None = None) -> None:
+def audit_request(action: str, target: str | None, details: dict[str, Any] | None = None) -> None:
+    """Audit this request: by its admin token's name, or none (a webhook)."""
     audit(
         db.session,
         token_name=g.get("token_name"),
@@ -210,7 +211,7 @@ def create_catalog():
     )
     catalog.request_refresh()
     db.session.add(catalog)
-    _audit("catalog.create", name, {"url": settings["url"]})
+    audit_request("catalog.create", name, {"url": settings["url"]})
     db.session.commit()
     response = jsonify(catalog_json(*queries.get_catalog(db.session, name)))
     response.status_code = 201
@@ -246,7 +247,7 @@ def update_catalog(catalog: str):
         setattr(row, key, value)
     if {"url", "branch", "subdir"} & set(settings):
         row.request_refresh()
-    _audit("catalog.update", catalog, {"fields": sorted(settings)})
+    audit_request("catalog.update", catalog, {"fields": sorted(settings)})
     db.session.commit()
     return jsonify(catalog_json(*queries.get_catalog(db.session, catalog)))
 
@@ -260,7 +261,7 @@ def delete_catalog(catalog: str):
     for preview, preview_catalog in previews.previews_of(db.session, row):
         previews.remove(db.session, preview, preview_catalog)  # its previews go with it
     db.session.delete(row)
-    _audit("catalog.delete", catalog)
+    audit_request("catalog.delete", catalog)
     db.session.commit()
     return "", 204
 
@@ -272,7 +273,7 @@ def refresh_catalog(catalog: str):
     if row is None:
         raise ApiError(404, "not_found", f"catalog {catalog!r} not found")
     row.request_refresh()
-    _audit("catalog.refresh", catalog)
+    audit_request("catalog.refresh", catalog)
     db.session.commit()
     response = jsonify({"catalog": catalog, "sync_state": row.sync_state})
     response.status_code = 202

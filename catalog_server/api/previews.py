@@ -18,9 +18,8 @@ from werkzeug.http import parse_accept_header
 
 from catalog_server import previews
 from catalog_server.api import api
-from catalog_server.api.admin import GITHUB_EVENTS, require_admin
+from catalog_server.api.admin import GITHUB_EVENTS, audit_request, require_admin
 from catalog_server.api.errors import ApiError, json_body
-from catalog_server.auth import audit
 from catalog_server.catalogs import scrub
 from catalog_server.db import db
 from catalog_server.models import Catalog, Preview
@@ -137,7 +136,7 @@ def create_preview(catalog: str):
     pull = _PULL_REF.match(ref)
     result = _upsert(base, preview_id, ref, pull_request=int(pull.group(1)) if pull else None)
     preview, row, created, removed = result
-    _audit(
+    audit_request(
         "preview.create" if created else "preview.refresh",
         row.name,
         {"ref": ref, "replaced": removed} if removed else {"ref": ref},
@@ -192,7 +191,7 @@ def delete_preview(catalog: str, preview: str):
         raise ApiError(404, "not_found", f"preview {preview!r} of {catalog!r} not found")
     name = found[1].name
     previews.remove(db.session, *found)
-    _audit("preview.delete", name)
+    audit_request("preview.delete", name)
     db.session.commit()
     return "", 204
 
@@ -279,14 +278,14 @@ def pull_request_event(verified: list[Catalog], payload: dict[str, Any]) -> Resp
             found = previews.find(db.session, base, preview_id)
             if found is not None:
                 previews.remove(db.session, *found)
-                _audit("webhook.preview.delete", name, {"pull_request": number})
+                audit_request("webhook.preview.delete", name, {"pull_request": number})
                 done["removed"].append(name)
             continue
         if action not in PULL_ACTIONS_REFRESH:
             done["ignored"].append(base.name)
             continue
         if fork and not base.preview_forks:
-            _audit("webhook.preview.refused", name, {"pull_request": number, "fork": True})
+            audit_request("webhook.preview.refused", name, {"pull_request": number, "fork": True})
             done["refused"].append(base.name)
             continue
         g.token_name = None
@@ -296,7 +295,9 @@ def pull_request_event(verified: list[Catalog], payload: dict[str, Any]) -> Resp
         details = {"pull_request": number, "action": action, "fork": fork}
         if removed:
             details["replaced"] = removed
-        _audit("webhook.preview.create" if created else "webhook.preview.refresh", name, details)
+        audit_request(
+            "webhook.preview.create" if created else "webhook.preview.refresh", name, details
+        )
         done["previewed"].append(name)
     db.session.commit()
     response = jsonify(done)
@@ -305,15 +306,3 @@ def pull_request_event(verified: list[Catalog], payload: dict[str, Any]) -> Resp
 
 
 GITHUB_EVENTS["pull_request"] = pull_request_event
-
-
-def _audit(action: str, target: str, details: dict[str, Any] | None = None) -> None:
-    """Audit an admin request (by its token's name) or a webhook's (no token)."""
-    audit(
-        db.session,
-        token_name=g.get("token_name"),
-        action=action,
-        target=target,
-        client_address=request.remote_addr,
-        details=details,
-    )
