@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, case, false, func, or_, select
 from sqlalchemy.orm import Session, defer, load_only, selectinload
 
 from catalog_server import versions
@@ -28,6 +28,10 @@ from catalog_server.models import (
     VersionFile,
 )
 from catalog_server.problems import TemplateNotFound
+from catalog_server.search import parse_query, session_index
+
+# How a template list may be ordered; relevance is the default when there is a query.
+SORTS = ("relevance", "name", "updated")
 
 
 @dataclass
@@ -163,7 +167,17 @@ _VERSION_RANGES = (
 )
 
 
-def _fitting(session: Session, f: TemplateFilter) -> set[int] | None:
+def _matched(session: Session, f: TemplateFilter):
+    """The search index's matches for ``f.q`` (a subquery), or None without a query."""
+    if not f.q:
+        return None
+    query = parse_query(f.q)
+    if not query.terms:
+        return False  # nothing but punctuation: nothing matches
+    return session_index(session).matches(session, query)
+
+
+def _fitting(session: Session, f: TemplateFilter, matched=None) -> set[int] | None:
     """Ids of the templates with a version that fits the filter's Kubernetes and Rancher
     versions; None when it names neither. Raises ConstraintError for a version that does
     not parse."""
@@ -177,11 +191,19 @@ def _fitting(session: Session, f: TemplateFilter) -> set[int] | None:
     plain = TemplateFilter(
         f.q, f.catalog, f.kind, f.category, f.include_hidden, include_previews=f.include_previews
     )
-    return {row.template_id for row in session.execute(_filtered(stmt, plain)) if _fits(f, row)}
+    return {
+        row.template_id
+        for row in session.execute(_filtered(stmt, plain, matched=matched))
+        if _fits(f, row)
+    }
 
 
 def _filtered(
-    stmt: Select, f: TemplateFilter, skip: str | None = None, fitting: set[int] | None = None
+    stmt: Select,
+    f: TemplateFilter,
+    skip: str | None = None,
+    fitting: set[int] | None = None,
+    matched=None,
 ) -> Select:
     if fitting is not None:
         stmt = stmt.where(Template.id.in_(sorted(fitting)))
@@ -198,10 +220,10 @@ def _filtered(
                 select(TemplateCategory.template_id).where(TemplateCategory.name == f.category)
             )
         )
-    if f.q:
-        for word in f.q.lower().split():
-            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            stmt = stmt.where(Template.search_text.like(f"%{escaped}%", escape="\\"))
+    if matched is False:
+        stmt = stmt.where(false())
+    elif matched is not None and skip != "q":
+        stmt = stmt.where(Template.id.in_(select(matched.c.template_id)))
     return stmt
 
 
@@ -223,21 +245,65 @@ _SUMMARY_COLUMNS = load_only(
 )
 
 
-def search_templates(session: Session, f: TemplateFilter, page: int, per_page: int) -> Page:
-    """A page of the templates the filter keeps, by name. Raises ConstraintError for a
-    Kubernetes or Rancher version that does not parse."""
-    fitting = _fitting(session, f)
+def _updated():
+    """When a template last changed: the newest commit time of its versions."""
+    return (
+        select(func.max(TemplateVersion.created))
+        .where(TemplateVersion.template_id == Template.id)
+        .correlate(Template)
+        .scalar_subquery()
+    )
+
+
+def search_templates(
+    session: Session, f: TemplateFilter, page: int, per_page: int, sort: str | None = None
+) -> Page:
+    """A page of the templates the filter keeps, in ``sort`` order (one of SORTS):
+
+    - ``relevance`` (the default with a query): templates whose name or id is the query,
+      then those whose name or id starts with it, then the rest by the search index's
+      score (:mod:`catalog_server.search`); without a query, by name;
+    - ``name``: by name, case-insensitively;
+    - ``updated``: the most recently changed first (the newest commit time of a version).
+
+    Ties go by name, catalog and id. Raises ConstraintError for a Kubernetes or Rancher
+    version that does not parse."""
+    sort = sort or ("relevance" if f.q else "name")
+    matched = _matched(session, f)
+    fitting = _fitting(session, f, matched)
+    by_name = (func.lower(Template.name), Catalog.name, Template.slug)
     base = select(Template, Catalog.name).join(Catalog, Template.catalog_id == Catalog.id)
-    stmt = _filtered(base, f, fitting=fitting).options(_SUMMARY_COLUMNS)
+    order: tuple = by_name
+    if matched is not None and matched is not False:
+        base = base.join(matched, matched.c.template_id == Template.id)
+        if sort == "relevance":
+            key = parse_query(f.q or "").key
+            tier = case(
+                (or_(matched.c.name_key == key, matched.c.slug_key == key), 0),
+                (
+                    or_(
+                        matched.c.name_key.startswith(key, autoescape=True),
+                        matched.c.slug_key.startswith(key, autoescape=True),
+                    ),
+                    1,
+                ),
+                else_=2,
+            )
+            order = (tier, matched.c.score.desc(), *by_name)
+    if sort == "updated":
+        order = (_updated().desc(), *by_name)
+    stmt = _filtered(base, f, skip="q", fitting=fitting, matched=matched)
     total = session.scalar(
         _filtered(
             select(func.count(Template.id)).join(Catalog, Template.catalog_id == Catalog.id),
             f,
             fitting=fitting,
+            matched=matched,
         )
     )
     rows = session.execute(
-        stmt.order_by(func.lower(Template.name), Catalog.name, Template.slug)
+        stmt.options(_SUMMARY_COLUMNS)
+        .order_by(*order)
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()
@@ -246,7 +312,8 @@ def search_templates(session: Session, f: TemplateFilter, page: int, per_page: i
 
 def template_facets(session: Session, f: TemplateFilter) -> dict[str, dict[str, int]]:
     """Counts per category and per kind, each under all the other filters."""
-    fitting = _fitting(session, f)
+    matched = _matched(session, f)
+    fitting = _fitting(session, f, matched)
     by_category = session.execute(
         _filtered(
             select(TemplateCategory.name, func.count())
@@ -255,6 +322,7 @@ def template_facets(session: Session, f: TemplateFilter) -> dict[str, dict[str, 
             f,
             skip="category",
             fitting=fitting,
+            matched=matched,
         )
         .group_by(TemplateCategory.name)
         .order_by(TemplateCategory.name)
@@ -265,6 +333,7 @@ def template_facets(session: Session, f: TemplateFilter) -> dict[str, dict[str, 
             f,
             skip="kind",
             fitting=fitting,
+            matched=matched,
         )
         .group_by(Template.kind)
         .order_by(Template.kind)

@@ -9,7 +9,7 @@ from urllib.parse import quote
 from flask import Response, jsonify, request, url_for
 from sqlalchemy import select, text
 
-from catalog_server import queries
+from catalog_server import queries, search
 from catalog_server.api import api
 from catalog_server.api.errors import BadParameter, error_response
 from catalog_server.catalogs import scrub, shown_url
@@ -207,11 +207,17 @@ def list_templates():
         rancher_version=_version_arg("rancher_version"),
         include_previews=_bool_arg("include_previews"),
     )
+    sort = _text_arg("sort", queries.SORTS)
     page, per_page = paging()
-    result = queries.search_templates(db.session, f, page, per_page)
+    result = queries.search_templates(db.session, f, page, per_page, sort)
+    items = [template_summary(c, t) for t, c in result.items]
+    if f.q:
+        found = search.template_highlights(db.session, f.q, [t for t, _ in result.items])
+        for item, (t, _) in zip(items, result.items, strict=True):
+            item["highlights"] = found.get(t.id, [])
     return jsonify(
         {
-            "items": [template_summary(c, t) for t, c in result.items],
+            "items": items,
             "total": result.total,
             "page": page,
             "per_page": per_page,

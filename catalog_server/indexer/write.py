@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from catalog_server import search
 from catalog_server.indexer.stamps import Stamp
 from catalog_server.loaders.model import VERSION_TEXT_FIELDS, LoadedTemplate, LoadedVersion
 from catalog_server.models import (
@@ -106,6 +107,18 @@ def write_template(
         table = Template.__table__
         session.execute(update(table).where(table.c.id == template_id).values(**values))
         session.execute(delete(TemplateCategory).where(TemplateCategory.template_id == template_id))
+    search.write_entry(
+        session,
+        search.entry_for(
+            template_id,
+            loaded.id,
+            values["name"],
+            loaded.description,
+            values["categories"],
+            chart_keywords(new_versions),
+            loaded.readme,
+        ),
+    )
     if loaded.categories:
         session.execute(
             insert(TemplateCategory.__table__),
@@ -159,12 +172,8 @@ def template_values(catalog_id, loaded: LoadedTemplate, new_versions, kept, orde
     )[1]
     versions = {v.version for v in new_versions} | {row.version for row in kept}
     default = loaded.default_version if loaded.default_version in versions else newest
-    keywords = []
-    for v in new_versions:
-        chart = v.metadata.get("chart") if isinstance(v.metadata, dict) else None
-        if isinstance(chart, dict) and isinstance(chart.get("keywords"), list):
-            keywords.extend(str(k) for k in chart["keywords"])
-    search = " ".join(
+    keywords = chart_keywords(new_versions)
+    search_text = " ".join(
         [loaded.id, loaded.name or "", loaded.description or "", *loaded.categories, *keywords]
     ).lower()
     return {
@@ -189,8 +198,17 @@ def template_values(catalog_id, loaded: LoadedTemplate, new_versions, kept, orde
         "metadata": loaded.metadata,
         "hidden": loaded.hidden,
         "flags": loaded.flags or None,
-        "search_text": search,
+        "search_text": search_text,
     }
+
+
+def chart_keywords(new_versions: list[LoadedVersion]) -> list[str]:
+    keywords = []
+    for v in new_versions:
+        chart = v.metadata.get("chart") if isinstance(v.metadata, dict) else None
+        if isinstance(chart, dict) and isinstance(chart.get("keywords"), list):
+            keywords.extend(str(k) for k in chart["keywords"])
+    return list(dict.fromkeys(keywords))
 
 
 def range_text(text: str | None) -> str | None:

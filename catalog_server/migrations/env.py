@@ -3,6 +3,8 @@
 from alembic import context
 from flask import current_app
 
+from catalog_server.search import include_in_schema
+
 config = context.config
 database = current_app.extensions["migrate"].db
 engine = database.engine
@@ -17,6 +19,7 @@ def run_migrations_offline() -> None:
         url=config.get_main_option("sqlalchemy.url"),
         target_metadata=target_metadata,
         literal_binds=True,
+        include_name=include_in_schema,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -29,6 +32,8 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             # SQLite cannot ALTER most things; batch mode rebuilds tables instead.
             render_as_batch=connection.dialect.name == "sqlite",
+            # The search index is raw DDL per engine (catalog_server.search).
+            include_name=include_in_schema,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -34,18 +34,16 @@ from catalog_server.openapi.common import (
 from catalog_server.openapi.manifests import manifest_paths
 from catalog_server.openapi.previews import with_previews
 from catalog_server.openapi.schemas import SCHEMAS
+from catalog_server.openapi.search import SEARCH_QUERY, SORT
 
 
 @cache
 def openapi_document() -> dict[str, Any]:
+    only_catalog = param("catalog", "query", "Only this catalog.", TEXT)
     text_query = [
-        param(
-            "q",
-            "query",
-            "Words that must all appear in the id, name, description, categories or keywords.",
-            TEXT,
-        ),
-        param("catalog", "query", "Only this catalog.", TEXT),
+        SEARCH_QUERY,
+        SORT,
+        only_catalog,
         param("kind", "query", "compose or helm.", {"type": "string", "enum": ["compose", "helm"]}),
         param("category", "query", "Only this category.", TEXT),
         param(
@@ -169,14 +167,14 @@ def openapi_document() -> dict[str, Any]:
                 ),
                 "The categories.",
             ),
-            [text_query[1]],
+            [only_catalog],
             {"400": BAD_PARAMETER},
         ),
         "/api/v1/problems": get_operation(
             "Problems found at the last sync.",
             json_response(list_of(ref("Problem"), True), "A page of problems."),
             [
-                text_query[1],
+                only_catalog,
                 param("template", "query", "Only this template id.", TEXT),
                 param(
                     "severity",

@@ -12,6 +12,7 @@ from catalog_server.openapi.common import (
     nullable,
     ref,
 )
+from catalog_server.openapi.search import HIGHLIGHTS
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -86,6 +87,7 @@ SCHEMAS: dict[str, Any] = {
                 "description": "What Rancher's catalog.cattle.io annotations say of the "
                 "newest version: certified, experimental, deprecated, featured, type, os.",
             },
+            "highlights": HIGHLIGHTS,
             "links": LINKS,
         },
     },

@@ -1,0 +1,438 @@
+"""Relevance-ranked template search over the database's own full-text engine.
+
+The search index is one row per served template, written by the indexer in the same
+transaction as the template (:func:`write_entry`) and removed with it (a trigger on SQLite,
+a cascading foreign key on PostgreSQL). It holds four weighted fields: name (the template
+id and its name: weight A), keywords (chart keywords and categories: B), description (C)
+and README (D). Two implementations honour one interface, :class:`SearchIndex`:
+
+- SQLite: an FTS5 table (``template_search``) ranked by ``bm25`` with per-field weights;
+- PostgreSQL: a table with a weighted ``tsvector`` (GIN index) ranked by ``ts_rank``, plus
+  trigram similarity on the name (``pg_trgm``, where the extension could be created) so
+  that a misspelt or partial name still finds its template.
+
+A query is reduced to its words (letters and digits; everything else, FTS syntax included,
+is a separator), each matched as a word prefix, all of them required. Whatever the engine,
+the order is: templates whose name (or id) is the query exactly, then those whose name
+starts with it, then the rest by score; ties by name. Highlights are computed here, the
+same way for both engines: which words of which field matched.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import Float, Integer, String, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import Subquery
+
+TABLE = "template_search"
+# A README is indexed up to this many characters: enough for what a search should find
+# in it, and a bound on what one template costs the index.
+README_CHARS = 20_000
+MAX_TERMS = 12
+MAX_TERM_CHARS = 64
+SNIPPET_CHARS = 160
+
+# SQLite's unicode61 tokenizer splits on everything but letters and digits, and so do we.
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """A query reduced to what every engine reads the same way.
+
+    ``terms``: the lower-cased words (at most MAX_TERMS, each cut to MAX_TERM_CHARS);
+    ``key``: the words joined by single spaces, compared with a name's own key
+    (:func:`name_key`) for the exact and prefix tiers. No terms: nothing matches.
+    """
+
+    terms: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return " ".join(self.terms)
+
+
+def parse_query(q: str) -> SearchQuery:
+    """The words of ``q``; FTS operators, quotes and other punctuation only separate words."""
+    words = [w[:MAX_TERM_CHARS] for w in _WORD.findall(q.lower())]
+    return SearchQuery(tuple(words[:MAX_TERMS]))
+
+
+def name_key(name: str | None) -> str:
+    """A name as the exact and prefix tiers compare it: its lower-cased words, one space
+    between ("Prometheus-Adapter" and "prometheus adapter" are the same key)."""
+    return " ".join(_WORD.findall((name or "").lower()))
+
+
+@dataclass(frozen=True)
+class SearchEntry:
+    """What the index holds of one template."""
+
+    template_id: int
+    name: str  # the template id and its name
+    keywords: str  # chart keywords and categories
+    description: str
+    readme: str
+    name_key: str
+    slug_key: str
+
+
+def entry_for(
+    template_id: int,
+    slug: str,
+    name: str | None,
+    description: str | None,
+    categories: list[str],
+    keywords: list[str],
+    readme: str | None,
+) -> SearchEntry:
+    return SearchEntry(
+        template_id=template_id,
+        name=f"{slug} {name or ''}".strip(),
+        keywords=" ".join(dict.fromkeys([*keywords, *categories])),
+        description=description or "",
+        readme=(readme or "")[:README_CHARS],
+        name_key=name_key(name or slug),
+        slug_key=name_key(slug),
+    )
+
+
+class SearchIndex(Protocol):
+    """One engine's search index. Every method runs inside the caller's transaction."""
+
+    def create(self, conn: Connection) -> None:
+        """Create the index's tables, indexes and triggers (a migration step)."""
+
+    def drop(self, conn: Connection) -> None:
+        """Remove what :meth:`create` made."""
+
+    def fill(self, conn: Connection) -> None:
+        """Index every template already in the database (a migration step)."""
+
+    def write(self, session: Session, entries: list[SearchEntry]) -> None:
+        """Replace the entries of these templates."""
+
+    def matches(self, session: Session, query: SearchQuery) -> Subquery:
+        """The templates that match: columns ``template_id``, ``score`` (higher is
+        better), ``name_key`` and ``slug_key``."""
+
+    def stored(self, session: Session, ids: list[int]) -> dict[int, tuple[str, str]]:
+        """(keywords, readme) of these templates, as indexed."""
+
+
+_MATCH_COLUMNS = {"template_id": Integer, "score": Float, "name_key": String, "slug_key": String}
+
+
+class SqliteIndex:
+    """FTS5, one row per template (rowid = template id), ranked by bm25."""
+
+    # bm25 weights of name, keywords, description, readme (the key columns are unindexed).
+    WEIGHTS = "10.0, 4.0, 2.0, 1.0, 0.0, 0.0"
+
+    def create(self, conn: Connection) -> None:
+        conn.execute(
+            text(
+                f"CREATE VIRTUAL TABLE {TABLE} USING fts5(name, keywords, description, readme, "
+                "name_key UNINDEXED, slug_key UNINDEXED, "
+                "tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3 4')"
+            )
+        )
+        # A template removed by any path (a sync, a removed catalog) leaves the index too.
+        conn.execute(
+            text(
+                f"CREATE TRIGGER {TABLE}_delete AFTER DELETE ON templates BEGIN "
+                f"DELETE FROM {TABLE} WHERE rowid = old.id; END"
+            )
+        )
+
+    def drop(self, conn: Connection) -> None:
+        conn.execute(text(f"DROP TRIGGER IF EXISTS {TABLE}_delete"))
+        conn.execute(text(f"DROP TABLE IF EXISTS {TABLE}"))
+
+    def fill(self, conn: Connection) -> None:
+        conn.execute(
+            text(
+                f"INSERT INTO {TABLE} (rowid, name, keywords, description, readme, name_key, "
+                "slug_key) SELECT id, slug || ' ' || name, search_text, "
+                f"coalesce(description, ''), substr(coalesce(readme, ''), 1, {README_CHARS}), "
+                "lower(name), lower(slug) FROM templates"
+            )
+        )
+
+    def write(self, session: Session, entries: list[SearchEntry]) -> None:
+        if not entries:
+            return
+        session.execute(
+            text(f"DELETE FROM {TABLE} WHERE rowid = :id"),
+            [{"id": e.template_id} for e in entries],
+        )
+        session.execute(
+            text(
+                f"INSERT INTO {TABLE} (rowid, name, keywords, description, readme, name_key, "
+                "slug_key) VALUES (:template_id, :name, :keywords, :description, :readme, "
+                ":name_key, :slug_key)"
+            ),
+            [e.__dict__ for e in entries],
+        )
+
+    def matches(self, session: Session, query: SearchQuery) -> Subquery:
+        # Every word quoted (FTS5 reads nothing inside quotes as syntax) and a prefix.
+        fts = " AND ".join(f'"{term}"*' for term in query.terms)
+        stmt = text(
+            f"SELECT rowid AS template_id, -bm25({TABLE}, {self.WEIGHTS}) AS score, "
+            f"name_key, slug_key FROM {TABLE} WHERE {TABLE} MATCH :fts"
+        ).bindparams(fts="{name keywords description readme} : (" + fts + ")")
+        return stmt.columns(**_MATCH_COLUMNS).subquery("matched")
+
+    def stored(self, session: Session, ids: list[int]) -> dict[int, tuple[str, str]]:
+        if not ids:
+            return {}
+        rows = session.execute(
+            text(f"SELECT rowid, keywords, readme FROM {TABLE} WHERE rowid IN ({_ints(ids)})")
+        )
+        return {row[0]: (row[1], row[2]) for row in rows}
+
+
+class PostgresIndex:
+    """A weighted tsvector (GIN) and, with pg_trgm, trigram similarity on the name key."""
+
+    # ts_rank's weights of D, C, B, A: README, description, keywords, name.
+    WEIGHTS = "{0.1, 0.2, 0.4, 1.0}"
+    # How much a trigram-only match (a misspelt name) scores against a full-text one.
+    TRIGRAM_SCORE = 0.5
+
+    def __init__(self) -> None:
+        self._trigram: dict[str, bool] = {}
+
+    def create(self, conn: Connection) -> None:
+        conn.execute(
+            text(
+                f"CREATE TABLE {TABLE} ("
+                "template_id INTEGER PRIMARY KEY REFERENCES templates (id) ON DELETE CASCADE, "
+                "name_key TEXT NOT NULL, slug_key TEXT NOT NULL, keywords TEXT NOT NULL, "
+                "readme TEXT NOT NULL, document TSVECTOR NOT NULL)"
+            )
+        )
+        conn.execute(text(f"CREATE INDEX ix_{TABLE}_document ON {TABLE} USING gin (document)"))
+        if self._create_trigram(conn):
+            conn.execute(
+                text(
+                    f"CREATE INDEX ix_{TABLE}_name_trgm ON {TABLE} "
+                    "USING gin (name_key gin_trgm_ops)"
+                )
+            )
+
+    @staticmethod
+    def _create_trigram(conn: Connection) -> bool:
+        """Create pg_trgm where the role may; search works without it (no typo matches)."""
+        if conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")).first():
+            return True
+        available = conn.execute(
+            text("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'")
+        ).first()
+        if not available:
+            return False
+        savepoint = conn.begin_nested()
+        try:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+        except Exception:  # not allowed for this role: full-text search alone
+            savepoint.rollback()
+            return False
+        savepoint.commit()
+        return True
+
+    def drop(self, conn: Connection) -> None:
+        conn.execute(text(f"DROP TABLE IF EXISTS {TABLE}"))
+
+    _DOCUMENT = (
+        "setweight(to_tsvector('simple', {name}), 'A') || "
+        "setweight(to_tsvector('simple', {keywords}), 'B') || "
+        "setweight(to_tsvector('simple', {description}), 'C') || "
+        "setweight(to_tsvector('simple', {readme}), 'D')"
+    )
+
+    def fill(self, conn: Connection) -> None:
+        document = self._DOCUMENT.format(
+            name="slug || ' ' || name",
+            keywords="search_text",
+            description="coalesce(description, '')",
+            readme=f"left(coalesce(readme, ''), {README_CHARS})",
+        )
+        conn.execute(
+            text(
+                f"INSERT INTO {TABLE} (template_id, name_key, slug_key, keywords, readme, "
+                f"document) SELECT id, lower(name), lower(slug), search_text, "
+                f"left(coalesce(readme, ''), {README_CHARS}), {document} FROM templates"
+            )
+        )
+
+    def write(self, session: Session, entries: list[SearchEntry]) -> None:
+        if not entries:
+            return
+        rows = [{**e.__dict__, "readme": _pg_text(e.readme)} for e in entries]
+        session.execute(
+            text(f"DELETE FROM {TABLE} WHERE template_id = :template_id"),
+            [{"template_id": e.template_id} for e in entries],
+        )
+        document = self._DOCUMENT.format(
+            name=":name", keywords=":keywords", description=":description", readme=":readme"
+        )
+        session.execute(
+            text(
+                f"INSERT INTO {TABLE} (template_id, name_key, slug_key, keywords, readme, "
+                f"document) VALUES (:template_id, :name_key, :slug_key, :keywords, :readme, "
+                f"{document})"
+            ),
+            rows,
+        )
+
+    def trigram(self, session: Session) -> bool:
+        """Whether pg_trgm is installed (read once per database per process)."""
+        url = str(session.get_bind().url)
+        if url not in self._trigram:
+            found = session.execute(
+                text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")
+            ).first()
+            self._trigram[url] = found is not None
+        return self._trigram[url]
+
+    def matches(self, session: Session, query: SearchQuery) -> Subquery:
+        # Words of letters and digits only, so nothing in them is tsquery syntax.
+        tsquery = " & ".join(f"{term}:*" for term in query.terms)
+        score = f"ts_rank('{self.WEIGHTS}', document, query)"
+        where = "document @@ query"
+        if self.trigram(session):
+            # Misspelt or partial names: similar to the whole name, or to a part of it.
+            score = (
+                f"{score} + {self.TRIGRAM_SCORE} * "
+                "greatest(similarity(name_key, :key), word_similarity(:key, name_key))"
+            )
+            where = f"({where} OR name_key % :key OR name_key %> :key)"
+        params = {"tsquery": tsquery}
+        if self.trigram(session):
+            params["key"] = query.key
+        stmt = text(
+            f"SELECT template_id, {score} AS score, name_key, slug_key "
+            f"FROM {TABLE}, to_tsquery('simple', :tsquery) AS query WHERE {where}"
+        ).bindparams(**params)
+        return stmt.columns(**_MATCH_COLUMNS).subquery("matched")
+
+    def stored(self, session: Session, ids: list[int]) -> dict[int, tuple[str, str]]:
+        if not ids:
+            return {}
+        rows = session.execute(
+            text(
+                f"SELECT template_id, keywords, readme FROM {TABLE} "
+                f"WHERE template_id IN ({_ints(ids)})"
+            )
+        )
+        return {row[0]: (row[1], row[2]) for row in rows}
+
+
+def _ints(ids: list[int]) -> str:
+    return ", ".join(str(int(i)) for i in ids)
+
+
+def _pg_text(value: str) -> str:
+    # PostgreSQL text cannot hold NUL.
+    return value.replace("\x00", " ")
+
+
+_INDEXES: dict[str, SearchIndex] = {"sqlite": SqliteIndex(), "postgresql": PostgresIndex()}
+
+
+def index_for(dialect: str) -> SearchIndex:
+    """The search index of a database dialect ("sqlite" or "postgresql")."""
+    try:
+        return _INDEXES[dialect]
+    except KeyError:
+        raise ValueError(f"no search index for the {dialect!r} database") from None
+
+
+def session_index(session: Session) -> SearchIndex:
+    return index_for(session.get_bind().dialect.name)
+
+
+def write_entry(session: Session, entry: SearchEntry) -> None:
+    """Index (or index again) one template, in the caller's transaction."""
+    session_index(session).write(session, [entry])
+
+
+def include_in_schema(name: str | None, type_: str, parent_names: dict) -> bool:
+    """Alembic's ``include_name``: the search index is made by raw DDL per engine (an FTS5
+    table and its shadow tables, or a tsvector table), not by the models, so a comparison
+    of the models with the database leaves it out."""
+    if type_ == "table" and name is not None:
+        return not name.startswith(TABLE)
+    return True
+
+
+# --- highlights ------------------------------------------------------------------------
+
+
+def _matching_spans(value: str, terms: tuple[str, ...]) -> list[list[int]]:
+    spans = []
+    for m in _WORD.finditer(value):
+        word = m.group().lower()
+        if any(word.startswith(t) for t in terms):
+            spans.append([m.start(), m.end()])
+    return spans
+
+
+def _snippet(value: str, terms: tuple[str, ...]) -> tuple[str, list[list[int]]] | None:
+    spans = _matching_spans(value, terms)
+    if not spans:
+        return None
+    start = 0 if len(value) <= SNIPPET_CHARS else max(0, spans[0][0] - SNIPPET_CHARS // 4)
+    if start:  # begin at a word
+        space = value.find(" ", start)
+        start = space + 1 if 0 <= space < spans[0][0] else start
+    fragment = value[start : start + SNIPPET_CHARS]
+    inside = [
+        [a - start, min(b, start + len(fragment)) - start]
+        for a, b in spans
+        if a >= start and a < start + len(fragment)
+    ]
+    return fragment, inside
+
+
+def highlights(query: SearchQuery, fields: list[tuple[str, str | None]]) -> list[dict[str, Any]]:
+    """Where the query's words match, per field: ``{"field", "fragment", "matches"}`` with
+    ``matches`` as [start, end) character offsets into ``fragment`` (the field's whole
+    text, or a window of it for long ones). Fields without a match are left out."""
+    found = []
+    for field, value in fields:
+        if not value:
+            continue
+        snippet = _snippet(value, query.terms)
+        if snippet is not None:
+            found.append({"field": field, "fragment": snippet[0], "matches": snippet[1]})
+    return found
+
+
+def template_highlights(session: Session, q: str, templates: list[Any]) -> dict[int, list]:
+    """Highlights (:func:`highlights`) of a page of templates for the query ``q``, by
+    template id: in the name, the keywords and categories, the description and the README."""
+    query = parse_query(q)
+    if not query.terms or not templates:
+        return {}
+    stored = session_index(session).stored(session, [t.id for t in templates])
+    found = {}
+    for t in templates:
+        keywords, readme = stored.get(t.id, ("", ""))
+        found[t.id] = highlights(
+            query,
+            [
+                ("name", t.name),
+                ("id", t.slug if t.slug != t.name else None),
+                ("keywords", keywords),
+                ("description", t.description),
+                ("readme", readme),
+            ],
+        )
+    return found
