@@ -91,14 +91,15 @@ def entry_for(
     keywords: list[str],
     readme: str | None,
 ) -> SearchEntry:
+    folder = slug.rsplit("*", 1)[-1]  # "charts*prometheus": the base is no part of the name
     return SearchEntry(
         template_id=template_id,
-        name=f"{slug} {name or ''}".strip(),
+        name=f"{folder} {name or ''}".strip(),
         keywords=" ".join(dict.fromkeys([*keywords, *categories])),
         description=description or "",
         readme=(readme or "")[:README_CHARS],
-        name_key=name_key(name or slug),
-        slug_key=name_key(slug),
+        name_key=name_key(name or folder),
+        slug_key=name_key(folder),
     )
 
 
@@ -114,7 +115,7 @@ class SearchIndex(Protocol):
     def fill(self, conn: Connection) -> None:
         """Index every template already in the database (a migration step)."""
 
-    def write(self, session: Session, entries: list[SearchEntry]) -> None:
+    def write(self, session: Session | Connection, entries: list[SearchEntry]) -> None:
         """Replace the entries of these templates."""
 
     def matches(self, session: Session, query: SearchQuery) -> Subquery:
@@ -155,16 +156,9 @@ class SqliteIndex:
         conn.execute(text(f"DROP TABLE IF EXISTS {TABLE}"))
 
     def fill(self, conn: Connection) -> None:
-        conn.execute(
-            text(
-                f"INSERT INTO {TABLE} (rowid, name, keywords, description, readme, name_key, "
-                "slug_key) SELECT id, slug || ' ' || name, search_text, "
-                f"coalesce(description, ''), substr(coalesce(readme, ''), 1, {README_CHARS}), "
-                "lower(name), lower(slug) FROM templates"
-            )
-        )
+        fill_from_templates(self, conn)
 
-    def write(self, session: Session, entries: list[SearchEntry]) -> None:
+    def write(self, session: Session | Connection, entries: list[SearchEntry]) -> None:
         if not entries:
             return
         session.execute(
@@ -257,21 +251,9 @@ class PostgresIndex:
     )
 
     def fill(self, conn: Connection) -> None:
-        document = self._DOCUMENT.format(
-            name="slug || ' ' || name",
-            keywords="search_text",
-            description="coalesce(description, '')",
-            readme=f"left(coalesce(readme, ''), {README_CHARS})",
-        )
-        conn.execute(
-            text(
-                f"INSERT INTO {TABLE} (template_id, name_key, slug_key, keywords, readme, "
-                f"document) SELECT id, lower(name), lower(slug), search_text, "
-                f"left(coalesce(readme, ''), {README_CHARS}), {document} FROM templates"
-            )
-        )
+        fill_from_templates(self, conn)
 
-    def write(self, session: Session, entries: list[SearchEntry]) -> None:
+    def write(self, session: Session | Connection, entries: list[SearchEntry]) -> None:
         if not entries:
             return
         rows = [{**e.__dict__, "readme": _pg_text(e.readme)} for e in entries]
@@ -307,10 +289,11 @@ class PostgresIndex:
         score = f"ts_rank('{self.WEIGHTS}', document, query)"
         where = "document @@ query"
         if self.trigram(session):
-            # Misspelt or partial names: similar to the whole name, or to a part of it.
+            # Misspelt or partial names: similar to the whole name, or to a part of it
+            # (the closer the whole name, the higher).
             score = (
                 f"{score} + {self.TRIGRAM_SCORE} * "
-                "greatest(similarity(name_key, :key), word_similarity(:key, name_key))"
+                "(similarity(name_key, :key) + word_similarity(:key, name_key)) / 2"
             )
             where = f"({where} OR name_key % :key OR name_key %> :key)"
         params = {"tsquery": tsquery}
@@ -332,6 +315,22 @@ class PostgresIndex:
             )
         )
         return {row[0]: (row[1], row[2]) for row in rows}
+
+
+def fill_from_templates(index: SearchIndex, conn: Connection) -> None:
+    """Index the templates in the database, a thousand at a time. Chart keywords are not
+    kept apart on the templates row: its search text (which holds them) stands in."""
+    rows = conn.execute(
+        text("SELECT id, slug, name, description, search_text, readme FROM templates")
+    )
+    while batch := rows.fetchmany(1000):
+        index.write(
+            conn,
+            [
+                entry_for(r.id, r.slug, r.name, r.description, [], [r.search_text or ""], r.readme)
+                for r in batch
+            ],
+        )
 
 
 def _ints(ids: list[int]) -> str:
