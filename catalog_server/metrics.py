@@ -16,6 +16,7 @@ from flask import Blueprint, Flask, Response, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
+    Counter,
     Histogram,
     generate_latest,
 )
@@ -32,6 +33,14 @@ REQUEST_SECONDS = Histogram(
     "HTTP request latency by route, method and status.",
     ["route", "method", "status"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+# Reads by what the answer cache (catalog_server.responsecache) did: "hit" (a kept answer),
+# "revalidated" (a 304) or "miss" (computed, then kept).
+ANSWER_CACHE = Counter(
+    "catalog_answer_cache",
+    "Cacheable reads by what the answer cache did: hit, revalidated or miss.",
+    ["result"],
 )
 
 
@@ -103,6 +112,7 @@ def init_metrics(app: Flask) -> None:
         multiprocess.MultiProcessCollector(registry)
     else:
         registry.register(REQUEST_SECONDS)
+        registry.register(ANSWER_CACHE)
     registry.register(CatalogCollector(app))
     app.extensions["metrics_registry"] = registry
 

@@ -180,17 +180,25 @@ def _not_modified(etag: str, if_none_match) -> Response | None:
     return None
 
 
+def _count(result: str) -> None:
+    from catalog_server.metrics import ANSWER_CACHE
+
+    ANSWER_CACHE.labels(result).inc()
+
+
 def answer_from_cache(etag: str) -> Response | None:
     """before_request: 304 when the client holds this ETag (either form), the kept answer
     when there is one, else None (the view runs and `keep` stores its answer)."""
     g.etag = etag
     found = _not_modified(etag, request.if_none_match)
     if found is not None:
+        _count("revalidated")
         return found
     answer = response_cache().get(etag)
     if answer is None:
         return None
     g.from_cache = True
+    _count("hit")
     return _send(answer, etag, accepts_gzip(request.accept_encodings))
 
 
@@ -211,6 +219,7 @@ def keep(response: Response) -> Response:
         or response.is_streamed
     ):
         return response
+    _count("miss")
     answer = response_cache().put(etag, response)
     return _send(answer, etag, accepts_gzip(request.accept_encodings))
 
@@ -271,10 +280,12 @@ class FastReads:
             return None
         found_304 = _not_modified(etag, parse_etags(environ.get("HTTP_IF_NONE_MATCH")))
         if found_304 is not None:
+            _count("revalidated")
             return found_304
         answer = self.app.extensions["response_cache"].get(etag)
         if answer is None:
             return None
+        _count("hit")
         accepts = parse_accept_header(environ.get("HTTP_ACCEPT_ENCODING"))
         return _send(answer, etag, accepts_gzip(accepts))
 

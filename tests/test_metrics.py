@@ -39,3 +39,25 @@ def test_json_log_lines_carry_the_sync_summary():
     assert line["message"] == "sync lib: updated"
     assert line["level"] == "info" and line["logger"] == "catalog_server.sync"
     assert line["event"] == "sync" and line["templates_total"] == 5
+
+
+def _cache_counts(client) -> dict[str, float]:
+    counts = {"hit": 0.0, "miss": 0.0, "revalidated": 0.0}
+    for line in client.get("/metrics").get_data(as_text=True).splitlines():
+        if line.startswith("catalog_answer_cache_total{"):
+            result = line.split('result="', 1)[1].split('"', 1)[0]
+            counts[result] = float(line.rsplit(" ", 1)[1])
+    return counts
+
+
+def test_metrics_count_what_the_answer_cache_did(client, make_catalog_repo, sync):
+    sync(make_catalog_repo(fixture="api-catalog").source("lib"))
+    before = _cache_counts(client)
+    first = client.get("/api/v1/templates?q=web")
+    client.get("/api/v1/templates?q=web")
+    client.get("/api/v1/templates?q=proxy")
+    client.get("/api/v1/templates?q=web", headers={"If-None-Match": first.headers["ETag"]})
+    after = _cache_counts(client)
+    assert after["miss"] - before["miss"] == 2
+    assert after["hit"] - before["hit"] == 1
+    assert after["revalidated"] - before["revalidated"] == 1
