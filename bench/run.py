@@ -47,11 +47,18 @@ BIN = Path(PYTHON).parent
 sys.path.insert(0, str(BENCH))
 
 import catalog_gen  # noqa: E402
+import search_bench  # noqa: E402
 import site_bench  # noqa: E402
 
 QUICK = "--quick" in sys.argv
-# `--only site` runs the web site's figures alone (bench/site_bench.py).
-ONLY_SITE = "--only" in sys.argv and sys.argv[sys.argv.index("--only") + 1 :][:1] == ["site"]
+# `--only site` runs the web site's figures alone (bench/site_bench.py); `--only search`
+# the uncached reads and relevance (bench/search_bench.py) after a cold sync.
+ONLY = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
+ONLY_SITE = ONLY == "site"
+# PostgreSQL for the uncached reads too: a database that the bench may wipe.
+PG_URL = os.environ.get("BENCH_PG_URL")
+# `--size huge`: the catalog of the sync and uncached-read figures (default large).
+SIZE = sys.argv[sys.argv.index("--size") + 1] if "--size" in sys.argv else "large"
 COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "1" if QUICK else "2"))
 FLOOR_RUNS = 3
 INCREMENTAL_RUNS = 3
@@ -101,17 +108,20 @@ def machine() -> dict:
         "python": platform.python_version(),
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": commit + (" (catalog_server has uncommitted changes)" if dirty else ""),
+        "load": " ".join(f"{x:.1f}" for x in os.getloadavg()),
     }
 
 
 # --- syncs ---------------------------------------------------------------------------------
 
 
-def child_sync(db: Path, name: str, repo: Path, *extra: str) -> dict:
-    """One sync in a fresh process (bench/sync_child.py); its JSON result."""
+def child_sync(db: Path | str, name: str, repo: Path, *extra: str) -> dict:
+    """One sync in a fresh process (bench/sync_child.py); its JSON result. ``db``: a
+    SQLite file, or a database URL."""
     env = dict(os.environ, BENCH_WORK=str(OUT / "work"))
+    url = db if isinstance(db, str) else f"sqlite:///{db}"
     done = subprocess.run(
-        [PYTHON, str(BENCH / "sync_child.py"), f"sqlite:///{db}", name, str(repo), *extra],
+        [PYTHON, str(BENCH / "sync_child.py"), url, name, str(repo), *extra],
         capture_output=True, text=True, env=env, cwd=ROOT,
     )  # fmt: skip
     if done.returncode != 0:
@@ -343,10 +353,11 @@ def load(port: int, paths: list[str], headers: dict | None = None) -> dict:
     }
 
 
-def server_env(db: Path) -> dict:
+def server_env(db: Path | str, name: str = "large") -> dict:
     catalogs = OUT / "work" / "catalogs.yml"
-    catalogs.write_text(f"catalogs:\n  - name: large\n    url: {OUT / 'large'}\n")
-    return dict(os.environ, CATALOG_DATABASE_URL=f"sqlite:///{db}",
+    catalogs.write_text(f"catalogs:\n  - name: {name}\n    url: {OUT / name}\n")
+    url = db if isinstance(db, str) else f"sqlite:///{db}"
+    return dict(os.environ, CATALOG_DATABASE_URL=url,
                 CATALOG_SOURCES=str(catalogs), CATALOG_INSTANCE_DIR=str(OUT / "work" / "instance"),
                 CATALOG_CACHE_DIR=str(OUT / "work" / "cache"))  # fmt: skip
 
@@ -450,6 +461,55 @@ def http_runs(port: int, headers: dict) -> dict:
             f" p99 {r['p99_ms']:.2f} ms, statuses {r['statuses']}")  # fmt: skip
     results["catalog_size_served"] = total
     return out
+
+
+def wipe_postgres(url: str) -> None:
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        for table in inspect(conn).get_table_names():
+            conn.execute(text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
+    engine.dispose()
+
+
+def measure_uncached(db: Path | str, label: str, name: str = "large") -> None:
+    """search_bench on a fresh server over ``db``: uncached reads and relevance."""
+    limit = 50 if name == "huge" else 20
+    log(f"[search] {label}: {search_bench.SEARCHES} distinct searches, "
+        f"{search_bench.DETAILS} template and version details, {search_bench.MANIFESTS} "
+        "manifests, each once; relevance of every template's exact name")  # fmt: skip
+    metrics_dir = Path(tempfile.mkdtemp(prefix="bench-metrics-"))
+    port = free_port()
+    env = server_env(db, name) | {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+    server = Server([str(BIN / "catalog-server"), "run", "--host", "127.0.0.1", "--port",
+                     str(port), "--workers", str(WORKERS)], port, env,
+                    "/api/v1/readyz")  # fmt: skip
+    try:
+        reads = search_bench.uncached_reads(port, name, catalog_gen.WORDS)
+        rel = search_bench.relevance(port, name)
+        rss = server.worker_rss_mib()
+    finally:
+        server.stop()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+    results.setdefault("uncached", {})[label] = {"reads": reads, "relevance": rel,
+                                                 "worker_rss_mib": rss}  # fmt: skip
+    for line in search_bench.report_lines(label, reads, rel):
+        log("    " + line)
+    for verdict in search_bench.verdicts(label, reads, rel, limit):
+        target(*verdict)
+
+
+def measure_search_both(db: Path, name: str = "large") -> None:
+    """Uncached reads on SQLite (``db``, synced already) and, with BENCH_PG_URL, on
+    PostgreSQL after a cold sync there."""
+    measure_uncached(db, f"SQLite, {name}", name)
+    if PG_URL:
+        wipe_postgres(PG_URL)
+        r = child_sync(PG_URL, name, OUT / name)
+        log(f"    PostgreSQL cold sync of {name}: {r['seconds']:.1f}s")
+        results.setdefault("postgres_sync", {})[name] = r["seconds"]
+        measure_uncached(PG_URL, f"PostgreSQL, {name}", name)
 
 
 def answers_for(questions: list[dict]) -> dict:
@@ -558,7 +618,30 @@ def report(info: dict) -> str:
         f"Errors: {results['errors']['failed']} failed responses, "
         f"{results['errors']['socket_errors']} socket errors in "
         f"{results['errors']['requests']} requests.",
+        *uncached_lines(),
         *(site_bench.report_lines(results["site"]) if "site" in results else []),
+        *verdict_table(),
+    ]
+    return "\n".join(lines)
+
+
+def uncached_lines() -> list[str]:
+    lines = []
+    for label, r in results.get("uncached", {}).items():
+        lines += search_bench.report_lines(label, r["reads"], r["relevance"])
+    return lines
+
+
+def search_report(info: dict) -> str:
+    """The report of `--only search`: the machine, the sync and the uncached reads."""
+    c = results["cold_sync"]
+    lines = [
+        f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB; "
+        f"Python {info['python']}; load average before the run {info['load']}",
+        f"Date: {info['date']}; commit {info['commit']}",
+        f"Catalog {SIZE}: {c['templates']} templates; cold sync (SQLite) {c['seconds']:.1f} s, "
+        f"peak RSS {c['maxrss_mib']:.0f} MiB",
+        *uncached_lines(),
         *verdict_table(),
     ]
     return "\n".join(lines)
@@ -606,6 +689,16 @@ def main() -> int:
     if ONLY_SITE:
         measure_site()
         return finish(info, site_report(info), started)
+    if ONLY == "search":
+        repo = catalog_gen.ensure_repo(OUT, SIZE)
+        db = fresh_db(SIZE)
+        r = child_sync(db, SIZE, repo)
+        log(f"    cold sync of {SIZE}: {r['seconds']:.1f}s, {r['templates_total']} templates, "
+            f"maxrss {r['maxrss_kb'] // 1024} MiB")  # fmt: skip
+        results["cold_sync"] = {"seconds": r["seconds"], "templates": r["templates_total"],
+                                "maxrss_mib": r["maxrss_kb"] / 1024}  # fmt: skip
+        measure_search_both(db, SIZE)
+        return finish(info, search_report(info), started)
     for name in ("small", "large", "helm-large"):
         t = time.monotonic()
         catalog_gen.ensure_repo(OUT, name)
@@ -616,6 +709,7 @@ def main() -> int:
     db = measure_syncs(OUT / "large")
     measure_helm(OUT / "helm-large")
     measure_http(db)
+    measure_search_both(db)
     measure_site()
     return finish(info, report(info), started)
 

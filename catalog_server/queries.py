@@ -167,14 +167,15 @@ _VERSION_RANGES = (
 )
 
 
-def _matched(session: Session, f: TemplateFilter):
-    """The search index's matches for ``f.q`` (a subquery), or None without a query."""
+def _matched(session: Session, f: TemplateFilter, scored: bool = False):
+    """The search index's matches for ``f.q`` (a subquery; with a score only when
+    ``scored``), None without a query, False for a query that cannot match."""
     if not f.q:
         return None
     query = parse_query(f.q)
     if not query.terms:
         return False  # nothing but punctuation: nothing matches
-    return session_index(session).matches(session, query)
+    return session_index(session).matches(session, query, scored)
 
 
 def _fitting(session: Session, f: TemplateFilter, matched=None) -> set[int] | None:
@@ -275,21 +276,22 @@ def search_templates(
     base = select(Template, Catalog.name).join(Catalog, Template.catalog_id == Catalog.id)
     order: tuple = by_name
     if matched is not None and matched is not False:
-        base = base.join(matched, matched.c.template_id == Template.id)
+        ranked = _matched(session, f, scored=sort == "relevance")
+        base = base.join(ranked, ranked.c.template_id == Template.id)
         if sort == "relevance":
             key = parse_query(f.q or "").key
             tier = case(
-                (or_(matched.c.name_key == key, matched.c.slug_key == key), 0),
+                (or_(ranked.c.name_key == key, ranked.c.slug_key == key), 0),
                 (
                     or_(
-                        matched.c.name_key.startswith(key, autoescape=True),
-                        matched.c.slug_key.startswith(key, autoescape=True),
+                        ranked.c.name_key.startswith(key, autoescape=True),
+                        ranked.c.slug_key.startswith(key, autoescape=True),
                     ),
                     1,
                 ),
                 else_=2,
             )
-            order = (tier, matched.c.score.desc(), *by_name)
+            order = (tier, ranked.c.score.desc(), *by_name)
     if sort == "updated":
         order = (_updated().desc(), *by_name)
     stmt = _filtered(base, f, skip="q", fitting=fitting, matched=matched)

@@ -9,7 +9,7 @@ and README (D). Two implementations honour one interface, :class:`SearchIndex`:
 - SQLite: an FTS5 table (``template_search``) ranked by ``bm25`` with per-field weights;
 - PostgreSQL: a table with a weighted ``tsvector`` (GIN index) ranked by ``ts_rank``, plus
   trigram similarity on the name (``pg_trgm``, where the extension could be created) so
-  that a misspelt or partial name still finds its template.
+  that a misspelt name still finds its template: used when the words match nothing.
 
 A query is reduced to its words (letters and digits; everything else, FTS syntax included,
 is a separator), each matched as a word prefix, all of them required. Whatever the engine,
@@ -118,9 +118,10 @@ class SearchIndex(Protocol):
     def write(self, session: Session | Connection, entries: list[SearchEntry]) -> None:
         """Replace the entries of these templates."""
 
-    def matches(self, session: Session, query: SearchQuery) -> Subquery:
+    def matches(self, session: Session, query: SearchQuery, scored: bool = True) -> Subquery:
         """The templates that match: columns ``template_id``, ``score`` (higher is
-        better), ``name_key`` and ``slug_key``."""
+        better; 0 unless ``scored``, which a filter or a count does not need),
+        ``name_key`` and ``slug_key``."""
 
     def stored(self, session: Session, ids: list[int]) -> dict[int, tuple[str, str]]:
         """(keywords, readme) of these templates, as indexed."""
@@ -174,11 +175,12 @@ class SqliteIndex:
             [e.__dict__ for e in entries],
         )
 
-    def matches(self, session: Session, query: SearchQuery) -> Subquery:
+    def matches(self, session: Session, query: SearchQuery, scored: bool = True) -> Subquery:
         # Every word quoted (FTS5 reads nothing inside quotes as syntax) and a prefix.
         fts = " AND ".join(f'"{term}"*' for term in query.terms)
+        score = f"-bm25({TABLE}, {self.WEIGHTS})" if scored else "0.0"
         stmt = text(
-            f"SELECT rowid AS template_id, -bm25({TABLE}, {self.WEIGHTS}) AS score, "
+            f"SELECT rowid AS template_id, {score} AS score, "
             f"name_key, slug_key FROM {TABLE} WHERE {TABLE} MATCH :fts"
         ).bindparams(fts="{name keywords description readme} : (" + fts + ")")
         return stmt.columns(**_MATCH_COLUMNS).subquery("matched")
@@ -197,8 +199,6 @@ class PostgresIndex:
 
     # ts_rank's weights of D, C, B, A: README, description, keywords, name.
     WEIGHTS = "{0.1, 0.2, 0.4, 1.0}"
-    # How much a trigram-only match (a misspelt name) scores against a full-text one.
-    TRIGRAM_SCORE = 0.5
 
     def __init__(self) -> None:
         self._trigram: dict[str, bool] = {}
@@ -283,21 +283,30 @@ class PostgresIndex:
             self._trigram[url] = found is not None
         return self._trigram[url]
 
-    def matches(self, session: Session, query: SearchQuery) -> Subquery:
+    @staticmethod
+    def _any_match(session: Session, tsquery: str) -> bool:
+        found = session.execute(
+            text(f"SELECT 1 FROM {TABLE} WHERE document @@ to_tsquery('simple', :tsquery) LIMIT 1"),
+            {"tsquery": tsquery},
+        ).first()
+        return found is not None
+
+    def matches(self, session: Session, query: SearchQuery, scored: bool = True) -> Subquery:
         # Words of letters and digits only, so nothing in them is tsquery syntax.
         tsquery = " & ".join(f"{term}:*" for term in query.terms)
-        score = f"ts_rank('{self.WEIGHTS}', document, query)"
+        # Misspelt names: only when the words themselves match nothing (a similarity test
+        # of every name costs more than the full-text match of the same rows).
+        trigram = self.trigram(session) and not self._any_match(session, tsquery)
+        score = f"ts_rank('{self.WEIGHTS}', document, query)" if scored else "0.0"
         where = "document @@ query"
-        if self.trigram(session):
-            # Misspelt or partial names: similar to the whole name, or to a part of it
-            # (the closer the whole name, the higher).
-            score = (
-                f"{score} + {self.TRIGRAM_SCORE} * "
-                "(similarity(name_key, :key) + word_similarity(:key, name_key)) / 2"
-            )
-            where = f"({where} OR name_key % :key OR name_key %> :key)"
+        if trigram:
+            # Similar to the whole name, or to a part of it (the closer the whole name,
+            # the higher).
+            where = "(name_key % :key OR name_key %> :key)"
+            if scored:
+                score = "(similarity(name_key, :key) + word_similarity(:key, name_key)) / 2"
         params = {"tsquery": tsquery}
-        if self.trigram(session):
+        if trigram:
             params["key"] = query.key
         stmt = text(
             f"SELECT template_id, {score} AS score, name_key, slug_key "
@@ -374,30 +383,24 @@ def include_in_schema(name: str | None, type_: str, parent_names: dict) -> bool:
 # --- highlights ------------------------------------------------------------------------
 
 
-def _matching_spans(value: str, terms: tuple[str, ...]) -> list[list[int]]:
-    spans = []
-    for m in _WORD.finditer(value):
-        word = m.group().lower()
-        if any(word.startswith(t) for t in terms):
-            spans.append([m.start(), m.end()])
-    return spans
+def _pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
+    """A word that begins with one of the terms (the longest term tried first)."""
+    alternatives = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
+    return re.compile(rf"(?<![^\W_])(?:{alternatives})[^\W_]*", re.IGNORECASE)
 
 
-def _snippet(value: str, terms: tuple[str, ...]) -> tuple[str, list[list[int]]] | None:
-    spans = _matching_spans(value, terms)
-    if not spans:
+def _snippet(value: str, pattern: re.Pattern[str]) -> tuple[str, list[list[int]]] | None:
+    first = pattern.search(value)
+    if first is None:
         return None
-    start = 0 if len(value) <= SNIPPET_CHARS else max(0, spans[0][0] - SNIPPET_CHARS // 4)
-    if start:  # begin at a word
-        space = value.find(" ", start)
-        start = space + 1 if 0 <= space < spans[0][0] else start
+    start = 0
+    if len(value) > SNIPPET_CHARS:
+        start = max(0, first.start() - SNIPPET_CHARS // 4)
+        space = value.find(" ", start, first.start())
+        start = space + 1 if space >= 0 else start  # begin at a word
     fragment = value[start : start + SNIPPET_CHARS]
-    inside = [
-        [a - start, min(b, start + len(fragment)) - start]
-        for a, b in spans
-        if a >= start and a < start + len(fragment)
-    ]
-    return fragment, inside
+    spans = [[m.start(), m.end()] for m in pattern.finditer(fragment)]
+    return fragment, spans
 
 
 def highlights(query: SearchQuery, fields: list[tuple[str, str | None]]) -> list[dict[str, Any]]:
@@ -405,10 +408,11 @@ def highlights(query: SearchQuery, fields: list[tuple[str, str | None]]) -> list
     ``matches`` as [start, end) character offsets into ``fragment`` (the field's whole
     text, or a window of it for long ones). Fields without a match are left out."""
     found = []
+    pattern = _pattern(query.terms)
     for field, value in fields:
         if not value:
             continue
-        snippet = _snippet(value, query.terms)
+        snippet = _snippet(value, pattern)
         if snippet is not None:
             found.append({"field": field, "fragment": snippet[0], "matches": snippet[1]})
     return found

@@ -15,8 +15,8 @@ SEARCH_QUERY = param(
     "only separates words). Ranked by relevance: a name or id equal to the query "
     "first, then names starting with it, then by a full-text score that weighs the "
     "name over keywords and categories over the description over the README; on "
-    "PostgreSQL with pg_trgm, misspelt names are found too. Each item then carries "
-    "`highlights`.",
+    "PostgreSQL with pg_trgm, a query whose words match nothing finds misspelt names. "
+    "Each item then carries `highlights`.",
     TEXT,
 )
 SORT = param(
