@@ -512,17 +512,6 @@ def measure_search_both(db: Path, name: str = "large") -> None:
         measure_uncached(PG_URL, f"PostgreSQL, {name}", name)
 
 
-def answers_for(questions: list[dict]) -> dict:
-    sample = {"int": 3, "float": 1.5, "boolean": True, "password": "s3cret-Pass"}
-    answers = {}
-    for q in questions:
-        if q.get("required") and q.get("default") in (None, ""):
-            kind = q.get("type", "string")
-            answers[q["variable"]] = (q.get("options") or [None])[0] if kind == "enum" else (
-                sample.get(kind, "value"))  # fmt: skip
-    return answers
-
-
 def manifest_runs(port: int) -> dict:
     log(f"[5] manifest rendering, {MANIFEST_RUNS} sequential POSTs each after 2 warm-ups")
     statuses: dict[str, int] = {}
@@ -532,7 +521,7 @@ def manifest_runs(port: int) -> dict:
         version = json.loads(body)["versions"][0]["version"]
         path = f"/api/v1/templates/large/{slug}/versions/{version}"
         _, _, body = request(port, "GET", path)
-        payload = json.dumps({"answers": answers_for(json.loads(body)["questions"]),
+        payload = json.dumps({"answers": search_bench.answers(json.loads(body)["questions"]),
                               "release": "bench", "namespace": "bench"}).encode()  # fmt: skip
         times = []
         for i in range(MANIFEST_RUNS + 2):
