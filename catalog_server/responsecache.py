@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -84,12 +85,69 @@ class ServedState:
         return self._site
 
 
+# Answers at least this large (a Helm index) are also kept in an anonymous memory file,
+# which a server that can (gunicorn) sends with sendfile(2): no copy per request.
+SHARED_FILE_BYTES = 128 * 1024
+
+
+class SharedBody:
+    """Bytes in an anonymous in-memory file (Linux memfd), closed when no answer being
+    sent holds it any more. Only read at explicit offsets (pread, sendfile), so any
+    number of threads may send it at once: its file position never moves."""
+
+    def __init__(self, data: bytes):
+        self.size = len(data)
+        self.fd = os.memfd_create("catalog-answer", os.MFD_CLOEXEC)
+        view, written = memoryview(data), 0
+        while written < len(data):
+            written += os.write(self.fd, view[written:])
+        os.lseek(self.fd, 0, os.SEEK_SET)  # a server's sendfile starts where it stands
+
+    def __del__(self):
+        fd, self.fd = getattr(self, "fd", -1), -1
+        if fd >= 0:
+            os.close(fd)
+
+
+class BodyReader:
+    """One answer's read of a SharedBody: what a WSGI file wrapper takes. ``fileno`` lets
+    the server send the file itself; ``read`` serves any other server. Closing it leaves
+    the shared file open for the other answers."""
+
+    def __init__(self, body: SharedBody):
+        self._body, self._pos = body, 0
+
+    def fileno(self) -> int:
+        return self._body.fd
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = self._body.size - self._pos
+        data = os.pread(self._body.fd, size, self._pos)
+        self._pos += len(data)
+        return data
+
+    def close(self) -> None:
+        pass
+
+
+def _shared(data: bytes | None) -> SharedBody | None:
+    if data is None or len(data) < SHARED_FILE_BYTES or not hasattr(os, "memfd_create"):
+        return None
+    try:
+        return SharedBody(data)
+    except OSError:  # no memfd here (a restricted sandbox): plain bytes it is
+        return None
+
+
 @dataclass(frozen=True)
 class CachedAnswer:
     body: bytes
     content_type: str
     headers: tuple[tuple[str, str], ...]  # e.g. the sandbox CSP of a raw file
     gzipped: bytes | None  # the gzip form, when it pays
+    body_file: SharedBody | None = None  # large answers: the same bytes as files
+    gzipped_file: SharedBody | None = None
 
 
 class ResponseCache:
@@ -116,7 +174,7 @@ class ResponseCache:
         headers = tuple(
             (k, v) for k, v in response.headers.items() if k.lower() not in TRANSFER_HEADERS
         )
-        answer = CachedAnswer(body, content_type, headers, gzipped)
+        answer = CachedAnswer(body, content_type, headers, gzipped, _shared(body), _shared(gzipped))
         size = len(body) + len(gzipped or b"")
         if size > self.max_bytes // 8:
             return answer  # too large to keep; served, not cached
@@ -156,10 +214,20 @@ def helm_etag(catalog: str, state: tuple[str | None, int], path: str) -> str:
     return hashlib.sha256(repr((catalog, state, path)).encode()).hexdigest()[:32]
 
 
-def _send(answer: CachedAnswer, etag: str, gzip_ok: bool) -> Response:
-    """The answer in the form the client takes: gzip (its own ETag) when it says it can."""
+def _send(answer: CachedAnswer, etag: str, gzip_ok: bool, environ: dict) -> Response:
+    """The answer in the form the client takes: gzip (its own ETag) when it says it can.
+    A large one goes as its shared file through the server's ``wsgi.file_wrapper``."""
     gz = answer.gzipped is not None and gzip_ok
-    response = Response(answer.gzipped if gz else answer.body, content_type=answer.content_type)
+    data = answer.gzipped if gz else answer.body
+    shared = answer.gzipped_file if gz else answer.body_file
+    wrapper = environ.get("wsgi.file_wrapper")
+    if shared is not None and wrapper is not None:
+        response = Response(
+            wrapper(BodyReader(shared)), content_type=answer.content_type, direct_passthrough=True
+        )
+        response.content_length = len(data)
+    else:
+        response = Response(data, content_type=answer.content_type)
     response.headers.extend(answer.headers)
     if gz:
         response.headers["Content-Encoding"] = "gzip"
@@ -199,7 +267,7 @@ def answer_from_cache(etag: str) -> Response | None:
         return None
     g.from_cache = True
     _count("hit")
-    return _send(answer, etag, accepts_gzip(request.accept_encodings))
+    return _send(answer, etag, accepts_gzip(request.accept_encodings), request.environ)
 
 
 def accepts_gzip(accept) -> bool:
@@ -221,7 +289,7 @@ def keep(response: Response) -> Response:
         return response
     _count("miss")
     answer = response_cache().put(etag, response)
-    return _send(answer, etag, accepts_gzip(request.accept_encodings))
+    return _send(answer, etag, accepts_gzip(request.accept_encodings), request.environ)
 
 
 # Reads that must reflect the live process or database: never answered from memory. By
@@ -287,7 +355,7 @@ class FastReads:
             return None
         _count("hit")
         accepts = parse_accept_header(environ.get("HTTP_ACCEPT_ENCODING"))
-        return _send(answer, etag, accepts_gzip(accepts))
+        return _send(answer, etag, accepts_gzip(accepts), environ)
 
 
 def _wsgi_text(value: str) -> str:

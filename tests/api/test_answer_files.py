@@ -1,0 +1,87 @@
+"""Large kept answers (a Helm index) go out as one shared in-memory file, sent by the
+server with sendfile(2): the same bytes as the plain answer, to any number of clients."""
+
+from __future__ import annotations
+
+import gc
+import gzip
+import hashlib
+import os
+import threading
+
+from flask import Flask, Response
+from gunicorn.http.wsgi import FileWrapper
+
+from catalog_server.responsecache import (
+    SHARED_FILE_BYTES,
+    BodyReader,
+    ResponseCache,
+    SharedBody,
+    _send,
+)
+
+
+def _body(environ) -> bytes:
+    response = _send(ANSWER, "etag", True, environ)
+    parts = response(environ, lambda status, headers: None)
+    try:
+        return b"".join(parts)
+    finally:
+        getattr(parts, "close", lambda: None)()
+
+
+DATA = b"entries:\n" + b"".join(
+    b"  chart-%06d: %s\n" % (i, hashlib.sha256(b"%d" % i).hexdigest().encode())
+    for i in range(20_000)
+)
+app = Flask(__name__)
+with app.test_request_context():
+    ANSWER = ResponseCache().put("etag", Response(DATA, content_type="application/yaml"))
+
+
+def test_a_large_answer_is_kept_as_files_too():
+    assert len(DATA) > SHARED_FILE_BYTES
+    assert ANSWER.body_file is not None and ANSWER.gzipped_file is not None
+    assert ANSWER.body_file.size == len(DATA)
+
+
+def test_the_file_wrapper_sends_the_same_bytes_as_plain_bytes():
+    with app.test_request_context():
+        plain = _body({"REQUEST_METHOD": "GET"})
+        wrapped = _body({"REQUEST_METHOD": "GET", "wsgi.file_wrapper": FileWrapper})
+    assert gzip.decompress(plain) == DATA
+    assert wrapped == plain
+
+
+def test_many_readers_at_once_read_whole_answers():
+    shared = SharedBody(DATA)
+    results = []
+
+    def read():
+        reader = BodyReader(shared)
+        chunks = []
+        while chunk := reader.read(4096):
+            chunks.append(chunk)
+        reader.close()
+        results.append(b"".join(chunks))
+
+    threads = [threading.Thread(target=read) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [DATA] * 8
+    # Nothing moved the file's own position: a server's sendfile starts at 0.
+    assert os.lseek(shared.fd, 0, os.SEEK_CUR) == 0
+
+
+def test_the_file_is_closed_when_nothing_holds_it():
+    shared = SharedBody(b"x" * 10)
+    fd = shared.fd
+    del shared
+    gc.collect()
+    try:
+        os.fstat(fd)
+    except OSError:
+        return
+    raise AssertionError("the memory file is still open")
