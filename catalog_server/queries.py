@@ -9,10 +9,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, case, false, func, or_, select
+from sqlalchemy import Select, false, func, select
 from sqlalchemy.orm import Session, defer, load_only, selectinload
 
-from catalog_server import versions
+from catalog_server import search, versions
 from catalog_server.constraints import (
     ConstraintError,
     Version,
@@ -28,7 +28,6 @@ from catalog_server.models import (
     VersionFile,
 )
 from catalog_server.problems import TemplateNotFound
-from catalog_server.search import parse_query, session_index
 
 # How a template list may be ordered; relevance is the default when there is a query.
 SORTS = ("relevance", "name", "updated")
@@ -168,14 +167,17 @@ _VERSION_RANGES = (
 
 
 def _matched(session: Session, f: TemplateFilter, scored: bool = False):
-    """The search index's matches for ``f.q`` (a subquery; with a score only when
-    ``scored``), None without a query, False for a query that cannot match."""
+    """(the templates that match ``f.q`` with their scores, the clause that keeps them);
+    (None, None) without a query. The match runs once per query and session."""
     if not f.q:
-        return None
-    query = parse_query(f.q)
-    if not query.terms:
-        return False  # nothing but punctuation: nothing matches
-    return session_index(session).matches(session, query, scored)
+        return None, None
+    query = search.parse_query(f.q)
+    if not query.terms:  # nothing but punctuation: nothing matches
+        return {}, false()
+    matched = search.find(session, query, scored)
+    if not matched:
+        return matched, false()
+    return matched, search.session_index(session).id_in(Template.id, list(matched))
 
 
 def _fitting(session: Session, f: TemplateFilter, matched=None) -> set[int] | None:
@@ -221,10 +223,8 @@ def _filtered(
                 select(TemplateCategory.template_id).where(TemplateCategory.name == f.category)
             )
         )
-    if matched is False:
-        stmt = stmt.where(false())
-    elif matched is not None and skip != "q":
-        stmt = stmt.where(Template.id.in_(select(matched.c.template_id)))
+    if matched is not None:  # the search's clause (catalog_server.search)
+        stmt = stmt.where(matched)
     return stmt
 
 
@@ -270,31 +270,41 @@ def search_templates(
     Ties go by name, catalog and id. Raises ConstraintError for a Kubernetes or Rancher
     version that does not parse."""
     sort = sort or ("relevance" if f.q else "name")
-    matched = _matched(session, f)
+    scores, matched = _matched(session, f, scored=sort == "relevance")
     fitting = _fitting(session, f, matched)
     by_name = (func.lower(Template.name), Catalog.name, Template.slug)
-    base = select(Template, Catalog.name).join(Catalog, Template.catalog_id == Catalog.id)
-    order: tuple = by_name
-    if matched is not None and matched is not False:
-        ranked = _matched(session, f, scored=sort == "relevance")
-        base = base.join(ranked, ranked.c.template_id == Template.id)
-        if sort == "relevance":
-            key = parse_query(f.q or "").key
-            tier = case(
-                (or_(ranked.c.name_key == key, ranked.c.slug_key == key), 0),
-                (
-                    or_(
-                        ranked.c.name_key.startswith(key, autoescape=True),
-                        ranked.c.slug_key.startswith(key, autoescape=True),
-                    ),
-                    1,
-                ),
-                else_=2,
+    if scores is not None and sort == "relevance":
+        # Every match's place, in Python: the scores are here already, and the list of
+        # keys is small (ids, names) next to what a page loads.
+        keys = session.execute(
+            _filtered(
+                select(Template.id, *by_name).join(Catalog, Template.catalog_id == Catalog.id),
+                f,
+                fitting=fitting,
+                matched=matched,
             )
-            order = (tier, ranked.c.score.desc(), *by_name)
-    if sort == "updated":
-        order = (_updated().desc(), *by_name)
-    stmt = _filtered(base, f, skip="q", fitting=fitting, matched=matched)
+        ).all()
+        query = search.parse_query(f.q or "")
+
+        def place(row):
+            score, name_key, slug_key = scores[row[0]]
+            return (search.tier(query, name_key, slug_key), -score, *row[1:])
+
+        ordered = [row[0] for row in sorted(keys, key=place)]
+        page_ids = ordered[(page - 1) * per_page : page * per_page]
+        found = {
+            t.id: (t, c)
+            for t, c in session.execute(
+                select(Template, Catalog.name)
+                .join(Catalog, Template.catalog_id == Catalog.id)
+                .where(Template.id.in_(page_ids))
+                .options(_SUMMARY_COLUMNS)
+            )
+        }
+        return Page([found[i] for i in page_ids if i in found], len(ordered), page, per_page)
+    order = (_updated().desc(), *by_name) if sort == "updated" else by_name
+    base = select(Template, Catalog.name).join(Catalog, Template.catalog_id == Catalog.id)
+    stmt = _filtered(base, f, fitting=fitting, matched=matched)
     total = session.scalar(
         _filtered(
             select(func.count(Template.id)).join(Catalog, Template.catalog_id == Catalog.id),
@@ -314,7 +324,7 @@ def search_templates(
 
 def template_facets(session: Session, f: TemplateFilter) -> dict[str, dict[str, int]]:
     """Counts per category and per kind, each under all the other filters."""
-    matched = _matched(session, f)
+    _, matched = _matched(session, f)
     fitting = _fitting(session, f, matched)
     by_category = session.execute(
         _filtered(

@@ -20,14 +20,16 @@ same way for both engines: which words of which field matched.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Float, Integer, String, text
+from sqlalchemy import Float, Integer, String, any_, bindparam, func, literal_column, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Subquery
+from sqlalchemy.sql import ColumnElement, Subquery
 
 TABLE = "template_search"
 # A README is indexed up to this many characters: enough for what a search should find
@@ -126,6 +128,9 @@ class SearchIndex(Protocol):
     def stored(self, session: Session, ids: list[int]) -> dict[int, tuple[str, str]]:
         """(keywords, readme) of these templates, as indexed."""
 
+    def id_in(self, column: Any, ids: list[int]) -> ColumnElement[bool]:
+        """``column`` is one of ``ids`` (any number of them, as one bound value)."""
+
 
 _MATCH_COLUMNS = {"template_id": Integer, "score": Float, "name_key": String, "slug_key": String}
 
@@ -192,6 +197,10 @@ class SqliteIndex:
             text(f"SELECT rowid, keywords, readme FROM {TABLE} WHERE rowid IN ({_ints(ids)})")
         )
         return {row[0]: (row[1], row[2]) for row in rows}
+
+    def id_in(self, column: Any, ids: list[int]) -> ColumnElement[bool]:
+        values = select(literal_column("value")).select_from(func.json_each(json.dumps(ids)))
+        return column.in_(values.scalar_subquery())
 
 
 class PostgresIndex:
@@ -285,9 +294,10 @@ class PostgresIndex:
 
     @staticmethod
     def _any_match(session: Session, tsquery: str) -> bool:
+        """Whether the words match any template at all."""
         found = session.execute(
-            text(f"SELECT 1 FROM {TABLE} WHERE document @@ to_tsquery('simple', :tsquery) LIMIT 1"),
-            {"tsquery": tsquery},
+            text(f"SELECT 1 FROM {TABLE} WHERE document @@ to_tsquery('simple', :q) LIMIT 1"),
+            {"q": tsquery},
         ).first()
         return found is not None
 
@@ -324,6 +334,9 @@ class PostgresIndex:
             )
         )
         return {row[0]: (row[1], row[2]) for row in rows}
+
+    def id_in(self, column: Any, ids: list[int]) -> ColumnElement[bool]:
+        return column == any_(bindparam("search_ids", ids, type_=ARRAY(Integer)))
 
 
 def fill_from_templates(index: SearchIndex, conn: Connection) -> None:
@@ -364,6 +377,34 @@ def index_for(dialect: str) -> SearchIndex:
 
 def session_index(session: Session) -> SearchIndex:
     return index_for(session.get_bind().dialect.name)
+
+
+# What a match is to the list: template id -> (score, name key, id key).
+Matched = dict[int, tuple[float, str, str]]
+
+
+def find(session: Session, query: SearchQuery, scored: bool) -> Matched:
+    """Every template that matches ``query``, with its score when ``scored`` (else 0).
+    Asked once per query and session: a list, its count and its facets share it."""
+    known = session.info.setdefault("search_matches", {})
+    for key in ((query.terms, True), (query.terms, scored)):
+        if key in known:
+            return known[key]
+    found = session_index(session).matches(session, query, scored)
+    rows = session.execute(
+        select(found.c.template_id, found.c.score, found.c.name_key, found.c.slug_key)
+    )
+    matched = {row[0]: (row[1] or 0.0, row[2], row[3]) for row in rows}
+    known[(query.terms, scored)] = matched
+    return matched
+
+
+def tier(query: SearchQuery, name_key: str, slug_key: str) -> int:
+    """0: the name or id is the query; 1: it starts with the query; 2: anything else."""
+    key = query.key
+    if key in (name_key, slug_key):
+        return 0
+    return 1 if name_key.startswith(key) or slug_key.startswith(key) else 2
 
 
 def write_entry(session: Session, entry: SearchEntry) -> None:
