@@ -5,6 +5,7 @@ Each function runs a small, fixed number of queries whatever the size of the ans
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -270,28 +271,19 @@ def search_templates(
     Ties go by name, catalog and id. Raises ConstraintError for a Kubernetes or Rancher
     version that does not parse."""
     sort = sort or ("relevance" if f.q else "name")
-    scores, matched = _matched(session, f, scored=sort == "relevance")
-    fitting = _fitting(session, f, matched)
     by_name = (func.lower(Template.name), Catalog.name, Template.slug)
-    if scores is not None and sort == "relevance":
+    if f.q and sort == "relevance":
         # Every match's place, in Python: the scores are here already, and the list of
         # keys is small (ids, names) next to what a page loads.
-        keys = session.execute(
-            _filtered(
-                select(Template.id, *by_name).join(Catalog, Template.catalog_id == Catalog.id),
-                f,
-                fitting=fitting,
-                matched=matched,
-            )
-        ).all()
-        query = search.parse_query(f.q or "")
+        scores, rows = _search_rows(session, f)
+        query = search.parse_query(f.q)
 
         def place(row):
-            score, name_key, slug_key = scores[row[0]]
-            return (search.tier(query, name_key, slug_key), -score, *row[1:])
+            score, name_key, slug_key = scores[row.id]
+            return (search.tier(query, name_key, slug_key), -score, *row[1:4])
 
-        ordered = [row[0] for row in sorted(keys, key=place)]
-        page_ids = ordered[(page - 1) * per_page : page * per_page]
+        kept = sorted((r for r in rows if _kind_fits(f, r) and _category_fits(f, r)), key=place)
+        page_ids = [row.id for row in kept[(page - 1) * per_page : page * per_page]]
         found = {
             t.id: (t, c)
             for t, c in session.execute(
@@ -301,7 +293,9 @@ def search_templates(
                 .options(_SUMMARY_COLUMNS)
             )
         }
-        return Page([found[i] for i in page_ids if i in found], len(ordered), page, per_page)
+        return Page([found[i] for i in page_ids if i in found], len(kept), page, per_page)
+    _, matched = _matched(session, f)
+    fitting = _fitting(session, f, matched)
     order = (_updated().desc(), *by_name) if sort == "updated" else by_name
     base = select(Template, Catalog.name).join(Catalog, Template.catalog_id == Catalog.id)
     stmt = _filtered(base, f, fitting=fitting, matched=matched)
@@ -322,8 +316,51 @@ def search_templates(
     return Page([(t, c) for t, c in rows], total or 0, page, per_page)
 
 
+def _search_rows(session: Session, f: TemplateFilter):
+    """(scores, rows) for a query: the search's matches with their scores, and (id,
+    lower-cased name, catalog, id, kind, categories) of each match that the filters other
+    than kind and category keep. Once per filter and session: a list and its facets
+    share it."""
+    key = (f.q, f.catalog, f.include_hidden, f.kube_version, f.rancher_version)
+    known = session.info.setdefault("search_rows", {})
+    if key not in known:
+        broad = TemplateFilter(
+            f.q, f.catalog, None, None, f.include_hidden, f.kube_version, f.rancher_version
+        )
+        scores, matched = _matched(session, broad, scored=True)
+        fitting = _fitting(session, broad, matched)
+        columns = (Template.id, func.lower(Template.name), Catalog.name, Template.slug)
+        rows = session.execute(
+            _filtered(
+                select(*columns, Template.kind, Template.categories).join(
+                    Catalog, Template.catalog_id == Catalog.id
+                ),
+                broad,
+                fitting=fitting,
+                matched=matched,
+            )
+        ).all()
+        known[key] = (scores or {}, rows)
+    return known[key]
+
+
+def _kind_fits(f: TemplateFilter, row: Any) -> bool:
+    return not f.kind or row.kind == f.kind
+
+
+def _category_fits(f: TemplateFilter, row: Any) -> bool:
+    return not f.category or f.category in (row.categories or [])
+
+
 def template_facets(session: Session, f: TemplateFilter) -> dict[str, dict[str, int]]:
     """Counts per category and per kind, each under all the other filters."""
+    if f.q:  # from the search's rows, which the list has read already
+        _, rows = _search_rows(session, f)
+        kinds = Counter(r.kind for r in rows if _category_fits(f, r))
+        names = Counter(
+            c for r in rows if _kind_fits(f, r) for c in dict.fromkeys(r.categories or [])
+        )
+        return {"category": dict(sorted(names.items())), "kind": dict(sorted(kinds.items()))}
     _, matched = _matched(session, f)
     fitting = _fitting(session, f, matched)
     by_category = session.execute(
