@@ -14,6 +14,9 @@ Sizes (templates x versions):
 - ``small``: 100 x 3 (65 compose, 35 Helm)
 - ``large``: 2,000 x 5 = 10,000 versions (1,300 compose, 700 Helm = 3,500 chart versions),
   about 48,000 files: just under the indexer's 50,000-file cap (``MAX_CATALOG_FILES``).
+- ``huge`` (opt-in: ``bench/run.py --only search --size huge``): 10,000 x 10 = 100,000
+  versions (5,000 compose, 5,000 Helm = 50,000 chart versions), about 515,000 files and
+  540 MB: indexed with ``CATALOG_MAX_FILES`` raised (the default cap is 200,000 files).
 
 ``helm-<size>`` is a Helm-only catalog holding the same chart versions as ``<size>``, and
 ``packaged(size)`` writes those versions as ``.tgz`` archives (``helmrepo.package_chart``)
@@ -51,6 +54,7 @@ class Size:
 SIZES = {
     "small": Size("small", compose=65, helm=35, versions=3),
     "large": Size("large", compose=1300, helm=700, versions=5),
+    "huge": Size("huge", compose=5000, helm=5000, versions=10),
 }
 
 WORDS = [

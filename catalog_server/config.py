@@ -150,6 +150,7 @@ class Settings:
     # refresh (seconds), and how many one catalog may have at once.
     preview_ttl: int = 7 * 86400
     preview_max: int = 10
+    max_catalog_files: int = 200_000  # a catalog with more files is refused whole
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -199,6 +200,7 @@ class Settings:
             ),
             preview_ttl=_at_least(env, "CATALOG_PREVIEW_TTL", 7 * 86400, 60),
             preview_max=_at_least(env, "CATALOG_PREVIEW_MAX", 10, 1),
+            max_catalog_files=_at_least(env, "CATALOG_MAX_FILES", 200_000, 1),
         )
 
 

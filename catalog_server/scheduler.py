@@ -89,6 +89,7 @@ def sync_one(session: Session, settings: Settings, source: CatalogSource, **kw) 
             catalog_checks=server_catalog_checks(helm_lint=settings.server_helm_lint),
             signer=signer,
             render_images=settings.render_images,
+            max_files=settings.max_catalog_files,
             **kw,
         )
     log.info(

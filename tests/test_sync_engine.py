@@ -361,3 +361,24 @@ def test_sync_logs_json_lines(make_catalog_repo, cli_env, tmp_path, app):
     sync_lines = [line for line in lines if line.get("event") == "sync"]
     assert sync_lines and sync_lines[0]["catalog"] == "lib"
     assert sync_lines[0]["status"] == "updated" and sync_lines[0]["level"] == "info"
+
+
+def test_the_file_limit_is_a_setting(app, make_catalog_repo):
+    from dataclasses import replace
+
+    from catalog_server import scheduler
+    from catalog_server.config import ConfigError, Settings
+    from catalog_server.db import db
+
+    repo = make_catalog_repo(files=many(4, "1"))
+    settings = app.extensions["catalog_settings"]
+    with app.app_context():
+        tight = replace(settings, max_catalog_files=3)
+        summary = scheduler.sync_one(db.session, tight, repo.source("lib"))
+        assert summary.status == "failed"
+        assert "at most 3 are indexed (CATALOG_MAX_FILES)" in summary.error
+        summary = scheduler.sync_one(db.session, settings, repo.source("lib"))
+        assert summary.status == "updated"
+    assert Settings.from_env({"CATALOG_MAX_FILES": "500000"}).max_catalog_files == 500_000
+    with pytest.raises(ConfigError):
+        Settings.from_env({"CATALOG_MAX_FILES": "0"})

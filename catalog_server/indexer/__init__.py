@@ -72,6 +72,7 @@ def sync_catalog(
     progress: Progress | None = None,
     signer: Signer | None = None,
     render_images: bool = True,
+    max_files: int | None = None,
 ) -> SyncSummary:
     """Index `source` into the database. Never raises for bad catalog content or a source
     that cannot be fetched: the summary's status is "failed" and the catalog keeps serving
@@ -80,7 +81,8 @@ def sync_catalog(
 
     `render_images`: find chart versions' images by rendering them with the Helm SDK
     (`catalog_server.images`), only for versions whose chart archive changed; False reads
-    them from the values."""
+    them from the values. `max_files`: the most files a catalog may hold (default
+    MAX_CATALOG_FILES)."""
     started = time.monotonic()
     with catalog_lock(session, source.name, cache_dir):
         catalog = catalog_row(session, source)
@@ -89,7 +91,7 @@ def sync_catalog(
         try:
             opened = open_source(source, cache_dir, git_timeout)
             revision = snapshot_revision(opened.snapshot)
-            check_catalog_size(opened.snapshot)
+            check_catalog_size(opened.snapshot, max_files)
             summary.to_commit = opened.commit
             if catalog.revision == revision and not force:
                 summary.status = "up to date"
@@ -131,12 +133,15 @@ MAX_CATALOG_FILES = 200_000
 MAX_CATALOG_BYTES = 1024 * 1024 * 1024
 
 
-def check_catalog_size(snapshot: Snapshot) -> None:
-    """Raise SourceError when the catalog holds too many files or bytes to index."""
+def check_catalog_size(snapshot: Snapshot, max_files: int | None = None) -> None:
+    """Raise SourceError when the catalog holds too many files (more than ``max_files``,
+    by default MAX_CATALOG_FILES) or bytes to index."""
     entries = snapshot.entries()
-    if len(entries) > MAX_CATALOG_FILES:
+    limit = MAX_CATALOG_FILES if max_files is None else max_files
+    if len(entries) > limit:
         raise SourceError(
-            f"the catalog holds {len(entries)} files; at most {MAX_CATALOG_FILES} are indexed"
+            f"the catalog holds {len(entries)} files; at most {limit} are indexed "
+            "(CATALOG_MAX_FILES)"
         )
     total = sum(e.size for e in entries.values())
     if total > MAX_CATALOG_BYTES:
