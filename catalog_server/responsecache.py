@@ -151,12 +151,22 @@ class CachedAnswer:
 
 
 class ResponseCache:
-    """A bounded least-recently-used map of ETag -> finished answer."""
+    """A bounded least-recently-used map of ETag -> finished answer.
 
-    def __init__(self, max_entries: int = 2048, max_bytes: int = 64 * 1024 * 1024):
+    ``max_bytes`` bounds the answers held as bytes (one may take an eighth of it);
+    ``max_file_bytes`` the large ones held as shared memory files instead (a Helm index of
+    50,000 chart versions is 40 MB), which are kept out of the process's own heap."""
+
+    def __init__(
+        self,
+        max_entries: int = 2048,
+        max_bytes: int = 64 * 1024 * 1024,
+        max_file_bytes: int = 512 * 1024 * 1024,
+    ):
         self.max_entries, self.max_bytes = max_entries, max_bytes
+        self.max_file_bytes = max_file_bytes
         self._entries: OrderedDict[str, CachedAnswer] = OrderedDict()
-        self._bytes = 0
+        self._bytes = self._file_bytes = 0
         self._lock = threading.Lock()
 
     def get(self, etag: str) -> CachedAnswer | None:
@@ -174,20 +184,43 @@ class ResponseCache:
         headers = tuple(
             (k, v) for k, v in response.headers.items() if k.lower() not in TRANSFER_HEADERS
         )
-        answer = CachedAnswer(body, content_type, headers, gzipped, _shared(body), _shared(gzipped))
-        size = len(body) + len(gzipped or b"")
-        if size > self.max_bytes // 8:
+        body_file, gzipped_file = _shared(body), _shared(gzipped)
+        answer = CachedAnswer(
+            b"" if body_file else body,
+            content_type,
+            headers,
+            b"" if gzipped_file and gzipped is not None else gzipped,
+            body_file,
+            gzipped_file,
+        )
+        size, file_size = _sizes(answer)
+        if size > self.max_bytes // 8 or file_size > self.max_file_bytes // 2:
             return answer  # too large to keep; served, not cached
         with self._lock:
             old = self._entries.pop(etag, None)
             if old is not None:
-                self._bytes -= len(old.body) + len(old.gzipped or b"")
+                self._count(old, -1)
             self._entries[etag] = answer
-            self._bytes += size
-            while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
+            self._count(answer, 1)
+            while (
+                len(self._entries) > self.max_entries
+                or self._bytes > self.max_bytes
+                or self._file_bytes > self.max_file_bytes
+            ):
                 _, dropped = self._entries.popitem(last=False)
-                self._bytes -= len(dropped.body) + len(dropped.gzipped or b"")
+                self._count(dropped, -1)
         return answer
+
+    def _count(self, answer: CachedAnswer, sign: int) -> None:
+        size, file_size = _sizes(answer)
+        self._bytes += sign * size
+        self._file_bytes += sign * file_size
+
+
+def _sizes(answer: CachedAnswer) -> tuple[int, int]:
+    """(bytes held in the heap, bytes held in shared files) of an answer."""
+    files = [f.size for f in (answer.body_file, answer.gzipped_file) if f is not None]
+    return len(answer.body) + len(answer.gzipped or b""), sum(files)
 
 
 def init_cache(app: Flask, ttl: float) -> None:
@@ -218,16 +251,17 @@ def _send(answer: CachedAnswer, etag: str, gzip_ok: bool, environ: dict) -> Resp
     """The answer in the form the client takes: gzip (its own ETag) when it says it can.
     A large one goes as its shared file through the server's ``wsgi.file_wrapper``."""
     gz = answer.gzipped is not None and gzip_ok
-    data = answer.gzipped if gz else answer.body
     shared = answer.gzipped_file if gz else answer.body_file
     wrapper = environ.get("wsgi.file_wrapper")
     if shared is not None and wrapper is not None:
         response = Response(
             wrapper(BodyReader(shared)), content_type=answer.content_type, direct_passthrough=True
         )
-        response.content_length = len(data)
+        response.content_length = shared.size
+    elif shared is not None:  # a server without sendfile: the bytes, read from the file
+        response = Response(BodyReader(shared).read(), content_type=answer.content_type)
     else:
-        response = Response(data, content_type=answer.content_type)
+        response = Response(answer.gzipped if gz else answer.body, content_type=answer.content_type)
     response.headers.extend(answer.headers)
     if gz:
         response.headers["Content-Encoding"] = "gzip"

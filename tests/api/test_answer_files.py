@@ -85,3 +85,16 @@ def test_the_file_is_closed_when_nothing_holds_it():
     except OSError:
         return
     raise AssertionError("the memory file is still open")
+
+
+def test_an_answer_too_large_for_the_heap_budget_is_kept_as_a_file():
+    cache = ResponseCache(max_bytes=64 * 1024, max_file_bytes=16 * 1024 * 1024)
+    with app.test_request_context():
+        kept = cache.put("big", Response(DATA, content_type="application/yaml"))
+        assert cache.get("big") is kept
+        assert kept.body == b"" and kept.body_file is not None  # out of the heap
+        assert BodyReader(kept.body_file).read() == DATA
+        # Over half the file budget: served, not kept.
+        small = ResponseCache(max_bytes=64 * 1024, max_file_bytes=len(DATA))
+        small.put("big", Response(DATA, content_type="application/yaml"))
+        assert small.get("big") is None
