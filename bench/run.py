@@ -1,6 +1,7 @@
 """`make bench`: the catalog server's performance figures and their targets (issue #8).
 
-    .venv/bin/python bench/run.py [--quick] [--only site]
+    .venv/bin/python bench/run.py [--quick] [--only site | --only search [--size huge]]
+    BENCH_PG_URL=postgresql://... (a database the bench may wipe): PostgreSQL as well
 
 Generates (once, cached under bench/out/) synthetic git catalogs, then measures:
 
@@ -16,6 +17,13 @@ Generates (once, cached under bench/out/) synthetic git catalogs, then measures:
 7. every response of the load runs counted; anything but 200/304 is a failure;
 8. the web site (bench/site_bench.py): the full build, and the time from a commit that
    changes one template to its changed page being served. `--only site` runs these alone.
+9. uncached reads (bench/search_bench.py) on a fresh server: a fixed, seeded list of 400
+   distinct searches, template and version details over distinct ids, manifests over
+   distinct versions, with the answer cache's hit rate; and relevance: the rank of every
+   template when searching its exact name, and a fixed list of queries expected in the top
+   5. On SQLite, and on PostgreSQL too with BENCH_PG_URL. `--only search` runs these alone
+   after a cold sync; `--size huge` does so on the 100,000-version catalog (generated once,
+   about 10 minutes), with its floor, incremental sync, index.yaml and memory figures.
 
 Prints a table with the machine, date and commit, and PASS/FAIL per target. Writes the
 same report to bench/out/report.md and the raw figures to bench/out/results.json.
