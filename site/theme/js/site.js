@@ -81,7 +81,28 @@
       texts[card.getAttribute("data-key")] = card.textContent.toLowerCase();
     });
 
+    // The server's order for a query (catalog_server/search.py): a card whose name is the
+    // query first, then names starting with it, then the rest in their own (name) order.
+    var list = cards[0].parentNode;
+    function nameKey(text) {
+      return (text || "").toLowerCase().split(/[^0-9a-z\u00c0-\uffff]+/).filter(Boolean).join(" ");
+    }
+    var names = cards.map(function (card) {
+      var title = card.querySelector(".card-title");
+      return nameKey(title ? title.textContent : "");
+    });
+    function rank(query) {
+      var key = nameKey(query);
+      var order = cards.map(function (card, i) {
+        var tier = !key ? 2 : names[i] === key ? 0 : names[i].indexOf(key) === 0 ? 1 : 2;
+        return [tier, i];
+      });
+      order.sort(function (a, b) { return a[0] - b[0] || a[1] - b[1]; });
+      order.forEach(function (pair) { list.appendChild(cards[pair[1]]); });
+    }
+
     function apply(updateUrl) {
+      rank(search.value);
       var words = search.value.toLowerCase().split(/\s+/).filter(Boolean);
       var cat = category.value;
       var k = kind.value;
