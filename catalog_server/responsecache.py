@@ -103,10 +103,10 @@ class SharedBody:
             written += os.write(self.fd, view[written:])
         os.lseek(self.fd, 0, os.SEEK_SET)  # a server's sendfile starts where it stands
 
-    def __del__(self):
+    def __del__(self, _close=os.close):  # os may be gone when the interpreter exits
         fd, self.fd = getattr(self, "fd", -1), -1
         if fd >= 0:
-            os.close(fd)
+            _close(fd)
 
 
 class BodyReader:
