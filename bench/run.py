@@ -590,8 +590,7 @@ def report(info: dict) -> str:
     lines = [
         f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB; "
         f"Python {info['python']}",
-        f"Date: {info['date']}; commit {info['commit']}; load average at the start "
-        f"{info['load']}",
+        f"Date: {info['date']}; commit {info['commit']}; load average at the start {info['load']}",
         f"Large catalog: {c['templates']} templates, 10,000 versions, {c['files']} files "
         f"({c['bytes'] / 1e6:.0f} MB, {c['yaml_files']} YAML); sync found {c['errors']} errors, "
         f"{c['warnings']} warnings",
