@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy import select
+from sqlalchemy.orm import load_only
 
 from catalog_server.api.views import sandboxed
 from catalog_server.db import db
@@ -89,11 +90,23 @@ def build_index(catalog_name: str) -> RepoIndex:
     catalog = db.session.scalar(select(Catalog).where(Catalog.name == catalog_name))
     if catalog is None:
         raise TemplateNotFound(f"catalog {catalog_name!r} not found")
+    # Only what an entry needs (not the questions or README), read in batches: a catalog of
+    # 50,000 chart versions otherwise held them all as whole rows at once (1.3 GB).
     rows = db.session.execute(
         packaged_versions(catalog.id)
         .add_columns(Template.icon_media_type)
+        .options(
+            load_only(
+                TemplateVersion.id,
+                TemplateVersion.version,
+                TemplateVersion.meta,
+                TemplateVersion.created,
+                TemplateVersion.chart_digest,
+            )
+        )
         .order_by(Template.slug, TemplateVersion.position)
-    ).all()
+        .execution_options(yield_per=1000)
+    )
     entries: dict[str, list[dict]] = {}
     charts: dict[str, tuple[int, str]] = {}
     latest = None
