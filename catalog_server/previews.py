@@ -36,6 +36,7 @@ from pathlib import Path
 from sqlalchemy import and_, delete, func, insert, literal, select
 from sqlalchemy.orm import Session, aliased
 
+from catalog_server import search
 from catalog_server.catalogs import NAME_RE, PREVIEW_ID_RE, CatalogSource, check_branch
 from catalog_server.models import (
     Catalog,
@@ -311,9 +312,10 @@ def count(session: Session, base: Catalog) -> int:
 
 def seed(session: Session, name: str) -> bool:
     """Before a preview's first sync, copy its base catalog's index (templates, categories,
-    versions, files, problems) into it, at the base's commit: the sync then reloads only the
-    templates the ref changes. True when it seeded; False when there is nothing to do (not a
-    preview, indexed already, or a base with no indexed commit). Commits."""
+    versions, files, search entries, problems) into it, at the base's commit: the sync then
+    reloads only the templates the ref changes. True when it seeded; False when there is
+    nothing to do (not a preview, indexed already, or a base with no indexed commit).
+    Commits."""
     row = session.execute(
         select(Catalog, Preview.base_id)
         .join(Preview, Preview.catalog_id == Catalog.id)
@@ -394,6 +396,7 @@ def _copy_index(session: Session, base_id: int, target_id: int) -> None:
             .where(old.catalog_id == base_id),
         )
     )
+    search.copy_entries(session, base_id, target_id)
     problems = ProblemRow.__table__
     names = _columns(problems, "catalog_id")
     session.execute(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, replace
 from typing import Any
 
 from sqlalchemy import Select, false, func, select
@@ -319,14 +319,12 @@ def search_templates(
 def _search_rows(session: Session, f: TemplateFilter):
     """(scores, rows) for a query: the search's matches with their scores, and (id,
     lower-cased name, catalog, id, kind, categories) of each match that the filters other
-    than kind and category keep. Once per filter and session: a list and its facets
+    than kind and category keep. Once per filter and transaction: a list and its facets
     share it."""
-    key = (f.q, f.catalog, f.include_hidden, f.kube_version, f.rancher_version)
-    known = session.info.setdefault("search_rows", {})
+    broad = replace(f, kind=None, category=None)
+    key = astuple(broad)
+    known = search.transaction_memo(session, "search_rows")
     if key not in known:
-        broad = TemplateFilter(
-            f.q, f.catalog, None, None, f.include_hidden, f.kube_version, f.rancher_version
-        )
         scores, matched = _matched(session, broad, scored=True)
         fitting = _fitting(session, broad, matched)
         columns = (Template.id, func.lower(Template.name), Catalog.name, Template.slug)

@@ -120,6 +120,10 @@ class SearchIndex(Protocol):
     def write(self, session: Session | Connection, entries: list[SearchEntry]) -> None:
         """Replace the entries of these templates."""
 
+    def copy(self, session: Session, from_catalog: int, to_catalog: int) -> None:
+        """Give each template of catalog ``to_catalog`` the entry of the template of
+        ``from_catalog`` with the same id (slug), as it is indexed (a preview's seed)."""
+
     def matches(self, session: Session, query: SearchQuery, scored: bool = True) -> Subquery:
         """The templates that match: columns ``template_id``, ``score`` (higher is
         better; 0 unless ``scored``, which a filter or a count does not need),
@@ -132,6 +136,12 @@ class SearchIndex(Protocol):
         """``column`` is one of ``ids`` (any number of them, as one bound value)."""
 
 
+# The templates of catalog :source joined with their namesakes in catalog :target.
+_SAME_TEMPLATE = (
+    "JOIN templates old ON old.id = s.{key} "
+    "JOIN templates new ON new.slug = old.slug AND new.catalog_id = :target "
+    "WHERE old.catalog_id = :source"
+)
 _MATCH_COLUMNS = {"template_id": Integer, "score": Float, "name_key": String, "slug_key": String}
 
 
@@ -178,6 +188,16 @@ class SqliteIndex:
                 ":name_key, :slug_key)"
             ),
             [e.__dict__ for e in entries],
+        )
+
+    def copy(self, session: Session, from_catalog: int, to_catalog: int) -> None:
+        session.execute(
+            text(
+                f"INSERT INTO {TABLE} (rowid, name, keywords, description, readme, name_key, "
+                "slug_key) SELECT new.id, s.name, s.keywords, s.description, s.readme, "
+                f"s.name_key, s.slug_key FROM {TABLE} s {_SAME_TEMPLATE.format(key='rowid')}"
+            ),
+            {"source": from_catalog, "target": to_catalog},
         )
 
     def matches(self, session: Session, query: SearchQuery, scored: bool = True) -> Subquery:
@@ -285,6 +305,16 @@ class PostgresIndex:
             rows,
         )
 
+    def copy(self, session: Session, from_catalog: int, to_catalog: int) -> None:
+        session.execute(
+            text(
+                f"INSERT INTO {TABLE} (template_id, name_key, slug_key, keywords, document) "
+                "SELECT new.id, s.name_key, s.slug_key, s.keywords, s.document "
+                f"FROM {TABLE} s {_SAME_TEMPLATE.format(key='template_id')}"
+            ),
+            {"source": from_catalog, "target": to_catalog},
+        )
+
     def trigram(self, session: Session) -> bool:
         """Whether pg_trgm is installed (read once per database per process)."""
         url = str(session.get_bind().url)
@@ -383,14 +413,20 @@ def session_index(session: Session) -> SearchIndex:
     return index_for(session.get_bind().dialect.name)
 
 
+def copy_entries(session: Session, from_catalog: int, to_catalog: int) -> None:
+    """Index the templates of catalog ``to_catalog`` as their namesakes in ``from_catalog``
+    are indexed (a preview seeded from its base, :func:`catalog_server.previews.seed`)."""
+    session_index(session).copy(session, from_catalog, to_catalog)
+
+
 # What a match is to the list: template id -> (score, name key, id key).
 Matched = dict[int, tuple[float, str, str]]
 
 
 def find(session: Session, query: SearchQuery, scored: bool) -> Matched:
     """Every template that matches ``query``, with its score when ``scored`` (else 0).
-    Asked once per query and session: a list, its count and its facets share it."""
-    known = session.info.setdefault("search_matches", {})
+    Asked once per query and transaction: a list, its count and its facets share it."""
+    known = transaction_memo(session, "search_matches")
     for key in ((query.terms, True), (query.terms, scored)):
         if key in known:
             return known[key]
@@ -401,6 +437,18 @@ def find(session: Session, query: SearchQuery, scored: bool) -> Matched:
     matched = {row[0]: (row[1] or 0.0, row[2], row[3]) for row in rows}
     known[(query.terms, scored)] = matched
     return matched
+
+
+def transaction_memo(session: Session, name: str) -> dict:
+    """A dict kept on the session for its current transaction only: what was read in it is
+    not served once the session has committed or rolled back (and may see other rows)."""
+    # The session's connection lasts as long as its transaction (a commit or a rollback
+    # hands it back to the pool; the next statement checks out a new one).
+    connection = session.connection()
+    kept = session.info.get(name)
+    if kept is None or kept[0] is not connection:
+        kept = session.info[name] = (connection, {})
+    return kept[1]
 
 
 def tier(query: SearchQuery, name_key: str, slug_key: str) -> int:

@@ -709,3 +709,47 @@ def test_a_plain_folder_catalog_has_no_previews(app, client, admin, sync, tmp_pa
     assert sync(CatalogSource(name="plain", url=str(folder))).status == "updated"
     response = client.post("/api/v1/catalogs/plain/previews", json={"ref": "x"}, headers=admin)
     assert response.status_code == 409 and "plain folder" in response.json["error"]["message"]
+
+
+def _search_rows(app) -> int:
+    from sqlalchemy import text
+
+    from catalog_server import search
+
+    with app.app_context():
+        return db.session.scalar(text(f"SELECT count(*) FROM {search.TABLE}"))
+
+
+def test_a_previews_templates_are_searched_only_when_asked_for(app, client, served, admin):
+    created = client.post(
+        "/api/v1/catalogs/lib/previews", json={"ref": "feature", "id": "pr-7"}, headers=admin
+    )
+    assert created.status_code == 201, created.json
+    assert sorted(served()["lib~pr-7"].reloaded) == ["broken", "web"]
+    # db is unchanged on the branch: seeded from the base, it is never loaded again, and is
+    # found all the same; web was reloaded; broken never loaded (no template).
+    found = client.get("/api/v1/templates?q=database").json
+    assert [(t["catalog"], t["id"]) for t in found["items"]] == [("lib", "db")]
+    assert found["total"] == 1 and found["facets"]["kind"] == {"compose": 1}
+    found = client.get("/api/v1/templates?q=database&include_previews=true").json
+    assert [(t["catalog"], t["id"]) for t in found["items"]] == [
+        ("lib", "db"),
+        ("lib~pr-7", "db"),
+    ]
+    assert found["total"] == 2 and found["facets"]["kind"] == {"compose": 2}
+    assert found["items"][1]["highlights"] == found["items"][0]["highlights"]
+    for sort in ("name", "updated"):
+        found = client.get(f"/api/v1/templates?q=server&sort={sort}").json
+        assert [(t["catalog"], t["id"]) for t in found["items"]] == [("lib", "web")]
+    found = client.get("/api/v1/templates?q=web&catalog=lib~pr-7").json
+    assert [(t["catalog"], t["id"], t["latest_version"]) for t in found["items"]] == [
+        ("lib~pr-7", "web", "1.1.0")
+    ]
+    assert _search_rows(app) == 4  # db and web, in the base and in the preview
+
+    # Removed with the preview.
+    deleted = client.delete("/api/v1/catalogs/lib/previews/pr-7", headers=admin)
+    assert deleted.status_code == 204
+    assert _search_rows(app) == 2
+    found = client.get("/api/v1/templates?q=database&include_previews=true").json
+    assert [(t["catalog"], t["id"]) for t in found["items"]] == [("lib", "db")]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import inspect
 
-from catalog_server import search
+from catalog_server import queries, search
 from catalog_server.db import db
 
 
@@ -145,6 +145,24 @@ def test_the_index_follows_incremental_syncs_and_deletions(indexed, client, sync
     assert ids(client, "q=karma") == []
     body = client.get("/api/v1/templates?q=prometheus").json
     assert sum(body["facets"]["kind"].values()) == body["total"] == 6
+
+
+def test_a_long_lived_session_sees_what_a_sync_committed(indexed, app, sync):
+    # A session that outlives a sync (a shell, the sync process) searches afresh in each
+    # transaction: what it read before is not served again.
+    repo = indexed
+    zebra = queries.TemplateFilter(q="zebra")
+    with app.app_context():
+        assert queries.search_templates(db.session, zebra, 1, 20).total == 0
+        assert queries.template_facets(db.session, zebra)["kind"] == {}
+        db.session.commit()
+        chart = repo.path / "charts" / "mysql" / "Chart.yaml"
+        chart.write_text(chart.read_text().replace("relational database", "zebra database"))
+        repo.commit("mysql says zebra")
+        assert sync(repo.source("lib")).templates_reloaded == 1
+        found = queries.search_templates(db.session, zebra, 1, 20)
+        assert [t.slug for t, _ in found.items] == ["charts*mysql"]
+        assert queries.template_facets(db.session, zebra)["kind"] == {"helm": 1}
 
 
 def test_a_removed_catalog_leaves_the_index(indexed, app, client):
