@@ -7,6 +7,8 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import os
+import signal
 import socket
 import subprocess
 import threading
@@ -303,7 +305,7 @@ def git_daemon(tmp_path):
     daemon = subprocess.Popen(
         ["git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1",
          f"--port={port}", f"--base-path={root}", str(root)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     for _ in range(100):
         with socket.socket() as probe:
@@ -311,7 +313,8 @@ def git_daemon(tmp_path):
                 break
         time.sleep(0.05)
     yield port
-    daemon.kill()
+    # `git daemon` runs `git-daemon` as a child: stop the whole process group, not the parent.
+    os.killpg(daemon.pid, signal.SIGKILL)
     daemon.wait()
 
 
