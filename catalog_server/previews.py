@@ -80,6 +80,17 @@ def is_preview(name: str | None) -> bool:
     return bool(name) and SEPARATOR in name
 
 
+def exists(session: Session, name: str) -> bool:
+    """Whether preview ``name`` is still there (it may be removed while a sync round that
+    listed it is under way)."""
+    found = session.scalar(
+        select(Preview.id)
+        .join(Catalog, Preview.catalog_id == Catalog.id)
+        .where(Catalog.name == name)
+    )
+    return found is not None
+
+
 def base_name(name: str) -> str:
     return name.partition(SEPARATOR)[0]
 

@@ -72,6 +72,9 @@ def sync_one(session: Session, settings: Settings, source: CatalogSource, **kw) 
     """Sync one catalog with the server's validation, signing its charts when a signing key
     is configured. Never raises for catalog content; a signing key that cannot be used fails
     the sync (nothing is written: the catalog stays served as it was, signed as it was)."""
+    if previews.is_preview(source.name) and not previews.exists(session, source.name):
+        # Removed since the round listed it: indexing it would bring it back.
+        return SyncSummary(source.name, "failed", error="the preview was removed")
     try:
         # A preview is content nobody has reviewed yet: the server's key never signs it.
         signer = None if previews.is_preview(source.name) else signer_from_settings(settings)

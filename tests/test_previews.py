@@ -753,3 +753,21 @@ def test_a_previews_templates_are_searched_only_when_asked_for(app, client, serv
     assert _search_rows(app) == 2
     found = client.get("/api/v1/templates?q=database&include_previews=true").json
     assert [(t["catalog"], t["id"]) for t in found["items"]] == [("lib", "db")]
+
+
+def test_a_preview_removed_during_a_sync_round_stays_removed(app, client, served, admin):
+    """The sync process lists its sources at the start of a round; a preview removed
+    before its turn is not indexed back into a plain, public catalog."""
+    url = "/api/v1/catalogs/lib/previews"
+    assert client.post(url, json={"ref": "feature"}, headers=admin).status_code == 201
+    with app.app_context():
+        stale = [s for s in scheduler.all_sources(db.session, served.settings) if "~" in s.name]
+    assert [s.name for s in stale] == ["lib~feature"]
+    assert client.delete(f"{url}/feature", headers=admin).status_code == 204
+    with app.app_context():
+        summary = scheduler.sync_one(db.session, served.settings, stale[0])
+    assert summary.status == "failed" and "removed" in summary.error
+    assert _catalog_id(app, "lib~feature") is None
+    names = [c["name"] for c in client.get("/api/v1/catalogs?include_previews=true").json["items"]]
+    assert names == ["lib"]
+    assert client.get("/api/v1/templates/lib~feature/web").status_code == 404

@@ -15,6 +15,8 @@ from catalog_server.models import (
     ProblemRow,
     Template,
 )
+from catalog_server.previews import MANAGED_BY as PREVIEW
+from catalog_server.previews import is_preview
 
 if TYPE_CHECKING:
     pass
@@ -69,6 +71,8 @@ def catalog_row(session: Session, source: CatalogSource) -> Catalog:
     catalog = session.scalar(select(Catalog).where(Catalog.name == source.name))
     if catalog is None:
         catalog = Catalog(name=source.name, url=source.public_url, generation=0)
+        if is_preview(source.name):  # never a plain catalog: hidden, and swept once orphaned
+            catalog.managed_by = PREVIEW
         session.add(catalog)
         session.commit()  # the row exists from the first attempt on, to carry its errors
     # Written only when they differ, so that a sync with nothing to do writes nothing.
