@@ -206,12 +206,14 @@ class GitSnapshot:
 
     def prefetch(self, paths: Iterable[str], limit: int = MAX_FILE_BYTES) -> None:
         """Read these regular files in one `git cat-file --batch` pass, pipelined, rather
-        than a request and an answer per file; each is handed out by `read` once."""
+        than a request and an answer per file; each is handed out by `read` once. What an
+        earlier call read ahead and nobody asked for is dropped (memory stays bounded by
+        one call's files)."""
         entries = self.entries()
+        self._prefetched.clear()
         wanted = [
             p for p in dict.fromkeys(paths)
             if (e := entries.get(p)) is not None and e.kind == "file" and e.size <= limit
-            and p not in self._prefetched
         ]  # fmt: skip
         if not wanted:
             return

@@ -192,3 +192,81 @@ def test_a_backslash_in_a_plain_folders_name_costs_only_that_folder(client, sync
     assert [t["id"] for t in client.get("/api/v1/templates").json["items"]] == ["web"]
     problems = client.get("/api/v1/problems?catalog=plain").json["items"]
     assert {p["rule"] for p in problems if "we\\\\b" in (p["file"] or "")} == {"file.unsafe-path"}
+
+
+def catalog_state(app, name: str) -> dict[str, list]:
+    """What a catalog serves and records, without row ids: to compare two catalogs."""
+    from catalog_server.models import Catalog, ProblemRow, VersionFile
+
+    def plain(row, skip=("id", "catalog_id", "template_id", "version_id")) -> tuple:
+        return tuple(
+            (c.key, getattr(row, c.key)) for c in row.__table__.columns if c.key not in skip
+        )
+
+    with app.app_context():
+        catalog = db.session.scalar(select(Catalog).where(Catalog.name == name))
+        templates = db.session.scalars(
+            select(Template).where(Template.catalog_id == catalog.id)
+        ).all()
+        versions = [
+            (t.slug, plain(v))
+            for t in templates
+            for v in db.session.scalars(
+                select(TemplateVersion).where(TemplateVersion.template_id == t.id)
+            )
+        ]
+        files = db.session.execute(
+            select(Template.slug, TemplateVersion.version, VersionFile.path, VersionFile.sha256)
+            .join(TemplateVersion, TemplateVersion.id == VersionFile.version_id)
+            .join(Template, Template.id == TemplateVersion.template_id)
+            .where(Template.catalog_id == catalog.id)
+        ).all()
+        problems = db.session.scalars(
+            select(ProblemRow).where(ProblemRow.catalog_id == catalog.id)
+        ).all()
+        return {
+            "templates": sorted(
+                (plain(t, ("id", "catalog_id", "updated_at")) for t in templates), key=repr
+            ),
+            "versions": sorted(versions, key=repr),
+            "files": sorted(map(tuple, files)),
+            "problems": sorted((plain(p) for p in problems), key=repr),
+        }
+
+
+def test_a_sync_in_batches_indexes_what_one_batch_does(
+    app, settings, make_catalog_repo, monkeypatch
+):
+    """A large catalog is loaded, validated and written a batch of templates at a time;
+    the index it makes is the one a single batch makes, problems and times included."""
+    from catalog_server.catalogs import CatalogSource
+    from catalog_server.indexer import plan
+    from catalog_server.scheduler import sync_one
+    from catalog_server.sources import GitSnapshot
+
+    repo = make_catalog_repo(fixture="survey-catalog")
+    repo.copy("api-catalog")
+    repo.commit("more templates")
+    repo.write(compose_template("late", {"0": "1.0.0", "1": "1.1.0"}))
+    repo.commit("a later template")
+    prefetched: list[int] = []
+    original = GitSnapshot.prefetch
+
+    def counting(self, paths, *args, **kw):
+        paths = list(paths)
+        prefetched.append(len(paths))
+        return original(self, paths, *args, **kw)
+
+    monkeypatch.setattr(GitSnapshot, "prefetch", counting)
+    with app.app_context():
+        whole = sync_one(db.session, settings, CatalogSource(name="whole", url=str(repo.path)))
+        assert len(prefetched) == 1
+        monkeypatch.setattr(plan, "BATCH_FILES", 1)  # every template a batch of its own
+        prefetched.clear()
+        batched = sync_one(db.session, settings, CatalogSource(name="batched", url=str(repo.path)))
+    assert whole.status == batched.status == "updated"
+    assert len(prefetched) == batched.templates_reloaded == whole.templates_reloaded > 10
+    assert sorted(batched.reloaded) == sorted(whole.reloaded)
+    one, many = catalog_state(app, "whole"), catalog_state(app, "batched")
+    assert one["problems"], "the fixture catalogs have problems to record"
+    assert many == one

@@ -33,12 +33,21 @@ from sqlalchemy.orm import Session
 
 from catalog_server.catalogs import CatalogSource, scrub
 from catalog_server.indexer.bookkeeping import SyncSummary, catalog_row, fill_counts, settle
-from catalog_server.indexer.plan import paths_within, plan_sync, run_validators
-from catalog_server.indexer.stamps import epoch_time, previous_images, version_stamps
-from catalog_server.indexer.write import remove_templates, write_problems, write_template
+from catalog_server.indexer.plan import batches, plan_sync, run_validators, version_folders
+from catalog_server.indexer.stamps import (
+    ChangeTimes,
+    epoch_time,
+    previous_images,
+    version_stamps,
+)
+from catalog_server.indexer.write import (
+    clear_problems,
+    insert_problems,
+    remove_templates,
+    write_template,
+)
 from catalog_server.loaders import load_template
 from catalog_server.loaders.detect import snapshot_templates
-from catalog_server.loaders.model import LoadedTemplate
 from catalog_server.loaders.repository import artifacthub_repo
 from catalog_server.locks import catalog_lock
 from catalog_server.models import Catalog
@@ -177,25 +186,35 @@ def index_catalog(
         catalog_problems.extend(check(snapshot))
     plan = plan_sync(session, catalog, opened, roots, force)
     existing, to_load, removed = plan.existing, plan.to_load, plan.removed
-    # Read what is to be loaded in one bulk pass rather than a request per file.
-    snapshot.prefetch(paths_within({r.folder for r in to_load}, snapshot.entries()))
-    loaded: list[LoadedTemplate] = [load_template(snapshot, root) for root in to_load]
-    previous = previous_images(session, catalog.id, [t.id for t in loaded if t.id in existing])
-    # Digests, and the images of the chart versions whose archive changed (they read the
-    # same archive), before validation: policy reads the images.
-    stamps = version_stamps(opened, loaded, previous, checks.render_images)
-    for done, template in enumerate(loaded, 1):
-        run_validators(template, snapshot, validators)
-        if progress:
-            progress(done, len(to_load), template.id)
-    # Everything below is one transaction; the commit at the end is the swap.
-    for template in loaded:
-        failed = write_template(
-            session, catalog, template, existing.get(template.id), stamps, opened.commit, generation
-        )
-        summary.templates_failed += failed
+    # Everything below is one transaction; the commit at the end is the swap. Templates are
+    # loaded, validated and written a batch at a time, so a sync holds one batch's files
+    # and parsed documents, whatever the catalog's size.
+    clear_problems(session, catalog.id, [r.id for r in to_load] + removed + plan.vanished)
+    insert_problems(session, catalog.id, catalog_problems)
+    change_times = ChangeTimes(opened, version_folders(snapshot, to_load))
+    reloaded: list[str] = []
+    for batch, paths in batches(snapshot, to_load):
+        # Read the batch's files in one bulk pass rather than a request per file.
+        snapshot.prefetch(paths)
+        loaded = [load_template(snapshot, root) for root in batch]
+        previous = previous_images(session, catalog.id, [t.id for t in loaded if t.id in existing])
+        # Digests, and the images of the chart versions whose archive changed (they read
+        # the same archive), before validation: policy reads the images.
+        stamps = version_stamps(opened, loaded, previous, checks.render_images, change_times)
+        for template in loaded:
+            run_validators(template, snapshot, validators)
+            reloaded.append(template.id)
+            if progress:
+                progress(len(reloaded), len(to_load), template.id)
+        for template in loaded:
+            failed = write_template(
+                session, catalog, template, existing.get(template.id), stamps, opened.commit,
+                generation,
+            )  # fmt: skip
+            summary.templates_failed += failed
+        insert_problems(session, catalog.id, (p for t in loaded for p in t.all_problems()))
+        del loaded, stamps, previous
     remove_templates(session, catalog.id, removed)
-    write_problems(session, catalog.id, loaded, removed + plan.vanished, catalog_problems)
     catalog.artifacthub_repo = artifacthub_repo(snapshot)[0]
     summary.signed = sign_catalog(session, catalog, signer)
     catalog.commit = opened.commit
@@ -205,6 +224,6 @@ def index_catalog(
     catalog.last_error = None
     catalog.generation = generation
     session.commit()
-    summary.templates_reloaded = len(loaded)
+    summary.templates_reloaded = len(reloaded)
     summary.templates_removed = len(removed)
-    summary.reloaded = [t.id for t in loaded]
+    summary.reloaded = reloaded

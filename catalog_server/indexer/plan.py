@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog_server.loaders.detect import TemplateRoot
+from catalog_server.loaders.folder import child_folders, snapshot_entries_under
 from catalog_server.loaders.model import LoadedTemplate
 from catalog_server.models import Catalog, ProblemRow, Template
 from catalog_server.problems import Problem
@@ -65,18 +66,40 @@ def plan_sync(
     return SyncPlan(existing, to_load, removed, vanished)
 
 
-def paths_within(folders: set[str], paths: Iterable[str]) -> Iterator[str]:
-    """The paths inside any of `folders` (checked by ancestor, not by scanning folders)."""
-    if "" in folders:
-        yield from paths
-        return
-    for path in paths:
-        parent = path.rpartition("/")[0]
-        while parent:
-            if parent in folders:
-                yield path
-                break
-            parent = parent.rpartition("/")[0]
+# A sync loads, validates and writes this many files' templates at a time (one template is
+# never split): what it holds in memory is bounded by this, not by the catalog's size.
+BATCH_FILES = 4000
+
+
+def batches(
+    snapshot: Snapshot, roots: Sequence[TemplateRoot], max_files: int | None = None
+) -> Iterator[tuple[list[TemplateRoot], list[str]]]:
+    """`roots` in groups of about `max_files` (BATCH_FILES) files, each with the paths of
+    its files."""
+    limit = BATCH_FILES if max_files is None else max_files
+    batch: list[TemplateRoot] = []
+    paths: list[str] = []
+    for root in roots:
+        batch.append(root)
+        prefix = f"{root.folder}/" if root.folder else ""
+        paths.extend(prefix + rel for rel in snapshot_entries_under(snapshot, root.folder))
+        if len(paths) >= limit:
+            yield batch, paths
+            batch, paths = [], []
+    if batch:
+        yield batch, paths
+
+
+def version_folders(snapshot: Snapshot, roots: Iterable[TemplateRoot]) -> set[str]:
+    """The folders a version of these templates can be in: a template's own folder and the
+    folders directly in it."""
+    folders = set()
+    for root in roots:
+        prefix = f"{root.folder}/" if root.folder else ""
+        folders.add(root.folder)
+        below = snapshot_entries_under(snapshot, root.folder)
+        folders.update(prefix + child for child in child_folders(below))
+    return folders
 
 
 def touches(root: TemplateRoot, changed: set[str]) -> bool:

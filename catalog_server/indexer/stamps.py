@@ -56,8 +56,30 @@ def previous_images(session: Session, catalog_id: int, slugs: list[str]):
     return {(row.slug, row.folder): (row.chart_digest, row.images) for row in rows}
 
 
+class ChangeTimes:
+    """The time of the newest commit that changed each folder, from one walk of the history
+    for the folders named up front (a sync names every folder a version can be in); a
+    folder not named then is looked up on its own when asked for."""
+
+    def __init__(self, opened: OpenedSource, folders: set[str]):
+        self.opened = opened
+        self.asked = set(folders)
+        self.times = opened.last_change_times(self.asked)
+
+    def of(self, folders: list[str]) -> dict[str, int]:
+        missing = set(folders) - self.asked
+        if missing:
+            self.times.update(self.opened.last_change_times(missing))
+            self.asked |= missing
+        return self.times
+
+
 def version_stamps(
-    opened: OpenedSource, loaded: list[LoadedTemplate], previous: dict, render_images: bool
+    opened: OpenedSource,
+    loaded: list[LoadedTemplate],
+    previous: dict,
+    render_images: bool,
+    change_times: ChangeTimes | None = None,
 ) -> dict[int, Stamp]:
     """created time, chart digest and archive size of every loaded version, by
     id(version); and the images of every usable chart version (`version.images`).
@@ -68,7 +90,9 @@ def version_stamps(
     one indexed keeps its images; the others are rendered from the archive just built.
     """
     folders = [version_folder(t, v) for t in loaded for v in t.versions]
-    times = opened.last_change_times(folders)
+    if change_times is None:
+        change_times = ChangeTimes(opened, set(folders))
+    times = change_times.of(folders)
     fallback = opened.snapshot.commit_time
     stamps: dict[int, Stamp] = {}
     with images.Renderer() as renderer:

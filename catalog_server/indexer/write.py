@@ -3,6 +3,7 @@ problems (inside the sync's one transaction)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, select, update
@@ -34,24 +35,19 @@ def remove_templates(session: Session, catalog_id: int, slugs: list[str]) -> Non
         )
 
 
-def write_problems(
-    session: Session,
-    catalog_id: int,
-    loaded: list[LoadedTemplate],
-    removed: list[str],
-    catalog_problems: list[Problem],
-) -> None:
-    """Replace the problems of the reloaded and removed templates, and the catalog's own."""
-    reloaded_or_removed = [t.id for t in loaded] + removed
+def clear_problems(session: Session, catalog_id: int, slugs: list[str]) -> None:
+    """Remove the recorded problems of these templates and the catalog's own (a sync
+    records them again)."""
     session.execute(
         delete(ProblemRow).where(
             ProblemRow.catalog_id == catalog_id,
-            (ProblemRow.template.in_(reloaded_or_removed)) | ProblemRow.template.is_(None),
+            (ProblemRow.template.in_(slugs)) | ProblemRow.template.is_(None),
         )
     )
-    rows = [problem_row(catalog_id, p) for p in catalog_problems]
-    for template in loaded:
-        rows.extend(problem_row(catalog_id, p) for p in template.all_problems())
+
+
+def insert_problems(session: Session, catalog_id: int, problems: Iterable[Problem]) -> None:
+    rows = [problem_row(catalog_id, p) for p in problems]
     if rows:
         session.execute(insert(ProblemRow.__table__), rows)
 
