@@ -231,7 +231,8 @@ def remove(session: Session, preview: Preview | None, catalog: Catalog) -> None:
 
 def remove_expired(session: Session, base: Catalog | None = None) -> list[str]:
     """Remove the previews past their time (of ``base``, or of every catalog), and preview
-    catalogs left without a preview; return their names. Commits."""
+    catalogs left without a preview; return their names. The caller commits: a request
+    that removes them on its way commits them with the rest of its work, or not at all."""
     stmt = (
         select(Preview, Catalog)
         .join(Catalog, Preview.catalog_id == Catalog.id)
@@ -255,7 +256,6 @@ def remove_expired(session: Session, base: Catalog | None = None) -> list[str]:
             remove(session, None, catalog)
     if removed:
         log.info("previews removed (expired): %s", ", ".join(removed))
-    session.commit()
     return removed
 
 

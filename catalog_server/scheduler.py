@@ -64,6 +64,7 @@ def all_sources(session: Session, settings: Settings) -> list[CatalogSource]:
 def expire_previews(session: Session, settings: Settings) -> list[str]:
     """Remove the previews past their time to live, and the git caches of removed ones."""
     removed = previews.remove_expired(session)
+    session.commit()
     previews.clean_cache(session, settings.cache_dir)
     return removed
 

@@ -13,8 +13,10 @@ from datetime import timedelta
 import pytest
 import yaml
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from catalog_server import previews, scheduler
+from catalog_server.api import previews as preview_routes
 from catalog_server.auth import create_token
 from catalog_server.catalogs import CatalogSource
 from catalog_server.db import db
@@ -26,6 +28,7 @@ from catalog_server.models import (
     ProblemRow,
     SitePage,
     Template,
+    WebhookDelivery,
 )
 
 WEB_CONFIG = """\
@@ -550,6 +553,45 @@ def test_pull_request_webhooks_need_a_valid_signature(app, client, hooked):
     response = deliver(client, pull_request("opened"), secret="not-the-secret")
     assert response.status_code == 401
     assert _preview_row(app, "team~pr-42") is None
+
+
+def _fail_upsert(monkeypatch):
+    def conflict(*args, **kwargs):  # the same preview made at that moment by another request
+        raise IntegrityError("INSERT INTO previews", {}, Exception("UNIQUE constraint failed"))
+
+    monkeypatch.setattr(previews, "upsert", conflict)
+
+
+def _fail_audit(monkeypatch):
+    def locked(*args, **kwargs):
+        raise OperationalError("INSERT INTO audit_log", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(preview_routes, "audit_request", locked)
+
+
+@pytest.mark.parametrize(("fail", "status"), [(_fail_upsert, 409), (_fail_audit, 500)])
+def test_a_failed_pull_request_delivery_keeps_nothing_and_its_redelivery_is_accepted(
+    app, client, hooked, admin, monkeypatch, fail, status
+):
+    # Catalog team has a preview past its time: the delivery removes it before its own work.
+    assert deliver(client, pull_request("opened", number=41)).status_code == 202
+    with app.app_context():
+        row = db.session.scalar(select(Preview).where(Preview.name == "pr-41"))
+        row.expires_at = previews.now() - timedelta(seconds=1)
+        db.session.commit()
+    body = pull_request("opened")
+    with monkeypatch.context() as patched:
+        fail(patched)
+        assert deliver(client, body).status_code == status
+    assert _preview_row(app, "team~pr-42") is None
+    assert _count(app, WebhookDelivery) == 1  # only pr-41's
+    # GitHub redelivers the same body: it is accepted and does the work.
+    again = deliver(client, body)
+    assert again.status_code == 202, again.json
+    assert again.json["previewed"] == ["team~pr-42"]
+    assert _preview_row(app, "team~pr-42") is not None
+    assert _preview_row(app, "team~pr-41") is None  # expired: removed by the delivery
+    assert deliver(client, body).status_code == 409  # and now it is a replay
 
 
 def test_a_pull_request_to_another_branch_is_ignored(app, client, hooked):

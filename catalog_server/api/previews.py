@@ -249,7 +249,9 @@ def pull_request_event(verified: list[Catalog], payload: dict[str, Any]) -> Resp
     secret verified it: opened, synchronize and reopened create or refresh preview
     ``pr-<number>`` of each catalog whose branch the pull request targets; closed removes
     it. A pull request from a fork is previewed only by catalogs with ``preview_forks``.
-    The caller has checked the signature and that the body is no replay."""
+    The caller has checked the signature and that the body is no replay. Its work and the
+    record of the delivery are committed together at the end, or not at all: a delivery
+    that fails is redelivered and accepted."""
     action = payload.get("action")
     number = payload.get("number")
     pull = payload.get("pull_request")
