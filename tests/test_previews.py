@@ -499,13 +499,15 @@ def _preview_row(app, name: str):
 
 
 @pytest.mark.parametrize("action", ["opened", "reopened", "synchronize"])
-def test_pull_request_opened_synchronize_reopened_queue_a_preview(app, client, hooked, action):
+def test_pull_request_opened_synchronize_reopened_queue_a_preview(
+    app, client, hooked, admin, action
+):
     response = deliver(client, pull_request(action))
     assert response.status_code == 202, response.json
     assert response.json["previewed"] == ["team~pr-42"]
     ref, head_sha, branch, queued = _preview_row(app, "team~pr-42")
     assert ref == branch == "refs/pull/42/head" and head_sha == "a" * 40 and queued
-    preview = client.get("/api/v1/catalogs/team/previews/pr-42").json
+    preview = client.get("/api/v1/catalogs/team/previews/pr-42", headers=admin).json
     assert preview["pull_request"] == 42 and preview["fork"] is False
     assert preview["requested_by"] == "github"
     with app.app_context():
@@ -592,6 +594,27 @@ def test_a_failed_pull_request_delivery_keeps_nothing_and_its_redelivery_is_acce
     assert _preview_row(app, "team~pr-42") is not None
     assert _preview_row(app, "team~pr-41") is None  # expired: removed by the delivery
     assert deliver(client, body).status_code == 409  # and now it is a replay
+
+
+def test_who_asked_for_a_preview_is_shown_only_to_an_admin(app, client, hooked, admin):
+    url = "/api/v1/catalogs/team/previews"
+    created = client.post(url, json={"ref": "refs/pull/5/head"}, headers=admin)
+    assert created.status_code == 201 and created.json["requested_by"] == "reviewer"
+    # Answers kept in memory are kept for a while, as in production.
+    app.extensions["served_state"].ttl = 60
+    for _ in range(2):  # the second time from memory
+        for public in (client.get(url), client.get(f"{url}/pr-5")):
+            assert public.status_code == 200
+            assert "reviewer" not in public.get_data(True)
+            assert "requested_by" not in public.get_data(True)
+        listed = client.get(url, headers=admin)
+        assert listed.status_code == 200 and listed.headers["Cache-Control"] == "no-store"
+        assert [p["requested_by"] for p in listed.json["items"]] == ["reviewer"]
+        one = client.get(f"{url}/pr-5", headers=admin)
+        assert one.status_code == 200 and one.headers["Cache-Control"] == "no-store"
+        assert one.json["requested_by"] == "reviewer"
+    bad = client.get(f"{url}/pr-5", headers={"Authorization": "Bearer cat_not-a-token"})
+    assert bad.status_code == 401 and "reviewer" not in bad.get_data(True)
 
 
 def test_a_pull_request_to_another_branch_is_ignored(app, client, hooked):

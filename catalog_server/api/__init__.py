@@ -28,6 +28,9 @@ api = Blueprint("api", __name__, url_prefix="/api/v1")
 # Reads whose form is negotiated (JSON or Markdown by Accept): never kept by the URL alone;
 # the view keeps its answers by the URL and the form (`api.previews`' report).
 NEGOTIATED_ENDPOINTS = frozenset({"api.preview_report"})
+# Reads whose answer an admin token adds to (who asked for a preview): a request that
+# carries credentials is never answered from memory, and its answer is never kept.
+CALLER_ENDPOINTS = frozenset({"api.list_previews", "api.get_preview"})
 
 
 @api.before_request
@@ -38,6 +41,8 @@ def _check_request():
     if request.method not in ("GET", "HEAD") or request.endpoint in UNCACHED_API_ENDPOINTS:
         return None
     if request.endpoint in NEGOTIATED_ENDPOINTS:
+        return None
+    if request.endpoint in CALLER_ENDPOINTS and "Authorization" in request.headers:
         return None
     return answer_from_cache(api_etag(served_state().token(), request.full_path))
 

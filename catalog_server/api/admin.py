@@ -73,20 +73,31 @@ def _unauthorized(message: str) -> ApiError:
     return error
 
 
+def admin_caller(*, required: bool = True) -> str | None:
+    """The name of the live admin token the request carries (remembered as ``g.token_name``;
+    its ``last_used_at`` set, for the caller to commit), or None when it carries no bearer
+    token and none is ``required``. Raises ApiError 401 when a token is required and
+    missing, or given and not valid (unknown or revoked)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        if not required:
+            return None
+        raise _unauthorized("an admin token is required: Authorization: Bearer <token>")
+    row = authenticate(db.session, token.strip())
+    if row is None:
+        raise _unauthorized("the token is not valid (unknown or revoked)")
+    row.last_used_at = datetime.now(UTC)
+    g.token_name = row.name
+    return row.name
+
+
 def require_admin(view):
     """Let the request through only with a live admin token; remember who it is."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise _unauthorized("an admin token is required: Authorization: Bearer <token>")
-        row = authenticate(db.session, token.strip())
-        if row is None:
-            raise _unauthorized("the token is not valid (unknown or revoked)")
-        row.last_used_at = datetime.now(UTC)
-        g.token_name = row.name
+        admin_caller()
         return view(*args, **kwargs)
 
     return wrapper

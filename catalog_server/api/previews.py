@@ -2,8 +2,9 @@
 
 ``POST`` and ``DELETE`` need an admin token and are audited; reading previews and their
 reports is public, as every read of the index is (a pull request's CI, which holds no
-secret for a fork's pull request, can fetch the report to comment with). The sync process
-indexes a preview; these endpoints only queue that.
+secret for a fork's pull request, can fetch the report to comment with). Who asked for a
+preview (``requested_by``: an admin token's name, or ``github``) is shown only to a caller
+with an admin token. The sync process indexes a preview; these endpoints only queue that.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from werkzeug.http import parse_accept_header
 
 from catalog_server import previews
 from catalog_server.api import api
-from catalog_server.api.admin import GITHUB_EVENTS, audit_request, require_admin
+from catalog_server.api.admin import GITHUB_EVENTS, admin_caller, audit_request, require_admin
 from catalog_server.api.errors import ApiError, json_body
 from catalog_server.catalogs import scrub
 from catalog_server.db import db
@@ -45,8 +46,11 @@ def _state(catalog: Catalog) -> str:
     return "ready" if catalog.indexed_at is not None else "queued"
 
 
-def preview_json(base: Catalog, preview: Preview, catalog: Catalog) -> dict[str, Any]:
-    return {
+def preview_json(
+    base: Catalog, preview: Preview, catalog: Catalog, *, admin: bool
+) -> dict[str, Any]:
+    """A preview as the API shows it; ``requested_by`` only to an ``admin``."""
+    shown = {
         "id": preview.name,
         "catalog": base.name,
         "name": catalog.name,
@@ -58,7 +62,6 @@ def preview_json(base: Catalog, preview: Preview, catalog: Catalog) -> dict[str,
         "commit": catalog.commit,
         "indexed_at": iso_utc(catalog.indexed_at),
         "last_error": scrub(catalog.last_error),
-        "requested_by": preview.requested_by,
         "created_at": iso_utc(preview.created_at),
         "updated_at": iso_utc(preview.updated_at),
         "expires_at": iso_utc(preview.expires_at),
@@ -70,6 +73,26 @@ def preview_json(base: Catalog, preview: Preview, catalog: Catalog) -> dict[str,
             "helm": f"/helm/{catalog.name}/index.yaml",
         },
     }
+    if admin:
+        shown["requested_by"] = preview.requested_by
+    return shown
+
+
+def _admin_read() -> bool:
+    """Whether a read carries a live admin token (raises ApiError 401 for one that is not
+    valid). Such a read is answered in full, and kept by no cache: the API's own skips it
+    (`api.CALLER_ENDPOINTS`), and ``no-store`` tells the others."""
+    if admin_caller(required=False) is None:
+        return False
+    db.session.commit()  # the token's last_used_at
+    return True
+
+
+def _read_answer(body: dict[str, Any], admin: bool) -> Response:
+    response = jsonify(body)
+    if admin:
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _base(name: str) -> Catalog:
@@ -100,9 +123,11 @@ def default_id(ref: str) -> str:
 
 @api.get("/catalogs/<catalog>/previews")
 def list_previews(catalog: str):
+    admin = _admin_read()
     base = _base(catalog)
-    items = [preview_json(base, p, c) for p, c in previews.previews_of(db.session, base)]
-    return jsonify({"items": items, "total": len(items)})
+    found = previews.previews_of(db.session, base)
+    items = [preview_json(base, p, c, admin=admin) for p, c in found]
+    return _read_answer({"items": items, "total": len(items)}, admin)
 
 
 @api.post("/catalogs/<catalog>/previews")
@@ -142,7 +167,7 @@ def create_preview(catalog: str):
         {"ref": ref, "replaced": removed} if removed else {"ref": ref},
     )
     db.session.commit()
-    response = jsonify(preview_json(base, preview, row))
+    response = jsonify(preview_json(base, preview, row, admin=True))
     response.status_code = 201 if created else 200
     return response
 
@@ -177,9 +202,10 @@ def _upsert(base: Catalog, preview_id: str, ref: str, **kw):
 
 @api.get("/catalogs/<catalog>/previews/<preview>")
 def get_preview(catalog: str, preview: str):
+    admin = _admin_read()
     base = _base(catalog)
     found, row = _found(base, preview)
-    return jsonify(preview_json(base, found, row))
+    return _read_answer(preview_json(base, found, row, admin=admin), admin)
 
 
 @api.delete("/catalogs/<catalog>/previews/<preview>")

@@ -25,6 +25,9 @@ INCLUDE_PREVIEWS = param(
     {"type": "boolean"},
 )
 _TEXT_OR_NULL = {"type": ["string", "null"]}
+# A public read that an admin token adds to; a token that is not valid is refused.
+PUBLIC_OR_ADMIN = [{}, *ADMIN]
+UNAUTHORIZED_READ = error_response("An admin token that is not valid (unknown or revoked).")
 PREVIEW = {
     "type": "object",
     "required": ["id", "catalog", "name", "ref", "state", "expires_at", "links"],
@@ -44,7 +47,11 @@ PREVIEW = {
         "commit": _TEXT_OR_NULL,
         "indexed_at": _TEXT_OR_NULL,
         "last_error": _TEXT_OR_NULL,
-        "requested_by": _TEXT_OR_NULL,
+        "requested_by": {
+            **_TEXT_OR_NULL,
+            "description": "Who asked for the preview: an admin token's name, or `github` for "
+            "a webhook. Only in answers to a caller with an admin token.",
+        },
         "created_at": _TEXT_OR_NULL,
         "updated_at": _TEXT_OR_NULL,
         "expires_at": {"type": "string"},
@@ -96,11 +103,13 @@ def preview_paths() -> dict[str, Any]:
         "/api/v1/catalogs/{catalog}/previews": {
             "get": {
                 "summary": "The catalog's previews with their state (queued, syncing, ready, "
-                "failed).",
+                "failed); with an admin token, who asked for each.",
+                "security": PUBLIC_OR_ADMIN,
                 "parameters": [CATALOG],
                 "responses": {
                     "200": json_response(list_of(PREVIEW), "The previews."),
                     "304": {"description": "Not modified."},
+                    "401": UNAUTHORIZED_READ,
                     "404": NOT_FOUND,
                 },
             },
@@ -130,11 +139,13 @@ def preview_paths() -> dict[str, Any]:
         },
         "/api/v1/catalogs/{catalog}/previews/{preview}": {
             "get": {
-                "summary": "One preview.",
+                "summary": "One preview; with an admin token, who asked for it.",
+                "security": PUBLIC_OR_ADMIN,
                 "parameters": [CATALOG, PREVIEW_ID],
                 "responses": {
                     "200": json_response(PREVIEW, "The preview."),
                     "304": {"description": "Not modified."},
+                    "401": UNAUTHORIZED_READ,
                     "404": NOT_FOUND,
                 },
             },
