@@ -26,7 +26,8 @@ The semantics follow Rancher's own UI where it is the only reference:
   no other control character).
 - An optional question with no answer and no default is set to "" when its type is text
   (Rancher's UI sends "" for it, and templates test ``ne .Values.X ""``); a number or
-  boolean question is left out.
+  boolean question is left out. (A Helm chart's is left out whatever its type, so that its
+  ``values.yaml`` value stands: see :mod:`.helm`.)
 """
 
 from __future__ import annotations
@@ -44,7 +45,14 @@ from catalog_server.manifests.conditions import (
     subquestion_condition,
 )
 
-__all__ = ["AnswerCheck", "answer_text", "check_answers", "question_variables", "visibility"]
+__all__ = [
+    "AnswerCheck",
+    "answer_text",
+    "check_answers",
+    "flat_questions",
+    "question_variables",
+    "visibility",
+]
 
 NUMBER_TYPES = frozenset({"int", "float"})
 # Every other known type, and any unknown one, holds text. Rancher 1.6's types, and the
@@ -116,6 +124,11 @@ def _flatten(questions: Iterable[Any], parent: _Question | None = None, depth=0)
         if isinstance(subquestions, list):
             flat.extend(_flatten(subquestions, question, depth + 1))
     return flat
+
+
+def flat_questions(questions: Iterable[Any]) -> list[Mapping[str, Any]]:
+    """Every question with a variable, subquestions included (as deep as they are followed)."""
+    return [question.spec for question in _flatten(questions)]
 
 
 def question_variables(questions: Iterable[Any]) -> set[str]:

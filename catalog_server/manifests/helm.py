@@ -4,8 +4,9 @@ Pure Python (no Flask, no database). :func:`helm_manifest` checks the answers ag
 chart's questions (its questions file's, else those derived from ``values.schema.json``,
 see :mod:`.schema_questions`), turns them into a values override as Rancher does (a dotted
 variable is a path of nested keys: ``ingress.tls.enabled: true`` -> ``{ingress: {tls:
-{enabled: true}}}``), deep-merges the override over the chart's ``values.yaml`` and checks
-the result against ``values.schema.json`` when the chart has one. Then the Helm SDK renders
+{enabled: true}}}``; an optional question left empty sets nothing), deep-merges the
+override over the chart's ``values.yaml`` and checks the result against
+``values.schema.json`` when the chart has one. Then the Helm SDK renders
 the chart (the ``helm template`` equivalent) with the release name and namespace.
 
 Answers are data: an answer for a variable no question declares is refused. Anything else
@@ -32,7 +33,12 @@ from typing import Any
 
 from catalog_server import helmsdk
 from catalog_server.helmrepo import ChartNotPackable, chart_archive
-from catalog_server.manifests.answers import answer_text, check_answers, question_variables
+from catalog_server.manifests.answers import (
+    answer_text,
+    check_answers,
+    flat_questions,
+    question_variables,
+)
 from catalog_server.manifests.model import Manifest, ManifestError, ManifestFile, dump_yaml
 from catalog_server.manifests.schema_questions import SCHEMA_FILE, chart_questions
 from catalog_server.manifests.values import (
@@ -242,8 +248,7 @@ def helm_manifest(
             given[variable] = value
             from_doc[variable] = path
     check = check_answers(asked.questions, given)
-    if asked.derived:
-        _unset_empty(asked.questions, given, check.values)
+    _unset_empty(asked.questions, given, check.values)
     answer_errors: dict[str, list[str]] = {}
     for variable, messages in check.errors.items():
         if variable in from_doc and doc is not None:
@@ -314,10 +319,12 @@ def _same(answer: Any, value: Any) -> bool:
 
 
 def _unset_empty(questions: list[dict], given: Mapping[str, Any], values: dict) -> None:
-    """A derived question left empty, with no default, sets nothing: Helm applies no schema
-    default, and "" could break the schema (a pattern, a format) the chart never asked for."""
-    for question in questions:
-        variable = question.get("variable")
+    """An optional question (subquestions too) left empty, with no default, sets nothing:
+    the chart's ``values.yaml`` value stands, as in Rancher's form, which edits the chart's
+    values and sends what changed. "" would replace that value and could break the chart's
+    schema (an integer, a pattern, a format). A required one left empty is an error."""
+    for question in flat_questions(questions):
+        variable = question["variable"]
         empty = values.get(variable) == "" and given.get(variable) in (None, "")
         if empty and question.get("default") in (None, ""):
             del values[variable]

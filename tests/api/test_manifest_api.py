@@ -312,6 +312,28 @@ def test_helm_manifest_defaults_leave_out_empty_templates(indexed, client):
     ]
 
 
+@needs_helm
+@pytest.mark.parametrize("answers", [{}, {"server.timeoutMultiplier": "", "server.traceLevel": ""}])
+def test_optional_chart_questions_left_empty_keep_the_charts_values(
+    make_catalog_repo, sync, client, answers
+):
+    # As epinio's chart asks: an optional text question for a value its schema wants an
+    # integer; left empty, the chart's values.yaml value stands (as in Rancher's form).
+    assert sync(make_catalog_repo(fixture="optional-answers-catalog").source("opt")).status == (
+        "updated"
+    )
+    url = "/api/v1/templates/opt/charts*timeouts/versions/1.0.0/manifest"
+    files = files_of(post(client, url, {"answers": answers, "release": "srv"}).json)
+    configmap = yaml.safe_load(files["manifests/timeouts/templates/configmap.yaml"])
+    assert configmap["data"] == {"TIMEOUT_MULTIPLIER": "1", "TRACE_LEVEL": "0"}
+    assert yaml.safe_load(files["values.yaml"]) in (None, {})
+    # A value given is applied.
+    given = {"server.timeoutMultiplier": "", "server.traceLevel": 2}
+    files = files_of(post(client, url, {"answers": given, "release": "srv"}).json)
+    configmap = yaml.safe_load(files["manifests/timeouts/templates/configmap.yaml"])
+    assert configmap["data"] == {"TIMEOUT_MULTIPLIER": "1", "TRACE_LEVEL": "2"}
+
+
 # --- upgrades and diffs -------------------------------------------------------------------
 
 
