@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import MetaData, select
 
@@ -270,3 +271,45 @@ def test_a_sync_in_batches_indexes_what_one_batch_does(
     one, many = catalog_state(app, "whole"), catalog_state(app, "batched")
     assert one["problems"], "the fixture catalogs have problems to record"
     assert many == one
+
+
+@pytest.mark.parametrize("few", [200, 0], ids=["walk-of-the-folders", "walk-of-everything"])
+def test_a_version_is_created_when_its_folder_last_changed(
+    app, make_catalog_repo, sync, monkeypatch, few
+):
+    """A version's created time is the last commit that changed its folder: not moved by
+    commits to other versions or templates, nor by one to its template's own files."""
+    from datetime import UTC
+
+    from catalog_server import sources
+
+    monkeypatch.setattr(sources, "FEW_FOLDERS", few)
+
+    def commit_at(repo, day: int, message: str) -> None:
+        monkeypatch.setenv("GIT_COMMITTER_DATE", f"2024-01-{day:02d}T12:00:00+00:00")
+        repo.commit(message)
+
+    def created() -> dict[tuple[str, str], int]:
+        with app.app_context():
+            rows = db.session.execute(
+                select(Template.slug, TemplateVersion.version, TemplateVersion.created).join(
+                    Template, Template.id == TemplateVersion.template_id
+                )
+            ).all()
+        return {(s, v): (c.replace(tzinfo=UTC) if c.tzinfo is None else c).day for s, v, c in rows}
+
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "2024-01-01T12:00:00+00:00")
+    repo = make_catalog_repo(
+        files=compose_template("a", {"0": "1.0.0", "1": "1.1.0"})
+        | compose_template("b", {"0": "1.0.0"})
+    )
+    repo.write({"templates/a/1/docker-compose.yml": COMPOSE + "  other:\n    image: redis:7\n"})
+    commit_at(repo, 5, "a 1.1.0 changes")
+    sync(repo.source())
+    assert created() == {("a", "1.0.0"): 1, ("a", "1.1.0"): 5, ("b", "1.0.0"): 1}
+    repo.write({"templates/a/config.yml": "name: a\nversion: 1.1.0\ndescription: new\n"})
+    commit_at(repo, 9, "a's description")
+    repo.write({"templates/b/0/README.md": "# b\n"})
+    commit_at(repo, 12, "b's readme")
+    assert sync(repo.source()).templates_reloaded == 2
+    assert created() == {("a", "1.0.0"): 1, ("a", "1.1.0"): 5, ("b", "1.0.0"): 12}
