@@ -23,8 +23,10 @@ their created time, chart digest and images, `write` writes the rows of the swap
 
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -33,7 +35,13 @@ from sqlalchemy.orm import Session
 
 from catalog_server.catalogs import CatalogSource, scrub
 from catalog_server.indexer.bookkeeping import SyncSummary, catalog_row, fill_counts, settle
-from catalog_server.indexer.plan import batches, plan_sync, run_validators, version_folders
+from catalog_server.indexer.plan import (
+    SyncPlan,
+    batches,
+    plan_sync,
+    run_validators,
+    version_folders,
+)
 from catalog_server.indexer.stamps import (
     ChangeTimes,
     epoch_time,
@@ -48,6 +56,7 @@ from catalog_server.indexer.write import (
 )
 from catalog_server.loaders import load_template
 from catalog_server.loaders.detect import snapshot_templates
+from catalog_server.loaders.model import LoadedTemplate
 from catalog_server.loaders.repository import artifacthub_repo
 from catalog_server.locks import catalog_lock
 from catalog_server.models import Catalog
@@ -137,6 +146,48 @@ def sync_catalog(
     return summary
 
 
+def index_batch(
+    session: Session,
+    catalog: Catalog,
+    opened: OpenedSource,
+    plan: SyncPlan,
+    loaded: list[LoadedTemplate],
+    checks: Checks,
+    change_times: ChangeTimes,
+    summary: SyncSummary,
+) -> None:
+    """Stamp, validate and write a batch of loaded templates (in the sync's transaction)."""
+    existing = plan.existing
+    previous = previous_images(session, catalog.id, [t.id for t in loaded if t.id in existing])
+    # Digests, and the images of the chart versions whose archive changed (they read the
+    # same archive), before validation: policy reads the images.
+    stamps = version_stamps(opened, loaded, previous, checks.render_images, change_times)
+    for template in loaded:
+        run_validators(template, opened.snapshot, checks.validators)
+    generation = (catalog.generation or 0) + 1  # what this sync's swap makes served
+    for template in loaded:
+        summary.templates_failed += write_template(
+            session, catalog, template, existing.get(template.id), stamps, opened.commit,
+            generation,
+        )  # fmt: skip
+    insert_problems(session, catalog.id, (p for t in loaded for p in t.all_problems()))
+
+
+@contextmanager
+def collections_paused() -> Iterator[None]:
+    """Python's automatic garbage collection off while batches are loaded (the caller
+    collects what each batch leaves): a collection whenever enough objects were made
+    scans the whole process, the catalog's listing included, again and again (a tenth of
+    a cold sync's time)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 # Beyond these a catalog is refused whole, with a clear error, before anything is loaded.
 MAX_CATALOG_FILES = 200_000
 MAX_CATALOG_BYTES = 1024 * 1024 * 1024
@@ -178,14 +229,13 @@ def index_catalog(
     force: bool = False,
     signer: Signer | None = None,
 ) -> None:
-    validators, catalog_checks = checks.validators, checks.catalog_checks
     snapshot = opened.snapshot
     generation = (catalog.generation or 0) + 1  # what this sync's swap makes served
     roots, catalog_problems = snapshot_templates(snapshot)
-    for check in catalog_checks:
+    for check in checks.catalog_checks:
         catalog_problems.extend(check(snapshot))
     plan = plan_sync(session, catalog, opened, roots, force)
-    existing, to_load, removed = plan.existing, plan.to_load, plan.removed
+    to_load, removed = plan.to_load, plan.removed
     # Everything below is one transaction; the commit at the end is the swap. Templates are
     # loaded, validated and written a batch at a time, so a sync holds one batch's files
     # and parsed documents, whatever the catalog's size.
@@ -193,27 +243,18 @@ def index_catalog(
     insert_problems(session, catalog.id, catalog_problems)
     change_times = ChangeTimes(opened, version_folders(snapshot, to_load))
     reloaded: list[str] = []
-    for batch, paths in batches(snapshot, to_load):
-        # Read the batch's files in one bulk pass rather than a request per file.
-        snapshot.prefetch(paths)
-        loaded = [load_template(snapshot, root) for root in batch]
-        previous = previous_images(session, catalog.id, [t.id for t in loaded if t.id in existing])
-        # Digests, and the images of the chart versions whose archive changed (they read
-        # the same archive), before validation: policy reads the images.
-        stamps = version_stamps(opened, loaded, previous, checks.render_images, change_times)
-        for template in loaded:
-            run_validators(template, snapshot, validators)
-            reloaded.append(template.id)
-            if progress:
-                progress(len(reloaded), len(to_load), template.id)
-        for template in loaded:
-            failed = write_template(
-                session, catalog, template, existing.get(template.id), stamps, opened.commit,
-                generation,
-            )  # fmt: skip
-            summary.templates_failed += failed
-        insert_problems(session, catalog.id, (p for t in loaded for p in t.all_problems()))
-        del loaded, stamps, previous
+    with collections_paused():
+        for batch, paths in batches(snapshot, to_load):
+            # Read the batch's files in one bulk pass rather than a request per file.
+            snapshot.prefetch(paths)
+            loaded = [load_template(snapshot, root) for root in batch]
+            index_batch(session, catalog, opened, plan, loaded, checks, change_times, summary)
+            for template in loaded:
+                reloaded.append(template.id)
+                if progress:
+                    progress(len(reloaded), len(to_load), template.id)
+            del loaded
+            gc.collect(1)  # what this batch left in cycles
     remove_templates(session, catalog.id, removed)
     catalog.artifacthub_repo = artifacthub_repo(snapshot)[0]
     summary.signed = sign_catalog(session, catalog, signer)
