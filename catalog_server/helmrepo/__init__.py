@@ -11,7 +11,8 @@ zlib), so a chart's digest is stable across rebuilds of the same commit.
   given: Helm re-serialises ``Chart.yaml``, we keep the contributor's bytes.
 - :func:`render_index` writes index.yaml, which Helm parses strictly, from the entries
   :func:`catalog_server.chartmetadata.index_entry` builds (re-exported here): only keys
-  Helm knows, with the types and values Helm's own ``repo index`` writes.
+  Helm knows, with the types and values Helm's own ``repo index`` writes;
+  :class:`IndexEntries` writes the same text one entry at a time, for large repositories.
 
 The parts: :mod:`.package` (archives and digests), :mod:`.index` (index.yaml), both
 re-exported here, and :mod:`.stored` (archives of indexed versions, from the database).
@@ -22,7 +23,7 @@ Helm v4 SDK when it is installed.
 """
 
 from catalog_server.chartmetadata import CHART_VERSION_KEYS, index_entry
-from catalog_server.helmrepo.index import render_index, rfc3339
+from catalog_server.helmrepo.index import IndexEntries, render_index, rfc3339
 from catalog_server.helmrepo.package import (
     MAX_CHART_SIZE,
     MAX_FILE_SIZE,
@@ -42,6 +43,7 @@ __all__ = [
     "MAX_FILE_SIZE",
     "ChartNotPackable",
     "HelmIgnore",
+    "IndexEntries",
     "archive_digest_size",
     "archive_mtime",
     "archive_name",

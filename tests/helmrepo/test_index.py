@@ -10,6 +10,7 @@ import yaml
 
 from catalog_server.helmrepo import (
     CHART_VERSION_KEYS,
+    IndexEntries,
     index_entry,
     render_index,
     rfc3339,
@@ -205,6 +206,39 @@ def test_index_refuses_unknown_keys_and_bad_times():
         render_index({"a": [{"name": "a", "version": "1.0.0", "engine": "gotpl"}]}, GENERATED)
     with pytest.raises(ValueError, match="generated"):
         render_index({}, "yesterday")
+
+
+def test_entries_added_one_at_a_time_in_any_order_give_the_same_index():
+    # As a large repository is built: one entry per row read, rows in template order, so
+    # one chart's versions arrive apart and charts arrive out of name order.
+    grouped = {
+        name: [entry({"name": name, "version": v, "description": f"{name} {v}"}) for v in vs]
+        for name, vs in {
+            "zeta": ["0.1.0", "0.10.0", "0.2.0"],
+            "alpha": ["1.0.0", "2.0.0-rc.1", "1.10.0", "v1.9.9"],
+            "needs quoting: yes": ["3.0.0"],
+        }.items()
+    }
+    expected = render_index(grouped, GENERATED)
+    rows = [(name, e) for name, es in grouped.items() for e in es]
+    for seed in range(5):
+        random.Random(seed).shuffle(rows)
+        index = IndexEntries()
+        for name, e in rows:
+            index.add(name, e)
+        assert "".join(index.chunks(GENERATED)) == expected
+    doc = yaml.safe_load(expected)
+    assert list(doc["entries"]) == ["alpha", "needs quoting: yes", "zeta"]
+    assert [e["version"] for e in doc["entries"]["zeta"]] == ["0.10.0", "0.2.0", "0.1.0"]
+
+
+def test_entries_refuse_unknown_keys_and_bad_times_at_once():
+    index = IndexEntries()
+    with pytest.raises(ValueError, match="not ChartVersion fields"):
+        index.add("a", {"name": "a", "version": "1.0.0", "engine": "gotpl"})
+    with pytest.raises(ValueError, match="generated"):
+        index.chunks("yesterday")  # before any piece is asked for
+    assert "".join(index.chunks(GENERATED)) == render_index({}, GENERATED)
 
 
 TRICKY = [
