@@ -11,11 +11,11 @@ to invalidate, since a new state makes new ETags.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 import threading
 import time
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -95,13 +95,19 @@ class SharedBody:
     sent holds it any more. Only read at explicit offsets (pread, sendfile), so any
     number of threads may send it at once: its file position never moves."""
 
-    def __init__(self, data: bytes):
-        self.size = len(data)
+    def __init__(self, data: bytes | bytearray = b""):
+        self.size = 0
         self.fd = os.memfd_create("catalog-answer", os.MFD_CLOEXEC)
-        view, written = memoryview(data), 0
-        while written < len(data):
-            written += os.write(self.fd, view[written:])
-        os.lseek(self.fd, 0, os.SEEK_SET)  # a server's sendfile starts where it stands
+        self.append(data)
+
+    def append(self, data: bytes | bytearray) -> None:
+        """Add bytes at the end: only while the answer is being written, before anything
+        reads it. Written at explicit offsets too, so a server's sendfile starts at 0."""
+        view = memoryview(data)
+        while view:
+            written = os.pwrite(self.fd, view, self.size)
+            self.size += written
+            view = view[written:]
 
     def __del__(self, _close=os.close):  # os may be gone when the interpreter exits
         fd, self.fd = getattr(self, "fd", -1), -1
@@ -131,15 +137,6 @@ class BodyReader:
         pass
 
 
-def _shared(data: bytes | None) -> SharedBody | None:
-    if data is None or len(data) < SHARED_FILE_BYTES or not hasattr(os, "memfd_create"):
-        return None
-    try:
-        return SharedBody(data)
-    except OSError:  # no memfd here (a restricted sandbox): plain bytes it is
-        return None
-
-
 @dataclass(frozen=True)
 class CachedAnswer:
     body: bytes
@@ -148,6 +145,92 @@ class CachedAnswer:
     gzipped: bytes | None  # the gzip form, when it pays
     body_file: SharedBody | None = None  # large answers: the same bytes as files
     gzipped_file: SharedBody | None = None
+
+
+def _shared(data: bytes | bytearray) -> SharedBody | None:
+    if not hasattr(os, "memfd_create"):
+        return None
+    try:
+        return SharedBody(data)
+    except OSError:  # no memfd here (a restricted sandbox): plain bytes it is
+        return None
+
+
+class _Spool:
+    """Bytes being written: in the heap while under SHARED_FILE_BYTES, then in a
+    SharedBody (or still in the heap where there is no memfd)."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._heap = bytearray()
+        self._file: SharedBody | None = None
+        self._heap_only = False
+
+    def write(self, data: bytes | bytearray) -> None:
+        self.size += len(data)
+        if self._file is not None:
+            self._file.append(data)
+            return
+        self._heap += data
+        if len(self._heap) >= SHARED_FILE_BYTES and not self._heap_only:
+            self._file = _shared(self._heap)
+            if self._file is None:
+                self._heap_only = True
+            else:
+                self._heap = bytearray()
+
+    def result(self) -> tuple[bytes, SharedBody | None]:
+        """(bytes, None) for an answer held in the heap, (b"", file) for one in a file."""
+        if self._file is not None:
+            return b"", self._file
+        return bytes(self._heap), None
+
+
+# What AnswerWriter gathers before it hands bytes on to the files and the compressor.
+_WRITE_BYTES = 64 * 1024
+
+
+class AnswerWriter:
+    """An answer written piece by piece, straight into what the cache keeps: the bytes
+    (a shared file once they pass SHARED_FILE_BYTES) and their gzip form, compressed as
+    they come. So a large answer (a Helm index of 50,000 chart versions is 40 MB) is
+    never one string in memory, let alone several (text, bytes, gzip)."""
+
+    def __init__(self, content_type: str, headers: tuple[tuple[str, str], ...] = ()):
+        self.content_type, self.headers = content_type, headers
+        self._plain, self._gzipped = _Spool(), _Spool()
+        self._compressor = (
+            zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)  # a gzip stream
+            if content_type.startswith(COMPRESSIBLE)
+            else None
+        )
+        self._pending = bytearray()
+
+    def write(self, data: bytes) -> None:
+        if not self._pending and len(data) >= _WRITE_BYTES:
+            self._hand_on(data)
+            return
+        self._pending += data
+        if len(self._pending) >= _WRITE_BYTES:
+            self._hand_on(self._pending)
+            self._pending = bytearray()
+
+    def _hand_on(self, data: bytes | bytearray) -> None:
+        self._plain.write(data)
+        if self._compressor is not None:
+            self._gzipped.write(self._compressor.compress(data))
+
+    def finish(self) -> CachedAnswer:
+        """The answer as written: the gzip form only for a compressible one of at least
+        GZIP_MIN_BYTES."""
+        self._hand_on(self._pending)
+        self._pending = bytearray()
+        body, body_file = self._plain.result()
+        gzipped, gzipped_file = None, None
+        if self._compressor is not None and self._plain.size >= GZIP_MIN_BYTES:
+            self._gzipped.write(self._compressor.flush())
+            gzipped, gzipped_file = self._gzipped.result()
+        return CachedAnswer(body, self.content_type, self.headers, gzipped, body_file, gzipped_file)
 
 
 class ResponseCache:
@@ -177,22 +260,16 @@ class ResponseCache:
             return answer
 
     def put(self, etag: str, response: Response) -> CachedAnswer:
-        body, content_type = response.get_data(), response.content_type or ""
-        gzipped = None
-        if len(body) >= GZIP_MIN_BYTES and content_type.startswith(COMPRESSIBLE):
-            gzipped = gzip.compress(body, compresslevel=6, mtime=0)
+        """Keep a view's finished answer (and its gzip form); returns what is kept."""
         headers = tuple(
             (k, v) for k, v in response.headers.items() if k.lower() not in TRANSFER_HEADERS
         )
-        body_file, gzipped_file = _shared(body), _shared(gzipped)
-        answer = CachedAnswer(
-            b"" if body_file else body,
-            content_type,
-            headers,
-            b"" if gzipped_file and gzipped is not None else gzipped,
-            body_file,
-            gzipped_file,
-        )
+        writer = AnswerWriter(response.content_type or "", headers)
+        writer.write(response.get_data())
+        return self.add(etag, writer.finish())
+
+    def add(self, etag: str, answer: CachedAnswer) -> CachedAnswer:
+        """Keep an answer built ahead (with AnswerWriter), within the budgets."""
         size, file_size = _sizes(answer)
         if size > self.max_bytes // 8 or file_size > self.max_file_bytes // 2:
             return answer  # too large to keep; served, not cached
@@ -323,6 +400,17 @@ def keep(response: Response) -> Response:
         return response
     _count("miss")
     answer = response_cache().put(etag, response)
+    return _send(answer, etag, accepts_gzip(request.accept_encodings), request.environ)
+
+
+def send_kept(answer: CachedAnswer) -> Response:
+    """A view's answer built ahead as a CachedAnswer (a Helm index, written piece by piece
+    with AnswerWriter): kept under the request's ETag and sent in the client's form, as
+    `keep` does with a view's Response (which then leaves this one alone)."""
+    etag = g.etag
+    _count("miss")
+    response_cache().add(etag, answer)
+    g.from_cache = True
     return _send(answer, etag, accepts_gzip(request.accept_encodings), request.environ)
 
 

@@ -7,13 +7,16 @@ import gc
 import gzip
 import hashlib
 import os
+import random
 import threading
 
 from flask import Flask, Response
 from gunicorn.http.wsgi import FileWrapper
 
 from catalog_server.responsecache import (
+    GZIP_MIN_BYTES,
     SHARED_FILE_BYTES,
+    AnswerWriter,
     BodyReader,
     ResponseCache,
     SharedBody,
@@ -98,3 +101,43 @@ def test_an_answer_too_large_for_the_heap_budget_is_kept_as_a_file():
         small = ResponseCache(max_bytes=64 * 1024, max_file_bytes=len(DATA))
         small.put("big", Response(DATA, content_type="application/yaml"))
         assert small.get("big") is None
+
+
+def _bytes(kept: bytes | None, shared: SharedBody | None) -> bytes | None:
+    return BodyReader(shared).read() if shared is not None else kept
+
+
+def test_an_answer_written_in_pieces_is_the_answer_written_whole():
+    rng = random.Random(3)
+    writer = AnswerWriter("application/x-yaml; charset=utf-8")
+    at = 0
+    while at < len(DATA):
+        size = rng.choice([1, 17, 900, 70_000, 300_000])
+        writer.write(DATA[at : at + size])
+        at += size
+    answer = writer.finish()
+    assert answer.body == b"" and answer.body_file is not None
+    assert _bytes(answer.body, answer.body_file) == DATA
+    assert gzip.decompress(_bytes(answer.gzipped, answer.gzipped_file)) == DATA
+    # The same bytes a view's whole answer is kept as.
+    with app.test_request_context():
+        whole = ResponseCache().put("e", Response(DATA, content_type=answer.content_type))
+    assert _bytes(whole.body, whole.body_file) == DATA
+    assert _bytes(whole.gzipped, whole.gzipped_file) == _bytes(answer.gzipped, answer.gzipped_file)
+
+
+def test_small_answers_stay_bytes_and_only_text_worth_it_is_gzipped():
+    def written(content_type: str, data: bytes):
+        writer = AnswerWriter(content_type)
+        writer.write(data[:10])
+        writer.write(data[10:])
+        return writer.finish()
+
+    tiny = written("application/json", b'{"items": []}' + b" " * 100)
+    assert tiny.body.startswith(b'{"items"') and tiny.gzipped is None
+    assert tiny.body_file is None and tiny.gzipped_file is None
+    text = written("text/html; charset=utf-8", b"<p>" * GZIP_MIN_BYTES)
+    assert text.body == b"<p>" * GZIP_MIN_BYTES and text.body_file is None
+    assert gzip.decompress(text.gzipped) == text.body
+    image = written("image/png", bytes(range(256)) * 20)
+    assert image.body == bytes(range(256)) * 20 and image.gzipped is None

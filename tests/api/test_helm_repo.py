@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import shutil
@@ -13,8 +14,9 @@ import git
 import pytest
 import yaml
 
-from catalog_server import helmsdk
+from catalog_server import helmsdk, responsecache
 from catalog_server.catalogs import CatalogSource
+from catalog_server.helmrepo import render_index
 
 needs_helm = pytest.mark.skipif(
     not helmsdk.available(), reason=f"Helm SDK absent: {helmsdk.missing_message()}"
@@ -126,6 +128,70 @@ def test_two_clones_of_one_commit_serve_identical_archives(repo, sync, client, t
     for entry in one["entries"]["app"]:
         url = entry["urls"][0]
         assert get(client, f"/helm/one/{url}").data == get(client, f"/helm/two/{url}").data
+
+
+def rendered_again(text: bytes) -> bytes:
+    """render_index's text for what a served index holds: the served one must be it, byte
+    for byte, however its entries were read and written."""
+    parsed = yaml.safe_load(text)
+    return render_index(parsed["entries"], parsed["generated"]).encode()
+
+
+def test_versions_of_one_chart_from_two_templates_are_one_list(make_catalog_repo, sync, client):
+    # app/ and app-classic/ both give chart "app"; zz-first/ gives chart "aardvark".
+    repo = make_catalog_repo(fixture="shared-chart-name")
+    assert sync(repo.source("shared")).status == "updated"
+    text = get(client, "/helm/shared/index.yaml").data
+    assert text == rendered_again(text)
+    index = yaml.safe_load(text)
+    assert list(index["entries"]) == ["aardvark", "app"]
+    versions = [v["version"] for v in index["entries"]["app"]]
+    assert versions == ["2.0.0", "1.10.0", "1.5.0", "1.0.0"]
+    for entry in index["entries"]["app"]:
+        assert get(client, f"/helm/shared/{entry['urls'][0]}").data
+
+
+@pytest.fixture
+def bundled_repo(make_catalog_repo, sync):
+    repo = make_catalog_repo()
+    shutil.copytree(Path(__file__).resolve().parents[2] / "catalog", repo.path, dirs_exist_ok=True)
+    repo.commit("the bundled catalog")
+    assert sync(repo.source("library")).status == "updated"
+    return repo
+
+
+@pytest.mark.parametrize("first", ["plain", "gzip", "head"])
+@pytest.mark.parametrize("kept_as", ["bytes", "files"])
+def test_the_bundled_index_is_the_same_in_every_form(
+    bundled_repo, client, monkeypatch, first, kept_as
+):
+    """Plain, gzip and HEAD give the one text, whichever the first request was (it builds
+    the index) and whether the answer is kept as bytes or as files (large indexes)."""
+    if kept_as == "files":
+        monkeypatch.setattr(responsecache, "SHARED_FILE_BYTES", 1024)
+    url = "/helm/library/index.yaml"
+    forms = {
+        "plain": lambda: get(client, url),
+        "gzip": lambda: get(client, url, headers={"Accept-Encoding": "gzip"}),
+        "head": lambda: client.head(url),
+    }
+    answers = {first: forms[first]()}
+    answers.update((form, ask()) for form, ask in forms.items() if form not in answers)
+    plain, packed, head = answers["plain"], answers["gzip"], answers["head"]
+    assert len(plain.data) > 1024
+    assert plain.data == rendered_again(plain.data)
+    assert "Content-Encoding" not in plain.headers
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.data) == plain.data
+    assert packed.headers["Content-Length"] == str(len(packed.data))
+    assert head.status_code == 200 and head.data == b""
+    assert head.headers["Content-Length"] == str(len(plain.data))
+    assert head.headers["ETag"] == plain.headers["ETag"] != packed.headers["ETag"]
+    for answer in (plain, packed):
+        assert answer.headers["Vary"] == "Accept-Encoding"
+        assert answer.content_type == "application/x-yaml; charset=utf-8"
+        etag = answer.headers["ETag"]
+        assert get(client, url, 304, headers={"If-None-Match": etag}).headers["ETag"] == etag
 
 
 @needs_helm
