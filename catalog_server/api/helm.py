@@ -40,6 +40,7 @@ from catalog_server.helmrepo import (
 from catalog_server.helmrepo.stored import packaged_versions, stored_archive
 from catalog_server.loaders.folder import ICON_EXTENSIONS
 from catalog_server.loaders.helm import local_icon
+from catalog_server.memory import release_free_memory
 from catalog_server.models import Catalog, Template, TemplateVersion
 from catalog_server.problems import TemplateNotFound
 from catalog_server.queries import template_icon
@@ -169,6 +170,7 @@ def repo_index(catalog: str) -> RepoIndex:
     if found is not None:
         return found
     built = build_index(catalog)
+    release_free_memory()  # what the build read and wrote: megabytes for a large catalog
     with _cache_lock:
         for stale in [k for k in cache if k[0] == catalog]:
             del cache[stale]
