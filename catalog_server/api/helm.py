@@ -75,6 +75,15 @@ def _cache() -> dict[tuple[str, str | None, int], RepoIndex]:
     return current_app.extensions.setdefault("helm_repo_index_cache", {})
 
 
+def _build_lock(catalog: str) -> threading.Lock:
+    """One build of a catalog's index at a time in this app: requests that come while it
+    is built wait for it instead of each building their own, each holding a build's
+    memory (after a sync, every Helm client asks for the new index at about once)."""
+    locks = current_app.extensions.setdefault("helm_repo_index_builds", {})
+    with _cache_lock:
+        return locks.setdefault(catalog, threading.Lock())
+
+
 def _state(catalog: str) -> tuple[str | None, int]:
     found = served_state().catalog(catalog)
     if found is None:
@@ -169,12 +178,17 @@ def repo_index(catalog: str) -> RepoIndex:
         found = cache.get(key)
     if found is not None:
         return found
-    built = build_index(catalog)
-    release_free_memory()  # what the build read and wrote: megabytes for a large catalog
-    with _cache_lock:
-        for stale in [k for k in cache if k[0] == catalog]:
-            del cache[stale]
-        cache[key] = built
+    with _build_lock(catalog):
+        with _cache_lock:
+            found = cache.get(key)  # built while this request waited
+        if found is not None:
+            return found
+        built = build_index(catalog)
+        release_free_memory()  # what the build read and wrote: megabytes for a large catalog
+        with _cache_lock:
+            for stale in [k for k in cache if k[0] == catalog]:
+                del cache[stale]
+            cache[key] = built
     return built
 
 

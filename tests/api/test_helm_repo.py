@@ -7,6 +7,8 @@ import hashlib
 import io
 import shutil
 import tarfile
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -128,6 +130,31 @@ def test_two_clones_of_one_commit_serve_identical_archives(repo, sync, client, t
     for entry in one["entries"]["app"]:
         url = entry["urls"][0]
         assert get(client, f"/helm/one/{url}").data == get(client, f"/helm/two/{url}").data
+
+
+def test_requests_that_come_while_the_index_is_built_wait_for_that_build(indexed, app, monkeypatch):
+    from catalog_server.api import helm as helm_api
+
+    builds, real_build = [], helm_api.build_index
+
+    def slow_build(catalog: str):
+        builds.append(catalog)
+        time.sleep(0.5)  # the other requests arrive meanwhile
+        return real_build(catalog)
+
+    monkeypatch.setattr(helm_api, "build_index", slow_build)
+    bodies = []
+
+    def fetch():
+        bodies.append(get(app.test_client(), "/helm/lib/index.yaml").data)
+
+    threads = [threading.Thread(target=fetch) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert builds == ["lib"]
+    assert len(bodies) == 3 and len(set(bodies)) == 1
 
 
 def rendered_again(text: bytes) -> bytes:
