@@ -320,25 +320,33 @@ def _search_rows(session: Session, f: TemplateFilter):
     """(scores, rows) for a query: the search's matches with their scores, and (id,
     lower-cased name, catalog, id, kind, categories) of each match that the filters other
     than kind and category keep. Once per filter and transaction: a list and its facets
-    share it."""
+    share it. One statement: the matches joined to their templates (not a list of ids
+    sent back to the database: a broad prefix matches thousands)."""
     broad = replace(f, kind=None, category=None)
     key = astuple(broad)
     known = search.transaction_memo(session, "search_rows")
     if key not in known:
-        scores, matched = _matched(session, broad, scored=True)
-        fitting = _fitting(session, broad, matched)
+        query = search.parse_query(broad.q or "")
+        if not query.terms:  # nothing but punctuation: nothing matches
+            known[key] = ({}, [])
+            return known[key]
+        # The Kubernetes and Rancher version filters are read from the versions of the
+        # matches (by ids); every other filter is a clause of the one statement.
+        fitting = None
+        if broad.kube_version is not None or broad.rancher_version is not None:
+            fitting = _fitting(session, broad, _matched(session, broad)[1])
+        found = search.session_index(session).matches(session, query, scored=True)
         columns = (Template.id, func.lower(Template.name), Catalog.name, Template.slug)
-        rows = session.execute(
-            _filtered(
-                select(*columns, Template.kind, Template.categories).join(
-                    Catalog, Template.catalog_id == Catalog.id
-                ),
-                broad,
-                fitting=fitting,
-                matched=matched,
-            )
-        ).all()
-        known[key] = (scores or {}, rows)
+        keys = (found.c.score, found.c.name_key, found.c.slug_key)
+        stmt = (
+            select(*columns, Template.kind, Template.categories, *keys)
+            .select_from(found)
+            .join(Template, Template.id == found.c.template_id)
+            .join(Catalog, Template.catalog_id == Catalog.id)
+        )
+        rows = session.execute(_filtered(stmt, broad, fitting=fitting)).all()
+        scores = {row.id: (row.score or 0.0, row.name_key, row.slug_key) for row in rows}
+        known[key] = (scores, rows)
     return known[key]
 
 

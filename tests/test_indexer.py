@@ -313,3 +313,32 @@ def test_a_version_is_created_when_its_folder_last_changed(
     commit_at(repo, 12, "b's readme")
     assert sync(repo.source()).templates_reloaded == 2
     assert created() == {("a", "1.0.0"): 1, ("a", "1.1.0"): 5, ("b", "1.0.0"): 12}
+
+
+def test_a_large_sync_brings_postgresqls_planner_statistics_up_to_date(
+    app, make_catalog_repo, sync, monkeypatch
+):
+    from sqlalchemy import text
+
+    from catalog_server import indexer
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("SQLite plans without statistics tables here")
+    repo = make_catalog_repo(fixture="api-catalog")
+    monkeypatch.setattr(indexer, "ANALYZE_AFTER", 3)
+    summary = sync(repo.source())
+    assert summary.templates_reloaded >= 3
+
+    def analyzed() -> dict:
+        with app.app_context():
+            db.session.remove()
+            rows = db.session.execute(
+                text(
+                    "SELECT relname, last_analyze IS NOT NULL FROM pg_stat_user_tables "
+                    "WHERE relname IN ('templates', 'template_versions', 'template_search')"
+                )
+            ).all()
+            return dict(rows)
+
+    assert analyzed() == {"templates": True, "template_versions": True, "template_search": True}

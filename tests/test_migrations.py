@@ -47,3 +47,40 @@ def test_migrations_keep_the_index_they_run_over(app, sync, make_catalog_repo):
         db.session.remove()
         assert current_revision() == head_revision()
         assert db.session.query(Template).count() == before
+
+
+def test_the_search_index_is_rebuilt_by_the_migrations(app, client, sync, make_catalog_repo):
+    """Down to the search index's first layout (which holds every template, its name keys
+    with it) and up again: the same answers to the same searches."""
+    from sqlalchemy import text
+
+    from catalog_server.models import Template
+
+    repo = make_catalog_repo(fixture="search-catalog")
+    sync(repo.source("lib"))
+
+    def found(q: str, step: int) -> list[str]:
+        # Each step's own URL: answers kept from an earlier step are not served.
+        db.session.remove()
+        params = {"q": q, "per_page": 50, "step": step}
+        body = client.get("/api/v1/templates", query_string=params).get_json()
+        return [t["id"] for t in body["items"]]
+
+    with app.app_context():
+        queries = {q: found(q, 0) for q in ("prometheus", "prom", "exporter", "metrics")}
+        assert all(queries.values())
+        templates = db.session.query(Template).count()
+        db.session.remove()
+        downgrade(revision="0010")
+        with db.engine.connect() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM template_search")) == templates
+            if conn.dialect.name == "sqlite":
+                keys = conn.scalars(
+                    text(
+                        "SELECT name_key FROM template_search "
+                        "WHERE template_search MATCH 'prometheus*'"
+                    )
+                ).all()
+                assert "prometheus" in keys
+        upgrade()
+        assert {q: found(q, 1) for q in queries} == queries

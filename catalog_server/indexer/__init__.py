@@ -31,8 +31,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from catalog_server import search
 from catalog_server.catalogs import CatalogSource, scrub
 from catalog_server.indexer.bookkeeping import SyncSummary, catalog_row, fill_counts, settle
 from catalog_server.indexer.plan import (
@@ -132,6 +134,7 @@ def sync_catalog(
                 summary.seconds = time.monotonic() - started
                 settle(catalog, summary, asked_at)
                 session.commit()
+                refresh_statistics(session, summary.templates_reloaded)
         except SourceError as exc:
             session.rollback()
             summary.status, summary.error = "failed", str(exc)
@@ -209,6 +212,21 @@ def check_catalog_size(snapshot: Snapshot, max_files: int | None = None) -> None
             f"the catalog holds {total // (1024 * 1024)} MiB; at most "
             f"{MAX_CATALOG_BYTES // (1024 * 1024)} MiB are indexed"
         )
+
+
+# After a sync that rewrote at least this many templates, PostgreSQL's planner statistics
+# are brought up to date at once rather than by autovacuum a minute or more later: planned
+# with the statistics of a near-empty database, a search joined 10,000 templates one by
+# one (30 ms instead of 24 for a query matching 2,800 of them).
+ANALYZE_AFTER = 1000
+_ANALYZED = ("templates", "template_categories", "template_versions", "problems", search.TABLE)
+
+
+def refresh_statistics(session: Session, reloaded: int) -> None:
+    if reloaded < ANALYZE_AFTER or session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(text(f"ANALYZE {', '.join(_ANALYZED)}"))
+    session.commit()
 
 
 @dataclass(frozen=True)
