@@ -72,6 +72,7 @@ FLOOR_RUNS = 3
 INCREMENTAL_RUNS = 3
 HELM_SYNC_RUNS = 1
 HELM_INDEX_RUNS = 3
+HELM_COMMIT_RUNS = 3  # one chart version changed, then synced and served
 RENDER_RUNS = 5
 LOAD_RUNS = 1 if QUICK else 3
 LOAD_SECONDS = int(os.environ.get("BENCH_LOAD_SECONDS", "3"))
@@ -239,7 +240,8 @@ def measure_helm(helm_repo: Path) -> None:
         f"vs helm repo index ({HELM_INDEX_RUNS} runs)")  # fmt: skip
     ours = []
     for _ in range(HELM_SYNC_RUNS):
-        r = child_sync(fresh_db("helm-large"), "helm-large", helm_repo, "--index",
+        db = fresh_db("helm-large")
+        r = child_sync(db, "helm-large", helm_repo, "--index",
                        "--render-repeat", str(RENDER_RUNS))  # fmt: skip
         if r["index_status"] != 200 or r["index_entries"] != count:
             raise RuntimeError(f"index.yaml: {r['index_status']}, {r['index_entries']} entries")
@@ -267,6 +269,20 @@ def measure_helm(helm_repo: Path) -> None:
            f"{total:.2f}s (sync {sync_s:.2f}s + first GET {first_get_s:.3f}s) / "
            f"{helm_s:.2f}s = {total / helm_s:.2f}", total < helm_s)  # fmt: skip
     log(f"    index render alone: {render_s * 1000:.0f} ms ({render_s / helm_s:.3f}x Helm's)")
+    # The same catalog once served: a commit that changes one chart version, to its
+    # served index (what a hand-kept repository does is `helm repo index` again).
+    commits = []
+    for n in range(1, HELM_COMMIT_RUNS + 1):
+        catalog_gen.change_one_chart(helm_repo, n)
+        r = child_sync(db, "helm-large", helm_repo, "--index")
+        if r["templates_reloaded"] != 1 or r["index_status"] != 200:
+            raise RuntimeError(f"one-chart sync: {r['templates_reloaded']} reloaded, "
+                               f"index {r['index_status']}")  # fmt: skip
+        commits.append(r["seconds"] + r["index_seconds"])
+    commit_s = statistics.median(commits)
+    results["helm_index"].update(commit_runs=commits, commit_seconds=commit_s)
+    log(f"    one chart changed -> served index.yaml: {commit_s:.2f}s (median of "
+        f"{len(commits)}), {commit_s / helm_s:.2f}x helm repo index")  # fmt: skip
 
 
 # --- HTTP ----------------------------------------------------------------------------------
@@ -613,6 +629,9 @@ def report(info: dict) -> str:
         f"| median of {len(h['helm_runs'])} |",
         f"| ours (sync + first GET) / Helm's | {h['ratio']:.2f} | |",
         f"| index render alone / Helm's | {h['render_ratio']:.3f} | |",
+        f"| Helm: one chart version changed -> served index.yaml (sync + first GET) "
+        f"| {h['commit_seconds']:.2f} s ({h['commit_seconds'] / h['helm_seconds']:.2f}x "
+        f"helm repo index) | median of {len(h['commit_runs'])} |",
     ]
     http = results["http"]
     lines += [

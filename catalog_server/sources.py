@@ -180,18 +180,14 @@ class GitSnapshot:
         # Each record reads "<mode> <type> <object id> <size, padded>\t<path>\0"; decoded
         # once as a whole (a catalog can hold 500,000 of them).
         text = out.decode("utf-8", "surrogateescape")
+        make = SnapshotEntry._make
         for mode, otype, sha, size, path in _LS_TREE_RECORD.findall(text):
             if prefix:
                 if not path.startswith(prefix):
                     continue
                 path = path[len(prefix) :]
-            if mode == "120000":
-                kind = "symlink"
-            elif otype == "blob":
-                kind = "file"
-            else:
-                kind = "other"
-            entries[path] = SnapshotEntry(path, int(size) if size != "-" else 0, kind)
+            kind = "symlink" if mode == "120000" else "file" if otype == "blob" else "other"
+            entries[path] = make((path, int(size) if size != "-" else 0, kind))
             shas[path] = sha
         return entries
 

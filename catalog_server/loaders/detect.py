@@ -110,17 +110,35 @@ def snapshot_templates(snapshot: Snapshot) -> tuple[list[TemplateRoot], list[Pro
     return list(found[0]), list(found[1])
 
 
+def chart_folders(paths: Iterable[str]) -> set[str]:
+    """The folders holding a Chart.yaml (a string test first: a catalog can hold 500,000
+    paths)."""
+    return {_parent(p) for p in paths if p.endswith(CHART_FILE) and _name(p) == CHART_FILE}
+
+
+def _name(path: str) -> str:
+    return path.rpartition("/")[2]
+
+
 def _find(entries: Mapping[str, SnapshotEntry]) -> tuple[list[TemplateRoot], list[Problem]]:
-    chart_folders = {_parent(p) for p in entries if p.rpartition("/")[2] == CHART_FILE}
-    if "" in chart_folders:
+    charts = chart_folders(entries)
+    if "" in charts:
         return [TemplateRoot(ROOT_CHART_ID, "", "helm", "helm-plain", None)], []
 
     roots: list[TemplateRoot] = []
+    # A compose template is the second level of a compose container, with files below it:
+    # one test per first-level folder, not per path.
+    containers: dict[str, bool] = {}
     compose_folders: set[str] = set()
     for path in entries:
-        parts = path.split("/")
-        if len(parts) >= 3 and is_compose_container(parts[0]):
-            compose_folders.add(f"{parts[0]}/{parts[1]}")
+        top, _, rest = path.partition("/")
+        if "/" not in rest:
+            continue
+        container = containers.get(top)
+        if container is None:
+            container = containers[top] = is_compose_container(top)
+        if container:
+            compose_folders.add(f"{top}/{rest.partition('/')[0]}")
     for folder in compose_folders:
         container = folder.split("/")[0]
         roots.append(
@@ -130,9 +148,9 @@ def _find(entries: Mapping[str, SnapshotEntry]) -> tuple[list[TemplateRoot], lis
     # Charts inside a compose template belong to it; charts inside charts are subcharts.
     top = [
         f
-        for f in chart_folders
+        for f in charts
         if not ("/" in f and is_compose_container(f.split("/")[0]))
-        and not any(_is_within(f, a) for a in _ancestors(f) if a in chart_folders)
+        and not any(_is_within(f, a) for a in _ancestors(f) if a in charts)
     ]
     by_parent: dict[str, list[str]] = {}
     for folder in top:

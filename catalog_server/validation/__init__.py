@@ -26,6 +26,7 @@ import weakref
 from collections.abc import Callable, Iterable
 
 from catalog_server import helmsdk
+from catalog_server.loaders.detect import chart_folders
 from catalog_server.loaders.model import LoadedTemplate
 from catalog_server.loaders.repository import artifacthub_repo
 from catalog_server.problems import Problem
@@ -129,9 +130,7 @@ def chart_count(snapshot: Snapshot) -> int:
         return _CHART_COUNTS[snapshot]
     except (KeyError, TypeError):
         pass
-    folders = {
-        p.rpartition("/")[0] for p in snapshot.entries() if p.rpartition("/")[2] == CHART_FILE
-    }
+    folders = chart_folders(snapshot.entries())
 
     def inside_another(folder: str) -> bool:
         parent = folder.rpartition("/")[0] if folder else None
