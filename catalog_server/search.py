@@ -516,12 +516,24 @@ def write_entry(session: Session, entry: SearchEntry) -> None:
     session_index(session).write(session, [entry])
 
 
+# PostgreSQL only (migration 0013): the templates' columns a search's list reads, in an
+# index, so that joining thousands of matches to their templates reads the index alone
+# rather than every wide template row (14 ms instead of 24 for 2,827 of 10,000).
+LIST_INDEX = "ix_templates_search_list"
+LIST_INDEX_DDL = (
+    f"CREATE INDEX {LIST_INDEX} ON templates (id) "
+    "INCLUDE (catalog_id, hidden, kind, slug, name, categories)"
+)
+
+
 def include_in_schema(name: str | None, type_: str, parent_names: dict) -> bool:
     """Alembic's ``include_name``: the search index is made by raw DDL per engine (an FTS5
-    table and its shadow tables, or a tsvector table), not by the models, so a comparison
-    of the models with the database leaves it out."""
+    table and its shadow tables, or a tsvector table, and PostgreSQL's list index), not by
+    the models, so a comparison of the models with the database leaves it out."""
     if type_ == "table" and name is not None:
         return not name.startswith(TABLE)
+    if type_ == "index":
+        return name != LIST_INDEX
     return True
 
 

@@ -84,3 +84,17 @@ def test_the_search_index_is_rebuilt_by_the_migrations(app, client, sync, make_c
                 assert "prometheus" in keys
         upgrade()
         assert {q: found(q, 1) for q in queries} == queries
+
+
+def test_postgresql_has_the_templates_list_index_for_search(app):
+    from sqlalchemy import inspect
+
+    from catalog_server.search import LIST_INDEX
+
+    with app.app_context():
+        names = {i["name"] for i in inspect(db.engine).get_indexes("templates")}
+        assert (LIST_INDEX in names) == (db.engine.dialect.name == "postgresql")
+        downgrade(revision="0012")
+        names = {i["name"] for i in inspect(db.engine).get_indexes("templates")}
+        assert LIST_INDEX not in names
+        upgrade()
