@@ -349,3 +349,20 @@ def test_a_large_sync_brings_postgresqls_planner_statistics_up_to_date(
         "template_search": (True, True),
         "template_versions": (True, False),
     }
+
+
+def test_maintenance_that_fails_after_a_sync_leaves_the_sync_done(
+    app, make_catalog_repo, sync, monkeypatch, caplog
+):
+    from catalog_server import indexer
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("the maintenance after a sync is PostgreSQL's")
+    repo = make_catalog_repo(fixture="api-catalog")
+    monkeypatch.setattr(indexer, "ANALYZE_AFTER", 1)
+    monkeypatch.setattr(indexer, "_VACUUMED", ("templates", "no_such_table"))
+    summary = sync(repo.source())
+    assert summary.status == "updated"
+    assert served(app)
+    assert "database maintenance after the sync failed" in caplog.text

@@ -24,6 +24,7 @@ their created time, chart digest and images, `write` writes the rows of the swap
 from __future__ import annotations
 
 import gc
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from catalog_server import search
@@ -68,6 +70,8 @@ from catalog_server.sources import OpenedSource, Snapshot, open_source, snapshot
 
 if TYPE_CHECKING:
     from catalog_server.validation import CatalogCheck, Validator
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "MAX_CATALOG_BYTES",
@@ -228,10 +232,15 @@ def refresh_statistics(session: Session, reloaded: int) -> None:
     if reloaded < ANALYZE_AFTER or session.get_bind().dialect.name != "postgresql":
         return
     # VACUUM runs outside a transaction: on a connection of its own, after the sync's commit.
-    with session.get_bind().connect() as conn:
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        conn.execute(text(f"VACUUM (ANALYZE) {', '.join(_VACUUMED)}"))
-        conn.execute(text(f"ANALYZE {', '.join(_ANALYZED)}"))
+    # The sync is done whatever happens here (a role that does not own the tables gets
+    # PostgreSQL's warning; autovacuum still comes later).
+    try:
+        with session.get_bind().connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.execute(text(f"VACUUM (ANALYZE) {', '.join(_VACUUMED)}"))
+            conn.execute(text(f"ANALYZE {', '.join(_ANALYZED)}"))
+    except SQLAlchemyError as exc:
+        log.warning("database maintenance after the sync failed: %s", exc)
 
 
 @dataclass(frozen=True)
