@@ -162,8 +162,10 @@ def index_batch(
     checks: Checks,
     change_times: ChangeTimes,
     summary: SyncSummary,
+    generation: int,
 ) -> None:
-    """Stamp, validate and write a batch of loaded templates (in the sync's transaction)."""
+    """Stamp, validate and write a batch of loaded templates (in the sync's transaction),
+    marked with the catalog ``generation`` the sync's swap makes served."""
     existing = plan.existing
     previous = previous_images(session, catalog.id, [t.id for t in loaded if t.id in existing])
     # Digests, and the images of the chart versions whose archive changed (they read the
@@ -171,7 +173,6 @@ def index_batch(
     stamps = version_stamps(opened, loaded, previous, checks.render_images, change_times)
     for template in loaded:
         run_validators(template, opened.snapshot, checks.validators)
-    generation = (catalog.generation or 0) + 1  # what this sync's swap makes served
     for template in loaded:
         summary.templates_failed += write_template(
             session, catalog, template, existing.get(template.id), stamps, opened.commit,
@@ -279,7 +280,9 @@ def index_catalog(
         # Read the batch's files in one bulk pass rather than a request per file.
         snapshot.prefetch(paths)
         loaded = [load_template(snapshot, root) for root in batch]
-        index_batch(session, catalog, opened, plan, loaded, checks, change_times, summary)
+        index_batch(
+            session, catalog, opened, plan, loaded, checks, change_times, summary, generation
+        )
         for template in loaded:
             reloaded.append(template.id)
             if progress:
