@@ -218,3 +218,37 @@ def test_helmignore_rules_directly():
     assert rules.excludes("build/out/x.yaml")
     assert rules.excludes("a/b/c.tmp")
     assert not rules.excludes("a/b/c.tmpl")
+
+
+def _reference_tar(name: str, files: list[tuple[str, bytes]], mtime: int) -> bytes:
+    """What Python's tarfile writes in PAX format for the same entries."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path, data in files:
+            info = tarfile.TarInfo(f"{name}/{path}")
+            info.size, info.mode, info.mtime = len(data), 0o644, mtime
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            tar.addfile(info, io.BytesIO(data))
+    return raw.getvalue()
+
+
+def test_archives_hold_the_tar_stream_pythons_tarfile_writes():
+    """The headers are written without tarfile; the bytes (so the digests) are tarfile's,
+    long and non-ASCII names (pax records) and sizes on block boundaries included."""
+    import random
+
+    rng = random.Random(7)
+    for _ in range(300):
+        files = {"Chart.yaml": b"name: c\nversion: 1.0.0\n"}
+        for _ in range(rng.randint(0, 6)):
+            length = rng.choice([1, 40, 85, 100, 120])
+            word = "".join(
+                rng.choice("abcdefgh-_é" if rng.random() < 0.1 else "abc-_") for _ in range(length)
+            )
+            files[f"templates/{word}.yaml"] = os.urandom(rng.choice([0, 1, 511, 512, 513, 2000]))
+        name = rng.choice(["c", "chart-" + "x" * rng.randint(0, 90)])
+        mtime = rng.choice([0, 1736942400, 8**11 - 1, 8**11])
+        archive = package_chart(name, files.items(), mtime)
+        expected = _reference_tar(name, sorted(files.items()), mtime)
+        assert gzip.decompress(archive) == expected
