@@ -30,16 +30,9 @@ from sqlalchemy.orm import load_only
 
 from catalog_server.api.views import sandboxed
 from catalog_server.db import db
-from catalog_server.helmrepo import (
-    ChartNotPackable,
-    IndexEntries,
-    archive_name,
-    index_entry,
-    rfc3339,
-)
+from catalog_server.helmrepo import ChartNotPackable, IndexEntries, rfc3339, version_entry
 from catalog_server.helmrepo.stored import packaged_versions, stored_archive
 from catalog_server.loaders.folder import ICON_EXTENSIONS
-from catalog_server.loaders.helm import local_icon
 from catalog_server.memory import release_free_memory
 from catalog_server.models import Catalog, Template, TemplateVersion
 from catalog_server.problems import TemplateNotFound
@@ -138,13 +131,15 @@ def build_index(catalog_name: str) -> RepoIndex:
     charts: dict[str, tuple[int, str]] = {}
     latest = None
     for v, slug, icon_type in rows:
-        chart = dict((v.meta or {}).get("chart") or {})
-        if local_icon(chart.get("icon")):
-            # A catalog file (file://assets/x.svg): the template's icon, served here.
-            extension = ICON_EXTENSIONS.get(icon_type or "")
-            chart["icon"] = f"icons/{slug}.{extension}" if extension else None
-        name, filename = archive_name(chart, slug, v.version)
-        chart.setdefault("name", name)
+        meta = v.meta or {}
+        try:
+            name, filename, version, text = version_entry(
+                meta.get("chart"), meta.get("requirements"), slug=slug, version=v.version,
+                icon_type=icon_type, created=v.created, digest=v.chart_digest,
+            )  # fmt: skip
+        except ValueError as exc:
+            current_app.logger.warning("helm repo %s: %s left out: %s", catalog_name, slug, exc)
+            continue
         if filename in charts:
             current_app.logger.warning(
                 "helm repo %s: %s is given by two templates; %s is left out",
@@ -153,15 +148,7 @@ def build_index(catalog_name: str) -> RepoIndex:
             continue
         created = v.created or datetime(1970, 1, 1, tzinfo=UTC)
         latest = max(latest, created) if latest else created
-        try:
-            entry = index_entry(
-                chart, digest=v.chart_digest, created=rfc3339(created.timestamp()),
-                urls=[f"charts/{filename}"], requirements=(v.meta or {}).get("requirements"),
-            )  # fmt: skip
-        except ValueError as exc:
-            current_app.logger.warning("helm repo %s: %s left out: %s", catalog_name, slug, exc)
-            continue
-        entries.add(name, entry)
+        entries.add_text(name, version, text)
         charts[filename] = (v.id, name)
     writer = AnswerWriter(INDEX_TYPE)
     for chunk in entries.chunks(_generated(catalog, latest)):

@@ -23,7 +23,7 @@ Helm v4 SDK when it is installed.
 """
 
 from catalog_server.chartmetadata import CHART_VERSION_KEYS, index_entry
-from catalog_server.helmrepo.index import IndexEntries, render_index, rfc3339
+from catalog_server.helmrepo.index import IndexEntries, render_index, rfc3339, version_entry
 from catalog_server.helmrepo.package import (
     MAX_CHART_SIZE,
     MAX_FILE_SIZE,
@@ -53,4 +53,5 @@ __all__ = [
     "package_chart",
     "render_index",
     "rfc3339",
+    "version_entry",
 ]

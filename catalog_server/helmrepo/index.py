@@ -17,7 +17,10 @@ from typing import Any
 
 import yaml
 
-from catalog_server.chartmetadata import CHART_VERSION_KEYS
+from catalog_server.chartmetadata import CHART_VERSION_KEYS, index_entry
+from catalog_server.helmrepo.package import archive_name
+from catalog_server.loaders.folder import ICON_EXTENSIONS
+from catalog_server.loaders.helm import local_icon
 from catalog_server.versions import helm_sort_key
 
 _RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)\Z")
@@ -142,12 +145,11 @@ class IndexEntries:
         Raises:
             ValueError: the entry holds a key Helm would reject.
         """
-        unknown = entry.keys() - CHART_VERSION_KEYS
-        if unknown:
-            raise ValueError(f"chart {name!r}: keys {sorted(unknown)} are not ChartVersion fields")
-        out: list[str] = []
-        _emit_sequence([entry], 2, out)
-        self._charts.setdefault(name, []).append((str(entry.get("version", "")), "".join(out)))
+        self.add_text(name, *entry_text(entry))
+
+    def add_text(self, name: str, version: str, text: str) -> None:
+        """Add one entry already written by :func:`entry_text`."""
+        self._charts.setdefault(name, []).append((version, text))
 
     def chunks(self, generated: str) -> Iterator[str]:
         """The text of index.yaml in pieces (one per chart name and per version), in order.
@@ -173,6 +175,58 @@ class IndexEntries:
         else:
             yield "entries: {}\n"
         yield f"generated: {_quote(generated)}\n"
+
+
+def entry_text(entry: Mapping[str, Any]) -> tuple[str, str]:
+    """(version, text) of one ChartVersion as an item of its chart's list in index.yaml.
+
+    Raises:
+        ValueError: the entry holds a key Helm would reject.
+    """
+    unknown = entry.keys() - CHART_VERSION_KEYS
+    if unknown:
+        raise ValueError(f"keys {sorted(unknown)} are not ChartVersion fields")
+    out: list[str] = []
+    _emit_sequence([entry], 2, out)
+    return str(entry.get("version", "")), "".join(out)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def version_entry(
+    chart: Mapping[str, Any] | None,
+    requirements: Mapping[str, Any] | None,
+    *,
+    slug: str,
+    version: str,
+    icon_type: str | None,
+    created: datetime | None,
+    digest: str,
+) -> tuple[str, str, str, str]:
+    """(chart name, archive file name, version, entry text) of one chart version as the
+    chart repository of its catalog lists it: ``urls`` relative (``charts/<file>``), a
+    Chart.yaml ``icon`` naming a catalog file replaced by the template's icon as the
+    repository serves it (``icons/<template>.<svg|png|jpg>``, from ``icon_type``), and
+    ``created`` the version's time (the epoch when unknown).
+
+    Raises:
+        ValueError: a chart Helm would not index (see :func:`index_entry`).
+    """
+    chart = dict(chart or {})
+    if local_icon(chart.get("icon")):
+        extension = ICON_EXTENSIONS.get(icon_type or "")
+        chart["icon"] = f"icons/{slug}.{extension}" if extension else None
+    name, filename = archive_name(chart, slug, version)
+    chart.setdefault("name", name)
+    entry = index_entry(
+        chart,
+        digest=digest,
+        created=rfc3339((created or _EPOCH).timestamp()),
+        urls=[f"charts/{filename}"],
+        requirements=requirements,
+    )
+    return (name, filename, *entry_text(entry))
 
 
 def render_index(entries: Mapping[str, list[dict[str, Any]]], generated: str) -> str:
