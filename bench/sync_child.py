@@ -1,9 +1,13 @@
 """One timed sync in a fresh process, through the server's own path (scheduler.sync_one).
 
     python bench/sync_child.py DATABASE_URL CATALOG_NAME CATALOG_PATH [--index] [--profile OUT]
+        [--watch-index ENTRIES]
 
 Migrates the database if needed (not timed), syncs the catalog (timed) and, with
 ``--index``, serves ``/helm/<catalog>/index.yaml`` once through the app (timed apart).
+With ``--watch-index``, another process (a reader, as a web worker is) asks for the
+catalog's index.yaml every 20 ms from before the sync starts: ``served_seconds`` is the
+time from the start of the sync to the first answer listing ENTRIES chart versions.
 Prints one JSON object: seconds, index_seconds, status, counts, maxrss_kb of this process.
 """
 
@@ -12,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -39,6 +44,15 @@ def main(argv: list[str]) -> None:
     with app.app_context():
         upgrade()
         source = CatalogSource(name=name, url=path)
+        watcher = None
+        if "--watch-index" in argv:
+            entries = argv[argv.index("--watch-index") + 1]
+            watcher = subprocess.Popen(
+                [sys.executable, __file__, "--watcher", name, entries],
+                stdout=subprocess.PIPE, text=True, env=os.environ,
+            )  # fmt: skip
+            if watcher.stdout.readline().strip() != "ready":
+                raise SystemExit("the index watcher did not start")
         profiler = None
         if profile:
             import cProfile
@@ -51,6 +65,9 @@ def main(argv: list[str]) -> None:
         if profiler:
             profiler.disable()
             profiler.dump_stats(profile)
+        if watcher is not None:
+            seen = float(watcher.communicate(timeout=600)[0].strip())
+            result["served_seconds"] = seen - started
         seconds = result["seconds"]
         result.update(summary.to_json())
         result["seconds"] = seconds  # the whole sync_one call, not the summary's own clock
@@ -79,5 +96,24 @@ def main(argv: list[str]) -> None:
     print(json.dumps(result))
 
 
+def watch(name: str, entries: int) -> None:
+    """Ask for the index every 20 ms until it lists ``entries`` versions; print the time."""
+    from catalog_server.app import create_app
+    from catalog_server.config import Settings
+
+    client = create_app(settings=Settings.from_env()).test_client()
+    client.get(f"/helm/{name}/index.yaml")  # the first request's own set-up, not timed
+    print("ready", flush=True)
+    while True:
+        response = client.get(f"/helm/{name}/index.yaml")
+        if response.status_code == 200 and response.data.count(b"\n    digest: ") >= entries:
+            print(time.perf_counter(), flush=True)
+            return
+        time.sleep(0.02)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    if sys.argv[1] == "--watcher":
+        watch(sys.argv[2], int(sys.argv[3]))
+    else:
+        main(sys.argv[1:])

@@ -264,6 +264,40 @@ class ChartProvenance(db.Model):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
+class ChartDraft(db.Model):
+    """A catalog's next index.yaml, published by a sync ahead of the rest of its work
+    (:mod:`catalog_server.indexer.early`) and served instead of the rows' until the sync's
+    swap removes it."""
+
+    __tablename__ = "chart_drafts"
+
+    catalog_id: Mapped[int] = mapped_column(
+        ForeignKey("catalogs.id", ondelete="CASCADE"), primary_key=True
+    )
+    commit: Mapped[str | None] = mapped_column(String(64))
+    index: Mapped[bytes] = mapped_column(LargeBinary)  # index.yaml, UTF-8
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class DraftArchive(db.Model):
+    """An archive a draft index lists: its bytes for a chart version the sync is indexing,
+    else the indexed version it is rebuilt from."""
+
+    __tablename__ = "chart_draft_archives"
+    __table_args__ = (UniqueConstraint("catalog_id", "filename"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    catalog_id: Mapped[int] = mapped_column(
+        ForeignKey("chart_drafts.catalog_id", ondelete="CASCADE")
+    )
+    filename: Mapped[str] = mapped_column(String(500))
+    name: Mapped[str] = mapped_column(String(500))  # the chart's name, the archive's folder
+    archive: Mapped[bytes | None] = mapped_column(LargeBinary)
+    version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("template_versions.id", ondelete="CASCADE")
+    )
+
+
 class SitePage(db.Model):
     """A file of the web site as served: a page, a data file, an icon or a theme file.
 

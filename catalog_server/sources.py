@@ -191,6 +191,13 @@ class GitSnapshot:
             shas[path] = sha
         return entries
 
+    def reopen(self) -> None:
+        """In a forked process: read through git processes of its own from now on (the
+        object database's `git cat-file` process is the parent's)."""
+        import git
+
+        self.repo = git.Repo(self.repo.git_dir)
+
     def read(self, path: str, limit: int = MAX_FILE_BYTES) -> bytes:
         rel = clean_relpath(path)
         entry = self.entries().get(rel)

@@ -26,15 +26,14 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy import select
-from sqlalchemy.orm import load_only
 
 from catalog_server.api.views import sandboxed
 from catalog_server.db import db
-from catalog_server.helmrepo import ChartNotPackable, IndexEntries, rfc3339, version_entry
-from catalog_server.helmrepo.stored import packaged_versions, stored_archive
+from catalog_server.helmrepo import ChartNotPackable, IndexEntries, rfc3339
+from catalog_server.helmrepo.stored import served_charts, stored_archive
 from catalog_server.loaders.folder import ICON_EXTENSIONS
 from catalog_server.memory import release_free_memory
-from catalog_server.models import Catalog, Template, TemplateVersion
+from catalog_server.models import Catalog, ChartDraft, DraftArchive, TemplateVersion
 from catalog_server.problems import TemplateNotFound
 from catalog_server.queries import template_icon
 from catalog_server.responsecache import (
@@ -58,6 +57,7 @@ INDEX_TYPE = "application/x-yaml; charset=utf-8"
 class RepoIndex:
     answer: CachedAnswer  # index.yaml, as the answer cache keeps it (and its gzip form)
     charts: dict[str, tuple[int, str]]  # archive file name -> (TemplateVersion.id, chart name)
+    draft: bool = False  # a draft's: its archives are looked up in the draft
 
 
 _cache_lock = threading.Lock()
@@ -103,53 +103,34 @@ def _generated(catalog: Catalog, latest: datetime | None) -> str:
 
 
 def build_index(catalog_name: str) -> RepoIndex:
-    """The catalog's index.yaml and its archive names. Raises TemplateNotFound."""
+    """The catalog's index.yaml and its archive names: its draft's while it has one (a
+    sync publishing ahead, :mod:`catalog_server.indexer.early`), else built from the rows.
+    Raises TemplateNotFound."""
     catalog = db.session.scalar(select(Catalog).where(Catalog.name == catalog_name))
     if catalog is None:
         raise TemplateNotFound(f"catalog {catalog_name!r} not found")
-    # Only what an entry needs (not the questions or README), read in batches: a catalog of
-    # 50,000 chart versions otherwise held them all as whole rows at once (1.3 GB).
-    rows = db.session.execute(
-        packaged_versions(catalog.id)
-        .add_columns(Template.icon_media_type)
-        .options(
-            load_only(
-                TemplateVersion.id,
-                TemplateVersion.version,
-                TemplateVersion.meta,
-                TemplateVersion.created,
-                TemplateVersion.chart_digest,
-            )
-        )
-        .order_by(Template.slug, TemplateVersion.position)
-        .execution_options(yield_per=1000)
-    )
-    # Each entry is written to its text as its row is read (its dict is dropped at once),
-    # and the index goes from those texts straight into the answer's files (plain and
-    # gzip): never one string for the whole index.
+    draft = db.session.get(ChartDraft, catalog.id)
+    if draft is not None:
+        writer = AnswerWriter(INDEX_TYPE)
+        writer.write(draft.index)
+        return RepoIndex(writer.finish(), {}, draft=True)
+    # Each entry is written to its text as its row is read, and the index goes from those
+    # texts straight into the answer's files (plain and gzip): never one string for the
+    # whole index.
     entries = IndexEntries()
     charts: dict[str, tuple[int, str]] = {}
     latest = None
-    for v, slug, icon_type in rows:
-        meta = v.meta or {}
-        try:
-            name, filename, version, text = version_entry(
-                meta.get("chart"), meta.get("requirements"), slug=slug, version=v.version,
-                icon_type=icon_type, created=v.created, digest=v.chart_digest,
-            )  # fmt: skip
-        except ValueError as exc:
-            current_app.logger.warning("helm repo %s: %s left out: %s", catalog_name, slug, exc)
-            continue
-        if filename in charts:
+    for chart in served_charts(db.session, catalog.id):
+        if chart.filename in charts:
             current_app.logger.warning(
                 "helm repo %s: %s is given by two templates; %s is left out",
-                catalog_name, filename, slug,
+                catalog_name, chart.filename, chart.slug,
             )  # fmt: skip
             continue
-        created = v.created or datetime(1970, 1, 1, tzinfo=UTC)
+        entries.add_text(chart.name, chart.version, chart.text)
+        charts[chart.filename] = (chart.version_id, chart.name)
+        created = chart.created or datetime(1970, 1, 1, tzinfo=UTC)
         latest = max(latest, created) if latest else created
-        entries.add_text(name, version, text)
-        charts[filename] = (v.id, name)
     writer = AnswerWriter(INDEX_TYPE)
     for chunk in entries.chunks(_generated(catalog, latest)):
         writer.write(chunk.encode())
@@ -207,23 +188,42 @@ def artifacthub_repo_yml(catalog: str):
 
 @helm.get("/<catalog>/charts/<filename>")
 def chart(catalog: str, filename: str):
-    found = repo_index(catalog).charts.get(filename)
-    v = db.session.get(TemplateVersion, found[0]) if found else None
-    if v is None:
-        raise TemplateNotFound(f"no chart archive {filename!r} in catalog {catalog!r}")
-    try:
-        data = stored_archive(db.session, v, found[1])
-    except ChartNotPackable as exc:  # the index only lists packable versions
-        raise TemplateNotFound(f"{filename}: {exc}") from None
+    found = _archive_of(catalog, filename)
+    if isinstance(found, bytes):
+        data = found
+    else:
+        v = db.session.get(TemplateVersion, found[0]) if found else None
+        if v is None:
+            raise TemplateNotFound(f"no chart archive {filename!r} in catalog {catalog!r}")
+        try:
+            data = stored_archive(db.session, v, found[1])
+        except ChartNotPackable as exc:  # the index only lists packable versions
+            raise TemplateNotFound(f"{filename}: {exc}") from None
     response = Response(data, content_type="application/gzip")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
+def _archive_of(catalog: str, filename: str) -> bytes | tuple[int, str] | None:
+    """Where the archive a catalog's index lists as ``filename`` comes from: its bytes (a
+    draft's new chart), (TemplateVersion.id, chart name) for an indexed version, or None."""
+    index = repo_index(catalog)
+    if not index.draft:
+        return index.charts.get(filename)
+    row = db.session.execute(
+        select(DraftArchive.archive, DraftArchive.version_id, DraftArchive.name)
+        .join(Catalog, Catalog.id == DraftArchive.catalog_id)
+        .where(Catalog.name == catalog, DraftArchive.filename == filename)
+    ).first()
+    if row is None:
+        return None
+    return row.archive if row.archive is not None else (row.version_id, row.name)
+
+
 @helm.get("/<catalog>/charts/<filename>.prov")
 def chart_provenance(catalog: str, filename: str):
-    found = repo_index(catalog).charts.get(filename)
-    v = db.session.get(TemplateVersion, found[0]) if found else None
+    found = _archive_of(catalog, filename)
+    v = db.session.get(TemplateVersion, found[0]) if isinstance(found, tuple) else None
     key = catalog_key(db.session, catalog)
     text = provenance(db.session, v.chart_digest, key.fingerprint) if v and key else None
     if text is None:

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from catalog_server import search
 from catalog_server.catalogs import CatalogSource, scrub
 from catalog_server.indexer.bookkeeping import SyncSummary, catalog_row, fill_counts, settle
+from catalog_server.indexer.early import Reused, publish_charts, withdraw_draft, withdraw_rows
 from catalog_server.indexer.plan import (
     SyncPlan,
     batches,
@@ -110,6 +111,7 @@ def sync_catalog(
     started = time.monotonic()
     with catalog_lock(session, source.name, cache_dir), collections_paused():
         catalog = catalog_row(session, source)
+        withdraw_draft(session, catalog)  # left by a sync that stopped half-way
         summary = SyncSummary(source.name, "updated", from_commit=catalog.commit)
         asked_at = datetime.now(UTC)
         try:
@@ -131,9 +133,15 @@ def sync_catalog(
                 catalog.sync_state = "syncing"
                 session.commit()
                 checks = Checks(validators, catalog_checks, render_images)
-                index_catalog(
-                    session, catalog, opened, revision, summary, checks, progress, force, signer
-                )
+                try:
+                    index_catalog(
+                        session, catalog, opened, revision, summary, checks, progress, force,
+                        signer,
+                    )  # fmt: skip
+                except BaseException:
+                    session.rollback()
+                    withdraw_after_failure(session, catalog)
+                    raise
                 summary.served_changed = True
                 summary.seconds = time.monotonic() - started
                 settle(catalog, summary, asked_at)
@@ -153,6 +161,16 @@ def sync_catalog(
     return summary
 
 
+def withdraw_after_failure(session: Session, catalog: Catalog) -> None:
+    """A failed sync's draft is not served (what was is, again); if even that fails (the
+    database is gone), the next sync of the catalog removes it."""
+    try:
+        withdraw_draft(session, catalog)
+    except SQLAlchemyError as exc:
+        session.rollback()
+        log.warning("the chart draft of %s could not be removed: %s", catalog.name, exc)
+
+
 def index_batch(
     session: Session,
     catalog: Catalog,
@@ -163,14 +181,18 @@ def index_batch(
     change_times: ChangeTimes,
     summary: SyncSummary,
     generation: int,
+    packaged: Reused | None = None,
 ) -> None:
     """Stamp, validate and write a batch of loaded templates (in the sync's transaction),
-    marked with the catalog ``generation`` the sync's swap makes served."""
+    marked with the catalog ``generation`` the sync's swap makes served. ``packaged``: the
+    chart versions published ahead, whose archives are not made again."""
     existing = plan.existing
     previous = previous_images(session, catalog.id, [t.id for t in loaded if t.id in existing])
     # Digests, and the images of the chart versions whose archive changed (they read the
     # same archive), before validation: policy reads the images.
-    stamps = version_stamps(opened, loaded, previous, checks.render_images, change_times)
+    stamps = version_stamps(
+        opened, loaded, previous, checks.render_images, change_times, packaged or {}
+    )
     for template in loaded:
         run_validators(template, opened.snapshot, checks.validators)
     for template in loaded:
@@ -263,26 +285,29 @@ def index_catalog(
     signer: Signer | None = None,
 ) -> None:
     snapshot = opened.snapshot
-    generation = (catalog.generation or 0) + 1  # what this sync's swap makes served
     roots, catalog_problems = snapshot_templates(snapshot)
     for check in checks.catalog_checks:
         catalog_problems.extend(check(snapshot))
     plan = plan_sync(session, catalog, opened, roots, force)
     to_load, removed = plan.to_load, plan.removed
+    change_times = ChangeTimes(opened, version_folders(snapshot, to_load))
+    # Helm clients get the new charts now; the rest of the catalog changes at the swap.
+    packaged = publish_charts(session, catalog, opened, to_load, removed, change_times.times)
+    generation = (catalog.generation or 0) + 1  # what this sync's swap makes served
     # Everything below is one transaction; the commit at the end is the swap. Templates are
     # loaded, validated and written a batch at a time, so a sync holds one batch's files
     # and parsed documents, whatever the catalog's size.
     clear_problems(session, catalog.id, [r.id for r in to_load] + removed + plan.vanished)
     insert_problems(session, catalog.id, catalog_problems)
-    change_times = ChangeTimes(opened, version_folders(snapshot, to_load))
     reloaded: list[str] = []
     for batch, paths in batches(snapshot, to_load):
         # Read the batch's files in one bulk pass rather than a request per file.
         snapshot.prefetch(paths)
         loaded = [load_template(snapshot, root) for root in batch]
         index_batch(
-            session, catalog, opened, plan, loaded, checks, change_times, summary, generation
-        )
+            session, catalog, opened, plan, loaded, checks, change_times, summary, generation,
+            packaged,
+        )  # fmt: skip
         for template in loaded:
             reloaded.append(template.id)
             if progress:
@@ -298,6 +323,7 @@ def index_catalog(
     catalog.indexed_at = catalog.last_attempt_at = datetime.now(UTC)
     catalog.last_error = None
     catalog.generation = generation
+    withdraw_rows(session, catalog.id)  # the index is the rows' again
     session.commit()
     summary.templates_reloaded = len(reloaded)
     summary.templates_removed = len(removed)

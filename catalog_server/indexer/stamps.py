@@ -80,6 +80,7 @@ def version_stamps(
     previous: dict,
     render_images: bool,
     change_times: ChangeTimes | None = None,
+    packaged: dict | None = None,
 ) -> dict[int, Stamp]:
     """created time, chart digest and archive size of every loaded version, by
     id(version); and the images of every usable chart version (`version.images`).
@@ -88,6 +89,8 @@ def version_stamps(
     not move when other templates change, and the chart archive (whose mtimes it pins) is
     the same whichever sync, incremental or cold, built it. A version whose digest is the
     one indexed keeps its images; the others are rendered from the archive just built.
+    ``packaged``: archives built already (published ahead, :mod:`.early`), by (template id,
+    version folder).
     """
     folders = [version_folder(t, v) for t in loaded for v in t.versions]
     if change_times is None:
@@ -96,7 +99,7 @@ def version_stamps(
     fallback = opened.snapshot.commit_time
     stamps: dict[int, Stamp] = {}
     with images.Renderer() as renderer:
-        found = ImageLookup(previous, renderer, render_images)
+        found = ImageLookup(previous, renderer, render_images, packaged or {})
         for template in loaded:
             for version in template.versions:
                 created = epoch_time(times.get(version_folder(template, version), fallback))
@@ -114,8 +117,11 @@ def version_stamps(
 class ImageLookup:
     """What chart_version needs to give a version its images."""
 
-    def __init__(self, previous: dict, renderer: images.Renderer, render_images: bool):
+    def __init__(
+        self, previous: dict, renderer: images.Renderer, render_images: bool, packaged: dict
+    ):
         self.previous = previous
+        self.packaged = packaged
         self.renderer = renderer
         self.render = render_images and helmsdk.available()
         self.note = None if render_images else images.RENDER_OFF
@@ -129,8 +135,12 @@ def chart_version(template, version, created, found: ImageLookup) -> tuple[str |
     rendering."""
     chart, name = images.chart_name(template, version)
     files = [(f.path, f.content) for f in version.files]
+    early = found.packaged.pop((template.id, version.folder), None)
     try:
-        archive = chart_archive(name, files, created)
+        if early is not None and early.created == created:  # the same files, name and time
+            archive = early.archive
+        else:
+            archive = chart_archive(name, files, created)
     except ChartNotPackable as exc:
         version.problems.append(
             Problem(

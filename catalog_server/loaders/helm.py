@@ -84,12 +84,19 @@ def load_helm_template(
     snapshot: Snapshot,
     root: TemplateRoot,
     entries: Mapping[str, SnapshotEntry] | None = None,
+    *,
+    chart_only: bool = False,
 ) -> LoadedTemplate:
     """Load one chart template (either Helm layout). Never raises for bad content.
 
     `entries` (keyed relative to the template folder) saves a scan of the whole snapshot
     when the caller has already split it. Versions come back newest first; the template's
     name, description, categories, labels, readme and icon come from the newest usable one.
+
+    `chart_only`: what the chart repository needs and no more (every file, Chart.yaml and
+    requirements.yaml parsed; values, questions and texts not read), for publishing a
+    catalog's charts ahead of the rest of its sync. Problems of what is not read are not
+    found then: such a version may be usable here and not in a full load.
     """
     if entries is None:
         entries = snapshot_entries_under(snapshot, root.folder)
@@ -102,7 +109,7 @@ def load_helm_template(
     for name in folders:
         sub = entries_under(entries, name) if name else entries
         try:
-            versions.append(_load_version(snapshot, join(root.folder, name), name, sub))
+            versions.append(_load_version(snapshot, join(root.folder, name), name, sub, chart_only))
         except Exception as exc:  # one broken version never hides the others
             versions.append(
                 LoadedVersion(
@@ -122,7 +129,11 @@ def load_helm_template(
 
 
 def _load_version(
-    snapshot: Snapshot, folder: str, name: str, entries: Mapping[str, SnapshotEntry]
+    snapshot: Snapshot,
+    folder: str,
+    name: str,
+    entries: Mapping[str, SnapshotEntry],
+    chart_only: bool = False,
 ) -> LoadedVersion:
     files, contents, problems = read_files(snapshot, folder, entries, needed)
     v = LoadedVersion(version=name, folder=name, files=files, problems=problems)
@@ -149,7 +160,7 @@ def _load_version(
     v.app_version = result.text_at("appVersion")
     annotations = chart.get("annotations") if isinstance(chart.get("annotations"), dict) else {}
 
-    if VALUES in contents:
+    if VALUES in contents and not chart_only:
         path = join(folder, VALUES)
         values = parse_yaml(contents[VALUES], path)
         mapping(values, path)
@@ -164,6 +175,8 @@ def _load_version(
         v.parsed[REQUIREMENTS] = requirements
         v.problems.extend(requirements.problems)
 
+    if chart_only:
+        return v
     _questions(v, folder, entries, contents)
     found = read_annotations(annotations)
     v.metadata["rancher"], v.metadata["artifacthub"] = found.rancher, found.artifacthub

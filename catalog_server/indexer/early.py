@@ -1,0 +1,273 @@
+"""A catalog's chart repository, published ahead of the rest of its sync.
+
+A sync that loads many chart versions (a new catalog, a large merge) spends most of its
+time on what a Helm client never reads: values and questions, validation, images, a row
+for every file. Before all that, :func:`publish_charts` loads what the chart repository
+needs of each chart version (its files, Chart.yaml, requirements.yaml: the loader's
+``chart_only`` mode), packages it, and commits the catalog's next index.yaml and the new
+archives as a draft (``chart_drafts``, ``chart_draft_archives``), with the catalog's
+generation bumped: from then on every replica serves that index and those archives
+(:mod:`catalog_server.api.helm`). The sync's swap removes the draft in its own transaction
+(the index is then built from the rows, as always); a sync that fails removes it too
+(:func:`withdraw_draft`), and so does the next sync of a catalog whose last one stopped
+half-way. The rest of the catalog (API, site, OCI) still changes at the swap only.
+
+What the draft lists may differ from the swap's index for a few seconds: a version whose
+values or questions file cannot be read is listed by the draft and left out at the swap
+(such problems are found by the full load only), and a version that broke and whose last
+good state is kept is left out of the draft and listed again at the swap.
+
+Chart versions are loaded and packaged by worker processes (forked, so nothing is
+re-imported or re-listed), each reading its share of the files with its own git process.
+The archives and digests are handed to the rest of the sync, which does not package them
+again.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import multiprocessing
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from catalog_server import images
+from catalog_server.helmrepo import (
+    ChartNotPackable,
+    IndexEntries,
+    chart_archive,
+    chart_digest,
+    rfc3339,
+    version_entry,
+)
+from catalog_server.helmrepo.stored import ListedChart, served_charts
+from catalog_server.loaders.detect import TemplateRoot
+from catalog_server.loaders.folder import snapshot_entries_under
+from catalog_server.loaders.helm import CHART, load_helm_template
+from catalog_server.models import Catalog, ChartDraft, DraftArchive
+from catalog_server.sources import OpenedSource, Snapshot
+
+log = logging.getLogger(__name__)
+
+# A sync publishes its charts first when it loads at least this many chart versions;
+# below, the whole sync takes about as long as the publishing would.
+EARLY_VERSIONS = 200
+# Worker processes: one per core, at most this many.
+MAX_WORKERS = 4
+# Chart versions per task handed to a worker (each task's files are read in one pass).
+TASK_VERSIONS = 250
+
+
+@dataclass(frozen=True, slots=True)
+class EarlyChart:
+    """One chart version as the draft lists it, and its archive."""
+
+    slug: str
+    position: int  # among the template's versions, newest first
+    folder: str  # the version's folder in the template ("" for a plain chart folder)
+    name: str  # the chart's name (the archive's top folder)
+    filename: str
+    version: str
+    text: str  # the index entry
+    created: datetime | None
+    digest: str
+    archive: bytes
+
+
+Reused = dict[tuple[str, str], EarlyChart]  # (template slug, version folder) -> its chart
+
+
+def chart_version_count(snapshot: Snapshot, roots: Iterable[TemplateRoot]) -> int:
+    """How many chart versions these templates hold (folders with a Chart.yaml)."""
+    count = 0
+    for root in roots:
+        if root.kind != "helm":
+            continue
+        below = snapshot_entries_under(snapshot, root.folder)
+        count += sum(1 for rel in below if rel == CHART or rel.endswith(f"/{CHART}"))
+    return count
+
+
+def publish_charts(
+    session: Session,
+    catalog: Catalog,
+    opened: OpenedSource,
+    to_load: list[TemplateRoot],
+    removed: list[str],
+    times: dict[str, int],
+) -> Reused:
+    """Publish the catalog's next chart repository as a draft (see the module docstring)
+    when ``to_load`` holds EARLY_VERSIONS chart versions or more; commits. ``times``: the
+    change times of the version folders. Returns the packaged chart versions, for the
+    rest of the sync; nothing when it published nothing."""
+    roots = [r for r in to_load if r.kind == "helm"]
+    if chart_version_count(opened.snapshot, roots) < EARLY_VERSIONS:
+        return {}
+    snapshot = opened.snapshot
+    charts = sorted(
+        packaged_charts(snapshot, roots, times, snapshot.commit_time),
+        key=lambda c: (c.slug, c.position),
+    )
+    skip = {r.id for r in roots} | set(removed)
+    served = served_charts(session, catalog.id, skip=skip)
+    listed = heapq.merge(served, map(_listed, charts), key=lambda c: (c.slug, c.position))
+    entries = IndexEntries()
+    kept: dict[str, ListedChart] = {}
+    latest = None
+    for chart in listed:
+        if chart.filename not in kept:  # the first template to give a file name has it
+            entries.add_text(chart.name, chart.version, chart.text)
+            kept[chart.filename] = chart
+            if chart.created and (latest is None or chart.created > latest):
+                latest = chart.created
+    when = snapshot.commit_time or (latest.timestamp() if latest else 0)
+    generated = rfc3339(when)
+    withdraw_rows(session, catalog.id)
+    session.add(
+        ChartDraft(
+            catalog_id=catalog.id,
+            commit=opened.commit,
+            index="".join(entries.chunks(generated)).encode(),
+            created_at=datetime.now(UTC),
+        )
+    )
+    archives = {c.filename: c.archive for c in charts}
+    session.execute(
+        DraftArchive.__table__.insert(),
+        [
+            {
+                "catalog_id": catalog.id,
+                "filename": filename,
+                "name": chart.name,
+                "archive": archives.get(filename) if chart.version_id is None else None,
+                "version_id": chart.version_id,
+            }
+            for filename, chart in kept.items()
+        ],
+    )
+    catalog.generation = (catalog.generation or 0) + 1
+    session.commit()
+    log.info("sync %s: %d chart versions published ahead of the sync", catalog.name, len(kept))
+    return {(c.slug, c.folder): c for c in charts}
+
+
+def _listed(chart: EarlyChart) -> ListedChart:
+    return ListedChart(
+        chart.slug, chart.position, chart.name, chart.filename, chart.version, chart.text,
+        chart.created, None,
+    )  # fmt: skip
+
+
+def withdraw_rows(session: Session, catalog_id: int) -> bool:
+    """Delete the catalog's draft, in the caller's transaction; whether there was one."""
+    found = session.scalar(select(ChartDraft.catalog_id).where(ChartDraft.catalog_id == catalog_id))
+    session.execute(delete(DraftArchive).where(DraftArchive.catalog_id == catalog_id))
+    session.execute(delete(ChartDraft).where(ChartDraft.catalog_id == catalog_id))
+    return found is not None
+
+
+def withdraw_draft(session: Session, catalog: Catalog) -> None:
+    """Stop serving the catalog's draft, if it has one (its sync failed or stopped half-way):
+    what was served before it is served again. Commits only when there was one."""
+    if catalog.id is not None and withdraw_rows(session, catalog.id):
+        catalog.generation = (catalog.generation or 0) + 1
+        session.commit()
+
+
+# --- loading and packaging, in worker processes -------------------------------------------
+
+_SHARED: tuple[Snapshot, dict[str, int], int | None] | None = None  # what workers inherit
+
+
+def packaged_charts(
+    snapshot: Snapshot, roots: list[TemplateRoot], times: dict[str, int], fallback: int | None
+) -> list[EarlyChart]:
+    """Every usable, packable chart version of these templates, loaded chart-only."""
+    global _SHARED
+    tasks = list(_tasks(snapshot, roots))
+    workers = min(MAX_WORKERS, os.cpu_count() or 1, len(tasks))
+    _SHARED = (snapshot, times, fallback)
+    try:
+        if workers > 1:
+            try:
+                pool = multiprocessing.get_context("fork").Pool(workers, _reopen)
+            except (OSError, ValueError) as exc:  # no fork here, or no processes left
+                log.warning("packaging charts in this process only: %s", exc)
+            else:
+                with pool:
+                    return [c for found in pool.imap_unordered(_load, tasks) for c in found]
+        return [c for task in tasks for c in _load(task)]
+    finally:
+        _SHARED = None
+
+
+def _tasks(snapshot: Snapshot, roots: list[TemplateRoot]) -> Iterator[list[TemplateRoot]]:
+    task: list[TemplateRoot] = []
+    size = 0
+    for root in roots:
+        task.append(root)
+        size += chart_version_count(snapshot, [root])
+        if size >= TASK_VERSIONS:
+            yield task
+            task, size = [], 0
+    if task:
+        yield task
+
+
+def _reopen() -> None:
+    """A worker's first step: git processes of its own (the parent's stay the parent's)."""
+    assert _SHARED is not None
+    reopen = getattr(_SHARED[0], "reopen", None)
+    if reopen is not None:
+        reopen()
+
+
+def _load(roots: list[TemplateRoot]) -> list[EarlyChart]:
+    assert _SHARED is not None
+    snapshot, times, fallback = _SHARED
+    paths = []
+    for root in roots:
+        prefix = f"{root.folder}/" if root.folder else ""
+        paths.extend(prefix + rel for rel in snapshot_entries_under(snapshot, root.folder))
+    snapshot.prefetch(paths)
+    found = []
+    for root in roots:
+        try:
+            found.extend(_charts(snapshot, root, times, fallback))
+        except Exception:  # the full load reports it; the draft goes without it
+            log.exception("chart template %s could not be published ahead", root.id)
+    return found
+
+
+def _charts(
+    snapshot: Snapshot, root: TemplateRoot, times: dict[str, int], fallback: int | None
+) -> Iterator[EarlyChart]:
+    template = load_helm_template(snapshot, root, chart_only=True)
+    if not template.usable:
+        return
+    for position, version in enumerate(template.versions):
+        if not version.usable:
+            continue
+        folder = "/".join(p for p in (template.folder, version.folder) if p)
+        epoch = times.get(folder, fallback)
+        created = datetime.fromtimestamp(epoch, UTC) if epoch else None
+        chart, name = images.chart_name(template, version)
+        try:
+            archive = chart_archive(name, [(f.path, f.content) for f in version.files], created)
+            digest = chart_digest(archive)
+            listed_name, filename, number, text = version_entry(
+                chart, version.metadata.get("requirements"), slug=template.id,
+                version=version.version, icon_type=template.icon_media_type, created=created,
+                digest=digest,
+            )  # fmt: skip
+        except (ChartNotPackable, ValueError):
+            continue  # not in the repository: the full load says why
+        yield EarlyChart(
+            template.id, position, version.folder, listed_name, filename, number, text,
+            created, digest, archive,
+        )  # fmt: skip
