@@ -1,6 +1,6 @@
 """`make bench`: the catalog server's performance figures and their targets (issue #8).
 
-    .venv/bin/python bench/run.py [--quick] [--only site | --only search [--size huge]]
+    .venv/bin/python bench/run.py [--quick] [--only site | --only helm | --only search [--size huge]]
     BENCH_PG_URL=postgresql://... (a database the bench may wipe): PostgreSQL as well
 
 Generates (once, cached under bench/out/) synthetic git catalogs, then measures:
@@ -8,8 +8,11 @@ Generates (once, cached under bench/out/) synthetic git catalogs, then measures:
 1. cold sync of the large catalog (scheduler.sync_one on SQLite, in a fresh process) and
    the floor: reading every file and parsing every YAML file with PyYAML's C loader;
 2. incremental sync after a commit that changes one template;
-3. Helm: commit -> served index.yaml (sync of a Helm-only catalog + first GET) against
-   `helm repo index` (the Helm v4 SDK) over the same chart versions, already packaged;
+3. Helm: commit -> served index.yaml against `helm repo index` (the Helm v4 SDK) over the
+   same chart versions, already packaged: the cold sync of a Helm-only catalog with a reader
+   (another process) asking for its index.yaml every 20 ms, timed from the start of the
+   sync to the first answer that lists every chart version (the sync publishes its charts
+   ahead of the rest of its work); the whole sync and a first GET after it beside;
 4. HTTP throughput and latency under gunicorn (`catalog-server run --workers 2`) with wrk,
    against a trivial Flask endpoint under the same gunicorn settings;
 5. manifest rendering latency (POST .../manifest), compose and Helm;
@@ -60,7 +63,8 @@ import site_bench  # noqa: E402
 
 QUICK = "--quick" in sys.argv
 # `--only site` runs the web site's figures alone (bench/site_bench.py); `--only search`
-# the uncached reads and relevance (bench/search_bench.py) after a cold sync.
+# the uncached reads and relevance (bench/search_bench.py) after a cold sync; `--only helm`
+# the Helm chart repository's figures (commit -> served index.yaml against helm repo index).
 ONLY = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
 ONLY_SITE = ONLY == "site"
 # PostgreSQL for the uncached reads too: a database that the bench may wipe.
@@ -70,7 +74,7 @@ SIZE = sys.argv[sys.argv.index("--size") + 1] if "--size" in sys.argv else "larg
 COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "1" if QUICK else "2"))
 FLOOR_RUNS = 3
 INCREMENTAL_RUNS = 3
-HELM_SYNC_RUNS = 1
+HELM_SYNC_RUNS = 3
 HELM_INDEX_RUNS = 3
 HELM_COMMIT_RUNS = 3  # one chart version changed, then synced and served
 RENDER_RUNS = 5
@@ -241,12 +245,13 @@ def measure_helm(helm_repo: Path) -> None:
     ours = []
     for _ in range(HELM_SYNC_RUNS):
         db = fresh_db("helm-large")
-        r = child_sync(db, "helm-large", helm_repo, "--index",
+        r = child_sync(db, "helm-large", helm_repo, "--index", "--watch-index", str(count),
                        "--render-repeat", str(RENDER_RUNS))  # fmt: skip
         if r["index_status"] != 200 or r["index_entries"] != count:
             raise RuntimeError(f"index.yaml: {r['index_status']}, {r['index_entries']} entries")
         ours.append(r)
     sync_s = statistics.median(r["seconds"] for r in ours)
+    served_s = statistics.median(r["served_seconds"] for r in ours)
     first_get_s = statistics.median(r["index_seconds"] for r in ours)
     render_s = statistics.median(s for r in ours for s in r["render_seconds"])
     theirs = []
@@ -261,13 +266,14 @@ def measure_helm(helm_repo: Path) -> None:
     total = sync_s + first_get_s
     results["helm_index"] = {
         "chart_versions": count, "sync_seconds": sync_s, "first_get_seconds": first_get_s,
+        "served_runs": [r["served_seconds"] for r in ours], "served_seconds": served_s,
         "ours_seconds": total, "render_seconds": render_s, "helm_runs": theirs,
-        "helm_seconds": helm_s, "ratio": total / helm_s, "render_ratio": render_s / helm_s,
-        "index_bytes": ours[0]["index_bytes"],
+        "helm_seconds": helm_s, "ratio": served_s / helm_s, "render_ratio": render_s / helm_s,
+        "whole_ratio": total / helm_s, "index_bytes": ours[0]["index_bytes"],
     }  # fmt: skip
     target("Helm: commit -> served index.yaml faster than helm repo index",
-           f"{total:.2f}s (sync {sync_s:.2f}s + first GET {first_get_s:.3f}s) / "
-           f"{helm_s:.2f}s = {total / helm_s:.2f}", total < helm_s)  # fmt: skip
+           f"{served_s:.2f}s (median of {len(ours)}; whole sync {sync_s:.1f}s) / "
+           f"{helm_s:.2f}s = {served_s / helm_s:.2f}", served_s < helm_s)  # fmt: skip
     log(f"    index render alone: {render_s * 1000:.0f} ms ({render_s / helm_s:.3f}x Helm's)")
     # The same catalog once served: a commit that changes one chart version, to its
     # served index (what a hand-kept repository does is `helm repo index` again).
@@ -619,15 +625,18 @@ def report(info: dict) -> str:
         f"| cold sync / floor | {c['ratio']:.1f}x | |",
         f"| incremental sync, one template changed | {i['seconds']:.2f} s "
         f"({100 * i['ratio']:.1f}% of cold) | median of {len(i['runs'])} |",
-        f"| Helm: sync of {h['chart_versions']} chart versions | {h['sync_seconds']:.1f} s "
-        f"| {HELM_SYNC_RUNS} |",
-        f"| Helm: first GET index.yaml ({h['index_bytes'] / 1e6:.1f} MB) "
-        f"| {1000 * h['first_get_seconds']:.0f} ms | {HELM_SYNC_RUNS} |",
+        f"| Helm: whole sync of {h['chart_versions']} chart versions | {h['sync_seconds']:.1f} s "
+        f"| median of {HELM_SYNC_RUNS} |",
+        f"| Helm: first GET index.yaml after it ({h['index_bytes'] / 1e6:.1f} MB) "
+        f"| {1000 * h['first_get_seconds']:.0f} ms | median of {HELM_SYNC_RUNS} |",
         f"| Helm: index render alone (build + render, cache cleared) "
         f"| {1000 * h['render_seconds']:.0f} ms | median of {RENDER_RUNS} |",
         f"| helm repo index (Helm v4 SDK) over the same .tgz | {h['helm_seconds']:.2f} s "
         f"| median of {len(h['helm_runs'])} |",
-        f"| ours (sync + first GET) / Helm's | {h['ratio']:.2f} | |",
+        f"| Helm: sync start -> index.yaml listing every chart version, read by another "
+        f"process | {h['served_seconds']:.2f} s | median of {len(h['served_runs'])} |",
+        f"| ours (served) / Helm's | {h['ratio']:.2f} | |",
+        f"| whole sync + first GET / Helm's | {h['whole_ratio']:.2f} | |",
         f"| index render alone / Helm's | {h['render_ratio']:.3f} | |",
         f"| Helm: one chart version changed -> served index.yaml (sync + first GET) "
         f"| {h['commit_seconds']:.2f} s ({h['commit_seconds'] / h['helm_seconds']:.2f}x "
@@ -751,6 +760,11 @@ def main() -> int:
             measure_huge_syncs(db, repo, r)
         measure_search_both(db, SIZE)
         return finish(info, search_report(info), started)
+    if ONLY == "helm":
+        catalog_gen.ensure_repo(OUT, "helm-large")
+        catalog_gen.packaged(OUT, "large")
+        measure_helm(OUT / "helm-large")
+        return finish(info, "\n".join(verdict_table()), started)
     for name in ("small", "large", "helm-large"):
         t = time.monotonic()
         catalog_gen.ensure_repo(OUT, name)

@@ -30,6 +30,8 @@ import logging
 import multiprocessing
 import os
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -109,10 +111,10 @@ def publish_charts(
     if chart_version_count(opened.snapshot, roots) < EARLY_VERSIONS:
         return {}
     snapshot = opened.snapshot
-    charts = sorted(
-        packaged_charts(snapshot, roots, times, snapshot.commit_time),
-        key=lambda c: (c.slug, c.position),
-    )
+    found = packaged_charts(snapshot, roots, times, snapshot.commit_time)
+    if found is None:
+        return {}
+    charts = sorted(found, key=lambda c: (c.slug, c.position))
     skip = {r.id for r in roots} | set(removed)
     served = served_charts(session, catalog.id, skip=skip)
     listed = heapq.merge(served, map(_listed, charts), key=lambda c: (c.slug, c.position))
@@ -186,22 +188,22 @@ _SHARED: tuple[Snapshot, dict[str, int], int | None] | None = None  # what worke
 
 def packaged_charts(
     snapshot: Snapshot, roots: list[TemplateRoot], times: dict[str, int], fallback: int | None
-) -> list[EarlyChart]:
-    """Every usable, packable chart version of these templates, loaded chart-only."""
+) -> list[EarlyChart] | None:
+    """Every usable, packable chart version of these templates, loaded chart-only; None
+    when a worker process failed (nothing is published then: the sync goes on as usual)."""
     global _SHARED
     tasks = list(_tasks(snapshot, roots))
     workers = min(MAX_WORKERS, os.cpu_count() or 1, len(tasks))
     _SHARED = (snapshot, times, fallback)
     try:
-        if workers > 1:
-            try:
-                pool = multiprocessing.get_context("fork").Pool(workers, _reopen)
-            except (OSError, ValueError) as exc:  # no fork here, or no processes left
-                log.warning("packaging charts in this process only: %s", exc)
-            else:
-                with pool:
-                    return [c for found in pool.imap_unordered(_load, tasks) for c in found]
-        return [c for task in tasks for c in _load(task)]
+        if workers < 2:
+            return [c for task in tasks for c in _load(task)]
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_reopen) as pool:
+            return [c for found in pool.map(_load, tasks) for c in found]
+    except (OSError, BrokenProcessPool) as exc:  # no processes left, or one died
+        log.warning("chart versions could not be published ahead: %s", exc)
+        return None
     finally:
         _SHARED = None
 

@@ -4,6 +4,7 @@ archives) before the rest of its work is done (catalog_server.indexer.early)."""
 from __future__ import annotations
 
 import hashlib
+import os
 
 import pytest
 import yaml
@@ -167,3 +168,46 @@ def test_small_syncs_do_not_publish_ahead(make_catalog_repo, sync, client, monke
     seen = during_the_sync(monkeypatch, lambda: served(client))
     assert sync(repo.source("lib")).status == "updated"
     assert seen == [{}]  # two chart versions: below EARLY_VERSIONS
+
+
+def two_charts(make_catalog_repo):
+    repo = make_catalog_repo(fixture="manifest-catalog")
+    repo.copy("manifest-catalog/charts/app", "charts/other")
+    for chart in (repo.path / "charts/other").glob("*/Chart.yaml"):
+        chart.write_text(chart.read_text().replace("name: app", "name: other"))
+    repo.commit("another chart")
+    return repo
+
+
+def test_chart_versions_are_packaged_by_worker_processes(
+    make_catalog_repo, sync, client, monkeypatch, publish_always, tmp_path
+):
+    monkeypatch.setattr(early, "TASK_VERSIONS", 1)  # a task per template: two workers
+    workers = tmp_path / "workers"
+    real = early._charts
+
+    def charts(*args):
+        with workers.open("a") as out:
+            out.write(f"{os.getpid()}\n")
+        return real(*args)
+
+    monkeypatch.setattr(early, "_charts", charts)
+    repo = two_charts(make_catalog_repo)
+    seen = during_the_sync(monkeypatch, lambda: get(client, "/helm/lib/index.yaml").data)
+    assert sync(repo.source("lib")).status == "updated"
+    pids = set(workers.read_text().split())
+    assert pids and str(os.getpid()) not in pids  # worker processes, not this one
+    assert yaml.safe_load(seen[0])["entries"].keys() == {"app", "other"}
+    assert get(client, "/helm/lib/index.yaml").data == seen[0]
+
+
+def test_a_worker_that_dies_means_nothing_is_published_ahead(
+    make_catalog_repo, sync, client, monkeypatch, publish_always
+):
+    monkeypatch.setattr(early, "TASK_VERSIONS", 1)
+    monkeypatch.setattr(early, "_charts", lambda *args: os._exit(3))
+    repo = two_charts(make_catalog_repo)
+    seen = during_the_sync(monkeypatch, lambda: served(client))
+    assert sync(repo.source("lib")).status == "updated"
+    assert seen == [{}]
+    assert served(client) == {"app": ["1.1.0", "1.0.0"], "other": ["1.1.0", "1.0.0"]}
