@@ -1,6 +1,6 @@
 """`make bench`: the catalog server's performance figures and their targets (issue #8).
 
-    .venv/bin/python bench/run.py [--quick] [--only site | --only helm | --only search [--size huge]]
+    .venv/bin/python bench/run.py [--quick] [--only site | helm | search [--size huge]]
     BENCH_PG_URL=postgresql://... (a database the bench may wipe): PostgreSQL as well
 
 Generates (once, cached under bench/out/) synthetic git catalogs, then measures:

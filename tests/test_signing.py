@@ -327,3 +327,29 @@ def test_the_site_shows_the_signed_mark_and_the_fingerprint(app, settings, keys,
     # Signing turned off: every mark goes.
     sync_with(app, signing(settings, keys, None), source)
     assert "badge-signed" not in page()
+
+
+def test_a_signed_catalog_does_not_publish_its_charts_ahead(
+    app, settings, keys, make_catalog_repo, client, monkeypatch
+):
+    """Its archives are served with their provenance files from the first answer on."""
+    from catalog_server import indexer
+    from catalog_server.indexer import early
+
+    monkeypatch.setattr(early, "EARLY_VERSIONS", 1)
+    seen = []
+    real = indexer.index_batch
+
+    def first_batch(*args, **kw):
+        seen.append(index_of(client, "oci"))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(indexer, "index_batch", first_batch)
+    repo = make_catalog_repo(fixture="oci-catalog")
+    sync_with(app, signing(settings, keys), repo.source("oci"))
+    assert seen[0] == {}
+    entries = index_of(client, "oci")
+    assert sum(len(v) for v in entries.values()) == CHARTS
+    for versions in entries.values():
+        for entry in versions:
+            assert client.get(f"/helm/oci/{entry['urls'][0]}.prov").status_code == 200

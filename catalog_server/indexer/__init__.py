@@ -3,7 +3,9 @@
 `sync_catalog` brings one catalog up to its source's newest commit. It loads only the
 templates with files changed since the last indexed commit (all of them the first time,
 or when that cannot be told), and swaps the catalog's new state in one transaction: a
-reader sees the old catalog or the new one, never a mix.
+reader sees the old catalog or the new one, never a mix. The one exception is the chart
+repository of a sync that loads many chart versions: it is published ahead, as a draft
+that the swap replaces (:mod:`.early`).
 
 What is served: a template whose folder cannot be loaded at all keeps its last good state
 (if any) and gets its problems recorded; a version that cannot be read, parsed or loaded
@@ -16,7 +18,8 @@ with a warning); a catalog whose content is up to date is still brought in line 
 (first signed, key changed or signing turned off), its generation bumped when that changes
 what is served.
 
-The parts: this module runs a sync; `plan` decides what to load, `stamps` gives versions
+The parts: this module runs a sync; `plan` decides what to load, `early` publishes the
+chart repository ahead of a large sync, `stamps` gives versions
 their created time, chart digest and images, `write` writes the rows of the swap, and
 `bookkeeping` keeps the summary and the catalog row's record of the sync.
 """
@@ -291,8 +294,11 @@ def index_catalog(
     plan = plan_sync(session, catalog, opened, roots, force)
     to_load, removed = plan.to_load, plan.removed
     change_times = ChangeTimes(opened, version_folders(snapshot, to_load))
-    # Helm clients get the new charts now; the rest of the catalog changes at the swap.
-    packaged = publish_charts(session, catalog, opened, to_load, removed, change_times.times)
+    # Helm clients get the new charts now; the rest of the catalog changes at the swap. Not
+    # for a signed catalog: its archives are served with their provenance files from the start.
+    packaged: Reused = {}
+    if signer is None:
+        packaged = publish_charts(session, catalog, opened, to_load, removed, change_times.times)
     generation = (catalog.generation or 0) + 1  # what this sync's swap makes served
     # Everything below is one transaction; the commit at the end is the swap. Templates are
     # loaded, validated and written a batch at a time, so a sync holds one batch's files
