@@ -139,19 +139,19 @@ def publish_charts(
         )
     )
     archives = {c.filename: c.archive for c in charts}
-    session.execute(
-        DraftArchive.__table__.insert(),
-        [
-            {
-                "catalog_id": catalog.id,
-                "filename": filename,
-                "name": chart.name,
-                "archive": archives.get(filename) if chart.version_id is None else None,
-                "version_id": chart.version_id,
-            }
-            for filename, chart in kept.items()
-        ],
-    )
+    rows = [
+        {
+            "catalog_id": catalog.id,
+            "filename": filename,
+            "name": chart.name,
+            "archive": archives.get(filename) if chart.version_id is None else None,
+            "version_id": chart.version_id,
+        }
+        for filename, chart in kept.items()
+    ]
+    session.flush()  # the draft before its archives
+    if rows:
+        session.execute(DraftArchive.__table__.insert(), rows)
     catalog.generation = (catalog.generation or 0) + 1
     session.commit()
     log.info("sync %s: %d chart versions published ahead of the sync", catalog.name, len(kept))
