@@ -14,8 +14,10 @@ half-way. The rest of the catalog (API, site, OCI) still changes at the swap onl
 
 What the draft lists may differ from the swap's index for a few seconds: a version whose
 values or questions file cannot be read is listed by the draft and left out at the swap
-(such problems are found by the full load only), and a version that broke and whose last
-good state is kept is left out of the draft and listed again at the swap.
+(such problems are found by the full load only), and a version that broke while the rest
+of its template loads is left out of the draft and listed again (its last good state) at
+the swap. A template that cannot be loaded at all keeps its indexed charts in the draft,
+as at the swap.
 
 Chart versions are loaded and packaged by worker processes (forked, so nothing is
 re-imported or re-listed), each reading its share of the files with its own git process.
@@ -115,7 +117,9 @@ def publish_charts(
     if found is None:
         return {}
     charts = sorted(found, key=lambda c: (c.slug, c.position))
-    skip = {r.id for r in roots} | set(removed)
+    # A template that gave no chart here (it could not be loaded) is listed as indexed: the
+    # swap keeps its last good state too.
+    skip = {c.slug for c in charts} | set(removed)
     served = served_charts(session, catalog.id, skip=skip)
     listed = heapq.merge(served, map(_listed, charts), key=lambda c: (c.slug, c.position))
     entries = IndexEntries()

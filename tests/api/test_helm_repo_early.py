@@ -211,3 +211,20 @@ def test_a_worker_that_dies_means_nothing_is_published_ahead(
     assert sync(repo.source("lib")).status == "updated"
     assert seen == [{}]
     assert served(client) == {"app": ["1.1.0", "1.0.0"], "other": ["1.1.0", "1.0.0"]}
+
+
+def test_a_chart_that_no_longer_loads_stays_listed_in_the_draft(
+    make_catalog_repo, sync, client, monkeypatch, publish_always
+):
+    """As at the swap, which keeps the last good state of a template that cannot be loaded."""
+    repo = two_charts(make_catalog_repo)
+    assert sync(repo.source("lib")).status == "updated"
+    before = served(client)
+    for folder in ("charts/app/1.0.0", "charts/app/1.1.0"):
+        (repo.path / folder / "Chart.yaml").unlink()
+        (repo.path / folder / "Chart.yaml").symlink_to("../../other/1.0.0/Chart.yaml")
+    (repo.path / "charts/other/1.1.0/README.md").write_text("changed\n")
+    repo.commit("app broken, other changed")
+    seen = during_the_sync(monkeypatch, lambda: served(client))
+    assert sync(repo.source("lib")).status == "updated"
+    assert seen == [before] == [served(client)]
