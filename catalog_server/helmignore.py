@@ -8,12 +8,14 @@ matches folders only, ignoring a folder drops everything under it, and Helm's de
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
 HELMIGNORE = ".helmignore"
 
 
+@functools.lru_cache(maxsize=1024)  # every chart has Helm's default rule, most share the rest
 def _glob_regex(pattern: str) -> re.Pattern[str]:
     """Translate a Go ``filepath.Match`` pattern into a regular expression.
 

@@ -289,8 +289,6 @@ def index_catalog(
 ) -> None:
     snapshot = opened.snapshot
     roots, catalog_problems = snapshot_templates(snapshot)
-    for check in checks.catalog_checks:
-        catalog_problems.extend(check(snapshot))
     plan = plan_sync(session, catalog, opened, roots, force)
     to_load, removed = plan.to_load, plan.removed
     change_times = ChangeTimes(opened, version_folders(snapshot, to_load))
@@ -300,6 +298,8 @@ def index_catalog(
     if signer is None:
         packaged = publish_charts(session, catalog, opened, to_load, removed, change_times.times)
     generation = (catalog.generation or 0) + 1  # what this sync's swap makes served
+    for check in checks.catalog_checks:
+        catalog_problems.extend(check(snapshot))
     # Everything below is one transaction; the commit at the end is the swap. Templates are
     # loaded, validated and written a batch at a time, so a sync holds one batch's files
     # and parsed documents, whatever the catalog's size.
