@@ -37,7 +37,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from catalog_server import images
@@ -110,13 +110,30 @@ def publish_charts(
     change times of the version folders. Returns the packaged chart versions, for the
     rest of the sync; nothing when it published nothing."""
     roots = [r for r in to_load if r.kind == "helm"]
-    if chart_version_count(opened.snapshot, roots) < EARLY_VERSIONS:
-        return {}
     snapshot = opened.snapshot
-    found = packaged_charts(snapshot, roots, times, snapshot.commit_time)
-    if found is None:
+    if chart_version_count(snapshot, roots) < EARLY_VERSIONS:
         return {}
-    charts = sorted(found, key=lambda c: (c.slug, c.position))
+    withdraw_rows(session, catalog.id)
+    draft = ChartDraft(
+        catalog_id=catalog.id, commit=opened.commit, index=b"", created_at=datetime.now(UTC)
+    )
+    session.add(draft)
+    session.flush()  # the draft before its archives
+    # Each worker's archives are written as they come, while the others still work; a file
+    # name given twice is settled once everything is in (the first template has it).
+    charts: list[EarlyChart] = []
+    written: dict[str, EarlyChart] = {}
+    try:
+        for found in packaged_charts(snapshot, roots, times, snapshot.commit_time):
+            new = {c.filename: c for c in reversed(found) if c.filename not in written}
+            _write_archives(session, catalog.id, new.values())
+            written.update(new)
+            charts.extend(found)
+    except (OSError, BrokenProcessPool) as exc:  # no processes left, or one died
+        log.warning("chart versions could not be published ahead: %s", exc)
+        session.rollback()
+        return {}
+    charts.sort(key=lambda c: (c.slug, c.position))
     # A template that gave no chart here (it could not be loaded) is listed as indexed: the
     # swap keeps its last good state too.
     skip = {c.slug for c in charts} | set(removed)
@@ -131,35 +148,57 @@ def publish_charts(
             kept[chart.filename] = chart
             if chart.created and (latest is None or chart.created > latest):
                 latest = chart.created
+    _settle_archives(session, catalog.id, kept, written, charts)
     when = snapshot.commit_time or (latest.timestamp() if latest else 0)
-    generated = rfc3339(when)
-    withdraw_rows(session, catalog.id)
-    session.add(
-        ChartDraft(
-            catalog_id=catalog.id,
-            commit=opened.commit,
-            index="".join(entries.chunks(generated)).encode(),
-            created_at=datetime.now(UTC),
-        )
-    )
-    archives = {c.filename: c.archive for c in charts}
-    rows = [
-        {
-            "catalog_id": catalog.id,
-            "filename": filename,
-            "name": chart.name,
-            "archive": archives.get(filename) if chart.version_id is None else None,
-            "version_id": chart.version_id,
-        }
-        for filename, chart in kept.items()
-    ]
-    session.flush()  # the draft before its archives
-    if rows:
-        session.execute(DraftArchive.__table__.insert(), rows)
+    draft.index = "".join(entries.chunks(rfc3339(when))).encode()
     catalog.generation = (catalog.generation or 0) + 1
     session.commit()
     log.info("sync %s: %d chart versions published ahead of the sync", catalog.name, len(kept))
     return {(c.slug, c.folder): c for c in charts}
+
+
+def _write_archives(session: Session, catalog_id: int, charts: Iterable[EarlyChart]) -> None:
+    rows = [
+        {"catalog_id": catalog_id, "filename": c.filename, "name": c.name, "archive": c.archive}
+        for c in charts
+    ]
+    if rows:
+        session.execute(DraftArchive.__table__.insert(), rows)
+
+
+def _settle_archives(
+    session: Session,
+    catalog_id: int,
+    kept: dict[str, ListedChart],
+    written: dict[str, EarlyChart],
+    charts: list[EarlyChart],
+) -> None:
+    """Make the draft's archive rows those of the charts the index lists (``kept``): an
+    indexed version's (rebuilt from its rows) where it has the file name, and where two
+    new charts gave one file name, the one the index lists."""
+    by_place = {(c.slug, c.position): c for c in charts}
+    added, changed = [], []
+    for filename, chart in kept.items():
+        holder = written.get(filename)
+        if chart.version_id is not None:
+            row = {"name": chart.name, "version_id": chart.version_id, "archive": None}
+        elif holder is not None and (holder.slug, holder.position) != (chart.slug, chart.position):
+            winner = by_place[(chart.slug, chart.position)]
+            row = {"name": winner.name, "version_id": None, "archive": winner.archive}
+        else:
+            continue  # written as it came
+        if holder is None:
+            added.append({"catalog_id": catalog_id, "filename": filename, **row})
+        else:
+            changed.append((filename, row))
+    if added:
+        session.execute(DraftArchive.__table__.insert(), added)
+    for filename, row in changed:
+        session.execute(
+            update(DraftArchive)
+            .where(DraftArchive.catalog_id == catalog_id, DraftArchive.filename == filename)
+            .values(**row)
+        )
 
 
 def _listed(chart: EarlyChart) -> ListedChart:
@@ -192,22 +231,21 @@ _SHARED: tuple[Snapshot, dict[str, int], int | None] | None = None  # what worke
 
 def packaged_charts(
     snapshot: Snapshot, roots: list[TemplateRoot], times: dict[str, int], fallback: int | None
-) -> list[EarlyChart] | None:
-    """Every usable, packable chart version of these templates, loaded chart-only; None
-    when a worker process failed (nothing is published then: the sync goes on as usual)."""
+) -> Iterator[list[EarlyChart]]:
+    """Every usable, packable chart version of these templates, loaded chart-only, a task's
+    worth at a time, in the order of ``roots``. Raises BrokenProcessPool when a worker
+    process died, OSError when none could be started."""
     global _SHARED
     tasks = list(_tasks(snapshot, roots))
     workers = min(MAX_WORKERS, os.cpu_count() or 1, len(tasks))
     _SHARED = (snapshot, times, fallback)
     try:
         if workers < 2:
-            return [c for task in tasks for c in _load(task)]
+            yield from map(_load, tasks)
+            return
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_reopen) as pool:
-            return [c for found in pool.map(_load, tasks) for c in found]
-    except (OSError, BrokenProcessPool) as exc:  # no processes left, or one died
-        log.warning("chart versions could not be published ahead: %s", exc)
-        return None
+            yield from pool.map(_load, tasks)
     finally:
         _SHARED = None
 

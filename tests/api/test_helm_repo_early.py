@@ -228,3 +228,24 @@ def test_a_chart_that_no_longer_loads_stays_listed_in_the_draft(
     seen = during_the_sync(monkeypatch, lambda: served(client))
     assert sync(repo.source("lib")).status == "updated"
     assert seen == [before] == [served(client)]
+
+
+def test_a_file_name_two_new_templates_give_is_the_first_templates(
+    make_catalog_repo, sync, client, monkeypatch, publish_always
+):
+    """charts/app and charts/app-classic both give app-1.0.0.tgz: the index lists app's, as
+    at the swap, and serves its archive, even when the other template's came in first."""
+    repo = make_catalog_repo(fixture="shared-chart-name")
+    repo.copy("shared-chart-name/charts/app/1.0.0", "charts/app-classic/1.0.0")
+    (repo.path / "charts/app-classic/1.0.0/values.yaml").write_text("classic: true\n")
+    repo.commit("app-classic gives app 1.0.0 too")
+    monkeypatch.setattr(early, "TASK_VERSIONS", 1)
+    tasks = early._tasks
+    monkeypatch.setattr(early, "_tasks", lambda *args: reversed(list(tasks(*args))))
+    seen = during_the_sync(
+        monkeypatch, lambda: (get(client, "/helm/shared/index.yaml").data, served(client, "shared"))
+    )
+    assert sync(repo.source("shared")).status == "updated"
+    draft_index, charts = seen[0]
+    assert charts["app"] == ["2.0.0", "1.10.0", "1.5.0", "1.0.0"]
+    assert get(client, "/helm/shared/index.yaml").data == draft_index
