@@ -93,6 +93,9 @@ def main(argv: list[str]) -> None:
                 result["render_seconds"].append(time.perf_counter() - started)
                 db.session.remove()
     result["maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # The largest of its child processes (chart packaging workers, Helm SDK workers, the
+    # index watcher): each forked worker shares most of its pages with this process.
+    result["children_maxrss_kb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(json.dumps(result))
 
 
