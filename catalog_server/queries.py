@@ -5,6 +5,7 @@ Each function runs a small, fixed number of queries whatever the size of the ans
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import astuple, dataclass, replace
@@ -13,7 +14,7 @@ from typing import Any
 from sqlalchemy import Select, false, func, select
 from sqlalchemy.orm import Session, defer, load_only, selectinload
 
-from catalog_server import search, versions
+from catalog_server import listing, search, versions
 from catalog_server.constraints import (
     ConstraintError,
     Version,
@@ -273,17 +274,20 @@ def search_templates(
     sort = sort or ("relevance" if f.q else "name")
     by_name = (func.lower(Template.name), Catalog.name, Template.slug)
     if f.q and sort == "relevance":
-        # Every match's place, in Python: the scores are here already, and the list of
-        # keys is small (ids, names) next to what a page loads.
-        scores, rows = _search_rows(session, f)
+        # Every match's place, in Python: the database gave the scores, the process's
+        # listing (catalog_server.listing) the rest of what orders and filters them.
         query = search.parse_query(f.q)
 
-        def place(row):
-            score, name_key, slug_key = scores[row.id]
-            return (search.tier(query, name_key, slug_key), -score, *row[1:4])
+        def place(match: tuple[int, listing.ListedTemplate, float]):
+            _, t, score = match
+            return (search.tier(query, t.name_key, t.slug_key), -score, t.name, t.catalog, t.slug)
 
-        kept = sorted((r for r in rows if _kind_fits(f, r) and _category_fits(f, r)), key=place)
-        page_ids = [row.id for row in kept[(page - 1) * per_page : page * per_page]]
+        kept = [
+            m for m in _search_rows(session, f) if _kind_fits(f, m[1]) and _category_fits(f, m[1])
+        ]
+        # The pages up to this one, in order (what sorting them all would give).
+        first = heapq.nsmallest(page * per_page, kept, key=place)
+        page_ids = [template_id for template_id, _, _ in first[(page - 1) * per_page :]]
         found = {
             t.id: (t, c)
             for t, c in session.execute(
@@ -316,56 +320,62 @@ def search_templates(
     return Page([(t, c) for t, c in rows], total or 0, page, per_page)
 
 
-def _search_rows(session: Session, f: TemplateFilter):
-    """(scores, rows) for a query: the search's matches with their scores, and (id,
-    lower-cased name, catalog, id, kind, categories) of each match that the filters other
-    than kind and category keep. Once per filter and transaction: a list and its facets
-    share it. One statement: the matches joined to their templates (not a list of ids
-    sent back to the database: a broad prefix matches thousands)."""
+def _search_rows(
+    session: Session, f: TemplateFilter
+) -> list[tuple[int, listing.ListedTemplate, float]]:
+    """(template id, listed template, score) of each of the search's matches that the
+    filters other than kind and category keep. Once per filter and transaction: a list
+    and its facets share it. The database gives the matches and their scores; the
+    process's listing the columns that filter and order them (a broad prefix matches
+    thousands, and reading their templates cost five times the match)."""
     broad = replace(f, kind=None, category=None)
     key = astuple(broad)
     known = search.transaction_memo(session, "search_rows")
     if key not in known:
         query = search.parse_query(broad.q or "")
         if not query.terms:  # nothing but punctuation: nothing matches
-            known[key] = ({}, [])
+            known[key] = []
             return known[key]
+        scores = search.find(session, query, scored=True)
         # The Kubernetes and Rancher version filters are read from the versions of the
-        # matches (by ids); every other filter is a clause of the one statement.
+        # matches (by ids).
         fitting = None
         if broad.kube_version is not None or broad.rancher_version is not None:
             fitting = _fitting(session, broad, _matched(session, broad)[1])
-        found = search.session_index(session).matches(session, query, scored=True)
-        columns = (Template.id, func.lower(Template.name), Catalog.name, Template.slug)
-        keys = (found.c.score, found.c.name_key, found.c.slug_key)
-        stmt = (
-            select(*columns, Template.kind, Template.categories, *keys)
-            .select_from(found)
-            .join(Template, Template.id == found.c.template_id)
-            .join(Catalog, Template.catalog_id == Catalog.id)
-        )
-        rows = session.execute(_filtered(stmt, broad, fitting=fitting)).all()
-        scores = {row.id: (row.score or 0.0, row.name_key, row.slug_key) for row in rows}
-        known[key] = (scores, rows)
+        templates = listing.listing(session, scores).templates
+        known[key] = [
+            (template_id, t, score)
+            for template_id, score in scores.items()
+            if (t := templates.get(template_id)) is not None
+            and _listed(broad, t)
+            and (fitting is None or template_id in fitting)
+        ]
     return known[key]
 
 
-def _kind_fits(f: TemplateFilter, row: Any) -> bool:
-    return not f.kind or row.kind == f.kind
+def _listed(f: TemplateFilter, t: listing.ListedTemplate) -> bool:
+    """Whether the filter's catalog, hidden and previews keep a template (as _filtered)."""
+    if not (f.include_previews or f.catalog) and t.managed_by == PREVIEW:
+        return False
+    if not f.include_hidden and t.hidden:
+        return False
+    return not f.catalog or t.catalog == f.catalog
 
 
-def _category_fits(f: TemplateFilter, row: Any) -> bool:
-    return not f.category or f.category in (row.categories or [])
+def _kind_fits(f: TemplateFilter, t: listing.ListedTemplate) -> bool:
+    return not f.kind or t.kind == f.kind
+
+
+def _category_fits(f: TemplateFilter, t: listing.ListedTemplate) -> bool:
+    return not f.category or f.category in t.categories
 
 
 def template_facets(session: Session, f: TemplateFilter) -> dict[str, dict[str, int]]:
     """Counts per category and per kind, each under all the other filters."""
     if f.q:  # from the search's rows, which the list has read already
-        _, rows = _search_rows(session, f)
-        kinds = Counter(r.kind for r in rows if _category_fits(f, r))
-        names = Counter(
-            c for r in rows if _kind_fits(f, r) for c in dict.fromkeys(r.categories or [])
-        )
+        rows = [t for _, t, _ in _search_rows(session, f)]
+        kinds = Counter(t.kind for t in rows if _category_fits(f, t))
+        names = Counter(c for t in rows if _kind_fits(f, t) for c in dict.fromkeys(t.categories))
         return {"category": dict(sorted(names.items())), "kind": dict(sorted(kinds.items()))}
     _, matched = _matched(session, f)
     fitting = _fitting(session, f, matched)

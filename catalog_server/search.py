@@ -125,9 +125,12 @@ class SearchIndex(Protocol):
         ``from_catalog`` with the same id (slug), as it is indexed (a preview's seed)."""
 
     def matches(self, session: Session, query: SearchQuery, scored: bool = True) -> Subquery:
-        """The templates that match: columns ``template_id``, ``score`` (higher is
-        better; 0 unless ``scored``, which a filter or a count does not need),
-        ``name_key`` and ``slug_key``."""
+        """The templates that match: columns ``template_id`` and ``score`` (higher is
+        better; 0 unless ``scored``, which a filter or a count does not need)."""
+
+    def keys(self) -> Subquery:
+        """Every indexed template's name keys: columns ``template_id``, ``name_key`` and
+        ``slug_key`` (what :func:`tier` compares the query with)."""
 
     def stored(self, session: Session, ids: list[int]) -> dict[int, tuple[str, str]]:
         """(keywords, readme) of these templates, as indexed."""
@@ -142,14 +145,14 @@ _SAME_TEMPLATE = (
     "JOIN templates new ON new.slug = old.slug AND new.catalog_id = :target "
     "WHERE old.catalog_id = :source"
 )
-_MATCH_COLUMNS = {"template_id": Integer, "score": Float, "name_key": String, "slug_key": String}
+_MATCH_COLUMNS = {"template_id": Integer, "score": Float}
+_KEY_COLUMNS = {"template_id": Integer, "name_key": String, "slug_key": String}
 
 
 class SqliteIndex:
     """FTS5, one row per template (rowid = template id), ranked by bm25; the name keys of
     the exact and prefix tiers in a plain table beside it (``template_search_keys``): read
-    from FTS5's own rows, each match would read its README too (9,500 matches: 26 ms
-    against 3 ms)."""
+    from FTS5's own rows, each template would read its README too."""
 
     # bm25 weights of name, keywords, description, readme.
     WEIGHTS = "10.0, 4.0, 2.0, 1.0"
@@ -231,11 +234,13 @@ class SqliteIndex:
         fts = " AND ".join(f'"{term}"*' for term in query.terms)
         score = f"-bm25({TABLE}, {self.WEIGHTS})" if scored else "0.0"
         stmt = text(
-            f"SELECT m.template_id, m.score, k.name_key, k.slug_key FROM ("
-            f"SELECT rowid AS template_id, {score} AS score FROM {TABLE} "
-            f"WHERE {TABLE} MATCH :fts) m JOIN {self.KEYS} k ON k.template_id = m.template_id"
+            f"SELECT rowid AS template_id, {score} AS score FROM {TABLE} WHERE {TABLE} MATCH :fts"
         ).bindparams(fts="{name keywords description readme} : (" + fts + ")")
         return stmt.columns(**_MATCH_COLUMNS).subquery("matched")
+
+    def keys(self) -> Subquery:
+        stmt = text(f"SELECT template_id, name_key, slug_key FROM {self.KEYS}")
+        return stmt.columns(**_KEY_COLUMNS).subquery("keys")
 
     def stored(self, session: Session, ids: list[int]) -> dict[int, tuple[str, str]]:
         if not ids:
@@ -404,10 +409,14 @@ class PostgresIndex:
             if scored:
                 params["key"] = query.key
         stmt = text(
-            f"SELECT template_id, {score} AS score, name_key, slug_key "
+            f"SELECT template_id, {score} AS score "
             f"FROM {TABLE}, to_tsquery('simple', :tsquery) AS query WHERE {where}"
         ).bindparams(**params)
         return stmt.columns(**_MATCH_COLUMNS).subquery("matched")
+
+    def keys(self) -> Subquery:
+        stmt = text(f"SELECT template_id, name_key, slug_key FROM {TABLE}")
+        return stmt.columns(**_KEY_COLUMNS).subquery("keys")
 
     def stored(self, session: Session, ids: list[int]) -> dict[int, tuple[str, str]]:
         if not ids:
@@ -471,8 +480,8 @@ def copy_entries(session: Session, from_catalog: int, to_catalog: int) -> None:
     session_index(session).copy(session, from_catalog, to_catalog)
 
 
-# What a match is to the list: template id -> (score, name key, id key).
-Matched = dict[int, tuple[float, str, str]]
+# What a match is to the list: template id -> score.
+Matched = dict[int, float]
 
 
 def find(session: Session, query: SearchQuery, scored: bool) -> Matched:
@@ -483,10 +492,8 @@ def find(session: Session, query: SearchQuery, scored: bool) -> Matched:
         if key in known:
             return known[key]
     found = session_index(session).matches(session, query, scored)
-    rows = session.execute(
-        select(found.c.template_id, found.c.score, found.c.name_key, found.c.slug_key)
-    )
-    matched = {row[0]: (row[1] or 0.0, row[2], row[3]) for row in rows}
+    rows = session.execute(select(found.c.template_id, found.c.score))
+    matched = {row[0]: row[1] or 0.0 for row in rows}
     known[(query.terms, scored)] = matched
     return matched
 

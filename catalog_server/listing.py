@@ -1,0 +1,141 @@
+"""The served templates as a search's list reads them, kept in process.
+
+A search ordered by relevance places every match (:func:`catalog_server.queries.search_templates`):
+it filters them by catalog, kind, category, hidden and previews, orders them by tier,
+score, lower-cased name, catalog and id, and counts the kinds and categories of what it
+keeps. Read from the database with each search, those columns of a broad query's matches
+cost several times the match itself (2,000 matches: 15 ms against 3), so each process
+keeps them for every served template, read once per served state and shared by every
+request: the database answers a search with (template id, score) pairs alone.
+
+The served state is, per catalog, its id, name, owner, revision, generation and time of
+indexing. Templates are written only in the transaction that bumps their catalog's
+generation (a sync's swap, a re-signing, a preview's seed), so the same state means the
+same templates. A match the kept list lacks (a sync that committed between the read of
+the state and the match) has the list read again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from catalog_server import search
+from catalog_server.models import Catalog, Template
+
+# Listings kept at once, one per database (a process serves one; tests open many).
+KEPT_DATABASES = 2
+
+
+class ListedTemplate(NamedTuple):
+    """What a search's list reads of one template."""
+
+    catalog: str
+    managed_by: str  # the catalog's: "preview" for a preview's
+    hidden: bool
+    kind: str
+    name: str  # lower-cased, as the database lower-cases it
+    slug: str
+    categories: tuple[str, ...]
+    name_key: str  # search.name_key of the name and of the id, as indexed
+    slug_key: str
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Every indexed template of one served state, by template id."""
+
+    state: tuple[tuple[Any, ...], ...]
+    templates: dict[int, ListedTemplate]
+
+
+_kept: OrderedDict[str, Listing] = OrderedDict()
+_lock = threading.Lock()
+
+
+def served_state(session: Session) -> tuple[tuple[Any, ...], ...]:
+    """What the listing depends on, one row per catalog (read once per transaction)."""
+    memo = search.transaction_memo(session, "listing_state")
+    if "state" not in memo:
+        memo["state"] = tuple(
+            tuple(row)
+            for row in session.execute(
+                select(
+                    Catalog.id,
+                    Catalog.name,
+                    Catalog.managed_by,
+                    Catalog.revision,
+                    Catalog.generation,
+                    Catalog.indexed_at,
+                ).order_by(Catalog.id)
+            )
+        )
+    return memo["state"]
+
+
+def listing(session: Session, ids: Iterable[int] = ()) -> Listing:
+    """The listing of the served state this transaction sees, read again when it lacks
+    any of ``ids`` (templates the caller found)."""
+    database = str(session.get_bind().url)
+    state = served_state(session)
+    wanted = list(ids)
+
+    def current(kept: Listing | None) -> bool:
+        return kept is not None and kept.state == state and all(i in kept.templates for i in wanted)
+
+    kept = _kept.get(database)
+    if current(kept):
+        return kept  # type: ignore[return-value]
+    with _lock:  # one read per process, whichever request needs it first
+        kept = _kept.get(database)
+        if current(kept):
+            return kept  # type: ignore[return-value]
+        kept = Listing(state, _read(session))
+        _kept[database] = kept
+        _kept.move_to_end(database)
+        while len(_kept) > KEPT_DATABASES:
+            _kept.popitem(last=False)
+        return kept
+
+
+def _read(session: Session) -> dict[int, ListedTemplate]:
+    keys = search.session_index(session).keys()
+    rows = session.execute(
+        select(
+            Template.id,
+            Catalog.name,
+            Catalog.managed_by,
+            Template.hidden,
+            Template.kind,
+            func.lower(Template.name),
+            Template.slug,
+            Template.categories,
+            keys.c.name_key,
+            keys.c.slug_key,
+        )
+        .join(Catalog, Template.catalog_id == Catalog.id)
+        .join(keys, keys.c.template_id == Template.id)
+    )
+    # Catalog names, kinds and categories repeat: one string each, shared.
+    shared: dict[str, str] = {}
+    one = shared.setdefault
+    return {
+        row[0]: ListedTemplate(
+            one(row[1], row[1]),
+            one(row[2], row[2]),
+            bool(row[3]),
+            one(row[4], row[4]),
+            row[5],
+            row[6],
+            tuple(one(c, c) for c in row[7] or ()),
+            row[8],
+            row[9],
+        )
+        for row in rows
+    }
