@@ -83,6 +83,103 @@ def test_without_pg_trgm_search_still_ranks(indexed, client, app, monkeypatch):
     assert ids(client, "q=prometheus&per_page=22")[:2] == ["prometheus", "prometheus-adapter"]
 
 
+def answer(client, query: str) -> dict:
+    response = client.get(f"/api/v1/templates?{query}")
+    assert response.status_code == 200, (query, response.get_data(True))
+    return response.json
+
+
+def test_a_search_pages_counts_and_facets_what_its_filters_keep(indexed, client):
+    everything = ids(client, "q=prometheus")
+    body = answer(client, "q=prometheus")
+    assert body["total"] == 7
+    assert body["facets"] == {"category": {"Dashboards": 1}, "kind": {"compose": 1, "helm": 6}}
+    # A filter keeps the order; each facet counts under the other filters only.
+    helm = answer(client, "q=prometheus&kind=helm")
+    assert [t["id"].split("*")[-1] for t in helm["items"]] == everything[:-1]  # not grafana
+    assert helm["total"] == 6
+    assert helm["facets"] == {"category": {}, "kind": {"compose": 1, "helm": 6}}
+    dashboards = answer(client, "q=prometheus&category=Dashboards")
+    assert [t["id"] for t in dashboards["items"]] == ["grafana"]
+    assert dashboards["total"] == 1
+    assert dashboards["facets"] == {"category": {"Dashboards": 1}, "kind": {"compose": 1}}
+    second = answer(client, "q=prometheus&per_page=3&page=2")
+    assert [t["id"].split("*")[-1] for t in second["items"]] == everything[3:6]
+    assert second["total"] == 7
+    last = answer(client, "q=prometheus&per_page=3&page=3")
+    assert [t["id"] for t in last["items"]] == ["grafana"]
+    assert answer(client, "q=prometheus&per_page=3&page=4")["items"] == []
+    elsewhere = answer(client, "q=prometheus&catalog=other")
+    assert elsewhere["items"] == [] and elsewhere["total"] == 0
+    assert elsewhere["facets"] == {"category": {}, "kind": {}}
+
+
+def test_the_order_totals_and_facets_follow_a_sync(indexed, client, sync):
+    repo = indexed
+    assert ids(client, "q=prometheus")[:3] == [
+        "prometheus",
+        "prometheus-adapter",
+        "kube-prometheus-stack",
+    ]
+    # karma's name now starts with the query; cost-analyzer is hidden; mysql gains a
+    # category and the word.
+    charts = repo.path / "charts"
+    karma = charts / "karma" / "Chart.yaml"
+    karma.write_text(
+        karma.read_text() + "annotations:\n  catalog.cattle.io/display-name: Prometheus Karma\n"
+    )
+    cost = charts / "cost-analyzer" / "Chart.yaml"
+    cost.write_text(cost.read_text() + 'annotations:\n  catalog.cattle.io/hidden: "true"\n')
+    mysql = charts / "mysql" / "Chart.yaml"
+    mysql.write_text(mysql.read_text().replace("relational database", "prometheus database"))
+    (charts / "mysql" / "questions.yaml").write_text("categories: [Databases]\n")
+    repo.commit("karma renamed, cost-analyzer hidden, mysql in Databases")
+    assert sync(repo.source("lib")).templates_reloaded == 3
+    found = ids(client, "q=prometheus")
+    assert found[0] == "prometheus"
+    assert set(found[1:3]) == {"prometheus-adapter", "karma"}
+    assert "cost-analyzer" not in found and "mysql" in found
+    body = answer(client, "q=prometheus")
+    assert body["total"] == 7
+    assert body["facets"] == {
+        "category": {"Dashboards": 1, "Databases": 1},
+        "kind": {"compose": 1, "helm": 6},
+    }
+    assert answer(client, "q=prometheus&include_hidden=true")["total"] == 8
+    assert ids(client, "q=prometheus&category=Databases") == ["mysql"]
+
+
+def test_a_catalog_removed_and_added_again_is_searched_afresh(
+    indexed, app, client, sync, make_catalog_repo
+):
+    from catalog_server.models import Catalog
+
+    assert ids(client, "q=prometheus")[0] == "prometheus"
+    with app.app_context():
+        db.session.delete(db.session.scalar(db.select(Catalog)))
+        db.session.commit()
+
+    # Another repository under the same name, of compose templates: they may get the ids
+    # (and the catalog the id and generation) the removed charts had.
+    def compose(name: str, title: str) -> dict[str, str]:
+        return {
+            f"templates/{name}/config.yml": f"name: {title}\nversion: 1.0.0\ncategory: Zoo\n",
+            f"templates/{name}/0/docker-compose.yml": f"services:\n  {name}:\n    image: x\n",
+        }
+
+    other = make_catalog_repo(
+        files={**compose("prometheus", "Zebra Prometheus"), **compose("zebra", "zebra")}
+    )
+    assert sync(other.source("lib")).templates_total == 2
+    body = answer(client, "q=zebra")
+    assert [(t["id"], t["name"]) for t in body["items"]] == [
+        ("zebra", "zebra"),
+        ("prometheus", "Zebra Prometheus"),
+    ]
+    assert body["facets"] == {"category": {"Zoo": 2}, "kind": {"compose": 2}}
+    assert ids(client, "q=prometheus&kind=compose") == ["prometheus"]
+
+
 def test_sort_by_name_and_by_update(indexed, client):
     assert ids(client, "q=prometheus&sort=name") == [
         "cost-analyzer",

@@ -152,6 +152,11 @@ def test_hidden_charts_install_by_id(indexed, client):
         # Both must hold for one version: annotated 1.0.0 fits both, kube-range Rancher 2.6 not.
         ("kube_version=1.24.9&rancher_version=2.6.5", "annotated bare kube-any kube-old legacy"),
         ("kube_version=1.29.3&rancher_version=2.6.5", "bare kube-any kube-helm legacy"),
+        # A search keeps what the same filters keep.
+        ("q=kube&kube_version=1.29.3", "kube-any kube-helm kube-range"),
+        ("q=kube&rancher_version=2.8.4", "kube-any kube-helm kube-range"),
+        ("q=tool", "annotated"),
+        ("q=tool&include_hidden=true", "annotated hidden-tool"),
     ],
 )
 def test_kube_and_rancher_filters_are_exact(indexed, client, query, expected):
