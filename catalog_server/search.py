@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Float, Integer, String, any_, bindparam, func, literal_column, select, text
+from sqlalchemy import Integer, String, any_, bindparam, func, literal_column, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -105,6 +105,10 @@ def entry_for(
     )
 
 
+# What a search finds: template id -> score.
+Matched = dict[int, float]
+
+
 class SearchIndex(Protocol):
     """One engine's search index. Every method runs inside the caller's transaction."""
 
@@ -124,9 +128,9 @@ class SearchIndex(Protocol):
         """Give each template of catalog ``to_catalog`` the entry of the template of
         ``from_catalog`` with the same id (slug), as it is indexed (a preview's seed)."""
 
-    def matches(self, session: Session, query: SearchQuery, scored: bool = True) -> Subquery:
-        """The templates that match: columns ``template_id`` and ``score`` (higher is
-        better; 0 unless ``scored``, which a filter or a count does not need)."""
+    def matches(self, session: Session, query: SearchQuery, scored: bool = True) -> Matched:
+        """The templates that match, by id, with their score (higher is better; 0 unless
+        ``scored``, which a filter or a count does not need)."""
 
     def keys(self) -> Subquery:
         """Every indexed template's name keys: columns ``template_id``, ``name_key`` and
@@ -145,7 +149,6 @@ _SAME_TEMPLATE = (
     "JOIN templates new ON new.slug = old.slug AND new.catalog_id = :target "
     "WHERE old.catalog_id = :source"
 )
-_MATCH_COLUMNS = {"template_id": Integer, "score": Float}
 _KEY_COLUMNS = {"template_id": Integer, "name_key": String, "slug_key": String}
 
 
@@ -233,10 +236,11 @@ class SqliteIndex:
         # Every word quoted (FTS5 reads nothing inside quotes as syntax) and a prefix.
         fts = " AND ".join(f'"{term}"*' for term in query.terms)
         score = f"-bm25({TABLE}, {self.WEIGHTS})" if scored else "0.0"
-        stmt = text(
-            f"SELECT rowid AS template_id, {score} AS score FROM {TABLE} WHERE {TABLE} MATCH :fts"
-        ).bindparams(fts="{name keywords description readme} : (" + fts + ")")
-        return stmt.columns(**_MATCH_COLUMNS).subquery("matched")
+        rows = session.execute(
+            text(f"SELECT rowid, {score} FROM {TABLE} WHERE {TABLE} MATCH :fts"),
+            {"fts": "{name keywords description readme} : (" + fts + ")"},
+        )
+        return {row[0]: row[1] or 0.0 for row in rows}
 
     def keys(self) -> Subquery:
         stmt = text(f"SELECT template_id, name_key, slug_key FROM {self.KEYS}")
@@ -389,7 +393,7 @@ class PostgresIndex:
         finally:
             session.execute(text("SET LOCAL enable_seqscan TO DEFAULT"))
 
-    def matches(self, session: Session, query: SearchQuery, scored: bool = True) -> Subquery:
+    def matches(self, session: Session, query: SearchQuery, scored: bool = True) -> Matched:
         # Words of letters and digits only, so nothing in them is tsquery syntax.
         tsquery = " & ".join(f"{term}:*" for term in query.terms)
         # Misspelt names: only when the words themselves match nothing (a similarity test
@@ -408,11 +412,22 @@ class PostgresIndex:
             params["similar"] = self._similar(session, query.key)
             if scored:
                 params["key"] = query.key
+        # One row of two arrays: a broad prefix matches thousands, and a row each costs
+        # this process more than the database (10,000 matches: 18 ms against 13).
         stmt = text(
-            f"SELECT template_id, {score} AS score "
+            f"SELECT array_agg(template_id), array_agg({score}) "
             f"FROM {TABLE}, to_tsquery('simple', :tsquery) AS query WHERE {where}"
-        ).bindparams(**params)
-        return stmt.columns(**_MATCH_COLUMNS).subquery("matched")
+        )
+        # Through the GIN index (or the primary key), never a scan of the table: the
+        # planner prices a full-text test of every row about as low as the index, but a
+        # word prefix that a quarter of 10,000 templates match costs 6 ms that way
+        # against 1.5 through the index, and one that nearly all match no less.
+        session.execute(text("SET LOCAL enable_seqscan = off"))
+        try:
+            ids, scores = session.execute(stmt, params).one()
+        finally:
+            session.execute(text("SET LOCAL enable_seqscan TO DEFAULT"))
+        return {i: score or 0.0 for i, score in zip(ids or (), scores or (), strict=True)}
 
     def keys(self) -> Subquery:
         stmt = text(f"SELECT template_id, name_key, slug_key FROM {TABLE}")
@@ -480,10 +495,6 @@ def copy_entries(session: Session, from_catalog: int, to_catalog: int) -> None:
     session_index(session).copy(session, from_catalog, to_catalog)
 
 
-# What a match is to the list: template id -> score.
-Matched = dict[int, float]
-
-
 def find(session: Session, query: SearchQuery, scored: bool) -> Matched:
     """Every template that matches ``query``, with its score when ``scored`` (else 0).
     Asked once per query and transaction: a list, its count and its facets share it."""
@@ -491,9 +502,7 @@ def find(session: Session, query: SearchQuery, scored: bool) -> Matched:
     for key in ((query.terms, True), (query.terms, scored)):
         if key in known:
             return known[key]
-    found = session_index(session).matches(session, query, scored)
-    rows = session.execute(select(found.c.template_id, found.c.score))
-    matched = {row[0]: row[1] or 0.0 for row in rows}
+    matched = session_index(session).matches(session, query, scored)
     known[(query.terms, scored)] = matched
     return matched
 
