@@ -9,6 +9,7 @@ import heapq
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import astuple, dataclass, replace
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Select, false, func, select
@@ -276,17 +277,10 @@ def search_templates(
     if f.q and sort == "relevance":
         # Every match's place, in Python: the database gave the scores, the process's
         # listing (catalog_server.listing) the rest of what orders and filters them.
-        query = search.parse_query(f.q)
-
-        def place(match: tuple[int, listing.ListedTemplate, float]):
-            _, t, score = match
-            return (search.tier(query, t.name_key, t.slug_key), -score, t.name, t.catalog, t.slug)
-
         kept = [
             m for m in _search_rows(session, f) if _kind_fits(f, m[1]) and _category_fits(f, m[1])
         ]
-        # The pages up to this one, in order (what sorting them all would give).
-        first = heapq.nsmallest(page * per_page, kept, key=place)
+        first = _first_by_relevance(search.parse_query(f.q), kept, page * per_page)
         page_ids = [template_id for template_id, _, _ in first[(page - 1) * per_page :]]
         found = {
             t.id: (t, c)
@@ -320,9 +314,38 @@ def search_templates(
     return Page([(t, c) for t, c in rows], total or 0, page, per_page)
 
 
-def _search_rows(
-    session: Session, f: TemplateFilter
-) -> list[tuple[int, listing.ListedTemplate, float]]:
+Match = tuple[int, listing.ListedTemplate, float]  # template id, its listing, score
+
+
+def _first_by_relevance(query: search.SearchQuery, matches: list[Match], count: int) -> list[Match]:
+    """The first ``count`` of ``matches`` by relevance: tier (catalog_server.search.tier),
+    score (highest first), lower-cased name, catalog, id. What sorting them all gives,
+    without placing each of the thousands a broad prefix matches: the names that start
+    with the query (tiers 0 and 1) are sorted, and of the rest only those that score
+    as high as the last one a page needs."""
+
+    def place(match: Match):
+        _, t, score = match
+        return (search.tier(query, t.name_key, t.slug_key), -score, t.name, t.catalog, t.slug)
+
+    key = query.key
+    named: list[Match] = []
+    rest: list[Match] = []
+    for match in matches:
+        t = match[1]
+        (named if t.name_key.startswith(key) or t.slug_key.startswith(key) else rest).append(match)
+    named.sort(key=place)
+    wanted = count - len(named)
+    if wanted <= 0:
+        return named[:count]
+    best = heapq.nlargest(wanted, rest, key=itemgetter(2))
+    if len(best) == wanted:  # and those tied with the last of them
+        best = [m for m in rest if m[2] >= best[-1][2]]
+    best.sort(key=place)
+    return named + best[:wanted]
+
+
+def _search_rows(session: Session, f: TemplateFilter) -> list[Match]:
     """(template id, listed template, score) of each of the search's matches that the
     filters other than kind and category keep. Once per filter and transaction: a list
     and its facets share it. The database gives the matches and their scores; the

@@ -325,3 +325,40 @@ def test_queries_are_reduced_to_words():
     assert search.parse_query("*** ::: \"'").terms == ()
     assert len(search.parse_query("w " * 500).terms) == search.MAX_TERMS
     assert search.name_key("Kube_Prometheus  Stack") == "kube prometheus stack"
+
+
+def test_the_first_of_a_page_are_those_a_full_sort_gives():
+    # A broad query's page is picked without sorting every match: the same as sorting
+    # them all, ties in score, name and catalog included, for any page.
+    import random
+
+    from catalog_server.listing import ListedTemplate
+
+    rng = random.Random(7)
+    words = ["prom", "prometheus", "proxy", "store", "agent"]
+    matches = []
+    for i in range(600):
+        name = f"{rng.choice(words)} {rng.choice(words)}"
+        slug = f"{name.replace(' ', '-')}-{i % 7}"
+        listed = ListedTemplate(
+            rng.choice(["a", "b"]),
+            "file",
+            False,
+            "helm",
+            name,
+            slug,
+            (),
+            name,
+            search.name_key(slug),
+        )
+        matches.append((i, listed, rng.choice([0.5, 0.25, 0.125, rng.random()])))
+    for q in ("prom", "prometheus", "store", "proxy agent", "x"):
+        query = search.parse_query(q)
+
+        def place(match, query=query):
+            _, t, score = match
+            return (search.tier(query, t.name_key, t.slug_key), -score, t.name, t.catalog, t.slug)
+
+        ordered = sorted(matches, key=place)
+        for count in (1, 20, 100, 599, 600, 1000):
+            assert queries._first_by_relevance(query, matches, count) == ordered[:count]
