@@ -59,8 +59,9 @@ _kept: OrderedDict[str, Listing] = OrderedDict()
 _lock = threading.Lock()
 
 
-def served_state(session: Session) -> tuple[tuple[Any, ...], ...]:
-    """What the listing depends on, one row per catalog (read once per transaction)."""
+def listing_key(session: Session) -> tuple[tuple[Any, ...], ...]:
+    """The served state the listing depends on, one row per catalog: id, name, owner,
+    revision, generation, time of indexing (read once per transaction)."""
     memo = search.transaction_memo(session, "listing_state")
     if "state" not in memo:
         memo["state"] = tuple(
@@ -83,19 +84,22 @@ def listing(session: Session, ids: Iterable[int] = ()) -> Listing:
     """The listing of the served state this transaction sees, read again when it lacks
     any of ``ids`` (templates the caller found)."""
     database = str(session.get_bind().url)
-    state = served_state(session)
+    state = listing_key(session)
     wanted = list(ids)
 
-    def current(kept: Listing | None) -> bool:
-        return kept is not None and kept.state == state and all(i in kept.templates for i in wanted)
-
-    kept = _kept.get(database)
-    if current(kept):
-        return kept  # type: ignore[return-value]
-    with _lock:  # one read per process, whichever request needs it first
+    def current() -> Listing | None:
         kept = _kept.get(database)
-        if current(kept):
-            return kept  # type: ignore[return-value]
+        if kept and kept.state == state and all(i in kept.templates for i in wanted):
+            return kept
+        return None
+
+    kept = current()
+    if kept is not None:
+        return kept
+    with _lock:  # one read per process, whichever request needs it first
+        kept = current()
+        if kept is not None:
+            return kept
         kept = Listing(state, _read(session))
         _kept[database] = kept
         _kept.move_to_end(database)
