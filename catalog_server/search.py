@@ -263,8 +263,8 @@ class PostgresIndex:
     """A weighted tsvector (GIN) and, with pg_trgm, trigram similarity on the name key.
 
     The row holds no README text (highlights read it from the template): a row kept under
-    PostgreSQL's 2 kB TOAST threshold keeps its tsvector uncompressed, and a full-text
-    test of every row (what a broad prefix query plans) costs a fifth as much."""
+    PostgreSQL's 2 kB TOAST threshold keeps its tsvector uncompressed, which a full-text
+    test of a row and its rank read (a test of every row cost a fifth as much so)."""
 
     # ts_rank's weights of D, C, B, A: README, description, keywords, name.
     WEIGHTS = "{0.1, 0.2, 0.4, 1.0}"
