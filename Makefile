@@ -46,7 +46,8 @@ docs: $(VENV)/.installed
 # about 6 minutes on 2 cores (10 the first time, when the catalogs are generated). Needs wrk
 # (apt-get install wrk) and the Helm SDK (make extras). Never part of `make test`.
 # BENCH_PG_URL=postgresql://... adds PostgreSQL to the uncached reads and relevance (issue
-# #15); BENCH_ARGS="--only search --size huge" measures the 100,000-version catalog.
+# #15); BENCH_ARGS="--only search --size huge" measures the 100,000-version catalog, and
+# BENCH_ARGS="--only helm" the Helm chart repository's commit -> served index alone.
 bench: $(VENV)/.installed $(VENV)/.extras
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
