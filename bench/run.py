@@ -411,9 +411,11 @@ def summary(runs: list[dict]) -> dict:
 
 
 def paired(base_port: int, port: int, paths: list[str], headers: dict) -> dict:
-    """An endpoint's load runs, each right after a run of the trivial endpoint: this
-    machine's rates move between levels from one run to the next, so each ratio is taken
-    of two neighbouring runs, and the median of those is the endpoint's ratio."""
+    """An endpoint's load runs, each right after a run of the trivial endpoint, so that
+    each ratio is taken of two neighbouring runs (the machine's load drifts), and the
+    median of those is the endpoint's ratio. (The rates that jumped between two levels
+    from run to run were wrk's two connections landing on one gunicorn worker half the
+    time; the worker now spreads them, catalog_server.serving.)"""
     wrk(base_port, ["/"], 1, headers)
     wrk(port, paths, 1, headers)
     pairs = [
