@@ -3,7 +3,9 @@
 Every read answer depends only on the indexed state of the catalogs (each catalog's
 revision and generation) and the URL. `ServedState` reads that state from the database at
 most every `CATALOG_STATE_TTL` seconds (default 0.25), so a reader sees a sync's result within
-that time (and the stored web site's state the same way, for the site's pages);
+that time (and the stored web site's state the same way, for the site's pages). On SQLite
+it also reads it again as soon as another connection has committed (`CommitSignal`: a few
+microseconds per request), so a sync on the same database shows at the next request;
 `ResponseCache` keeps finished answers (and their gzip form) by ETag, so a repeated
 request costs a dictionary lookup. Both live per app, in process: nothing to share, nothing
 to invalidate, since a new state makes new ETags.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 import threading
 import time
 import zlib
@@ -32,34 +35,86 @@ COMPRESSIBLE = ("application/json", "application/yaml", "application/x-yaml", "t
 TRANSFER_HEADERS = {"content-length", "content-type", "content-encoding", "etag", "vary", "date"}
 
 
+class CommitSignal:
+    """Whether any other connection has committed to a SQLite database since a given look:
+    ``PRAGMA data_version`` on a read-only connection of its own (one per process), which
+    changes with every such commit and costs a few microseconds to ask."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = 0
+
+    @classmethod
+    def for_url(cls, url: str) -> CommitSignal | None:
+        """The signal of a SQLite database file; None for any other database."""
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+        if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+            return None
+        return cls(parsed.database)
+
+    def version(self) -> int | None:
+        """A number that changes whenever another connection commits; None when the
+        database cannot be asked (not created yet, unreadable): then nothing is known."""
+        with self._lock:
+            try:
+                if self._conn is None or self._pid != os.getpid():  # never across a fork
+                    uri = "file:" + os.path.abspath(self.path) + "?mode=ro"
+                    self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+                    self._pid = os.getpid()
+                return self._conn.execute("PRAGMA data_version").fetchone()[0]
+            except sqlite3.Error:
+                self._conn = None
+                return None
+
+
 class ServedState:
-    def __init__(self, ttl: float):
+    def __init__(self, ttl: float, signal: CommitSignal | None = None):
         self.ttl = ttl
+        self.signal = signal
         self._lock = threading.Lock()
         self._read_at = float("-inf")
+        self._read_version: int | None = None
         self._catalogs: dict[str, tuple[str | None, int]] = {}
         self._token = ""
         self._site_read_at = float("-inf")
+        self._site_version: int | None = None
         self._site: tuple[str, bool] = ("", False)
 
+    def _version(self) -> int | None:
+        return self.signal.version() if self.signal is not None else None
+
+    def _holds(self, read_at: float, read_version: int | None) -> bool:
+        """Whether a read made then still stands: within the TTL, and no commit since
+        (where the database can tell)."""
+        if time.monotonic() - read_at >= self.ttl:
+            return False
+        if self.signal is None or read_version is None:  # the TTL alone
+            return True
+        return self._version() == read_version
+
     def _refresh(self) -> None:
-        now = time.monotonic()
-        if now - self._read_at < self.ttl:
+        if self._holds(self._read_at, self._read_version):
             return
+        # The counter before the read: a commit made during it is seen at the next request.
+        now, version = time.monotonic(), self._version()
         rows = catalog_state(db.session)
         with self._lock:
             self._catalogs = {row[0]: (row[1], row[2]) for row in rows}
             self._token = hashlib.sha256(repr(rows).encode()).hexdigest()[:24]
-            self._read_at = now
+            self._read_at, self._read_version = now, version
 
     def fresh_token(self) -> str | None:
-        """The token while the last read is fresh, else None (no database access here)."""
-        if time.monotonic() - self._read_at < self.ttl:
+        """The token while the last read holds, else None (no query of the state here)."""
+        if self._holds(self._read_at, self._read_version):
             return self._token
         return None
 
     def fresh_catalog(self, name: str) -> tuple[str | None, int] | None:
-        if time.monotonic() - self._read_at < self.ttl:
+        if self._holds(self._read_at, self._read_version):
             return self._catalogs.get(name)
         return None
 
@@ -76,12 +131,12 @@ class ServedState:
     def site(self) -> tuple[str, bool]:
         """(token, built): a string that changes whenever the stored web site's pages do,
         and whether the site has been built at all."""
-        now = time.monotonic()
-        if now - self._site_read_at >= self.ttl:
+        if not self._holds(self._site_read_at, self._site_version):
+            now, version = time.monotonic(), self._version()
             rows = site_state(db.session)
             with self._lock:
                 self._site = (hashlib.sha256(repr(rows).encode()).hexdigest()[:24], bool(rows))
-                self._site_read_at = now
+                self._site_read_at, self._site_version = now, version
         return self._site
 
 
@@ -300,8 +355,8 @@ def _sizes(answer: CachedAnswer) -> tuple[int, int]:
     return len(answer.body) + len(answer.gzipped or b""), sum(files)
 
 
-def init_cache(app: Flask, ttl: float) -> None:
-    app.extensions["served_state"] = ServedState(ttl)
+def init_cache(app: Flask, ttl: float, database_url: str) -> None:
+    app.extensions["served_state"] = ServedState(ttl, CommitSignal.for_url(database_url))
     app.extensions["response_cache"] = ResponseCache()
     app.wsgi_app = FastReads(app)  # type: ignore[method-assign]
 
