@@ -692,8 +692,8 @@ def report(info: dict) -> str:
         f"HTTP: gunicorn {WORKERS} workers (catalog_server.serving.BufferedThreadWorker, 4 "
         f"threads), wrk 1 thread {LOAD_CONNECTIONS} connections, "
         f"median of {LOAD_RUNS} x {LOAD_SECONDS} s runs after a 1 s warm-up; each run right "
-        "after one of the trivial endpoint, and `vs trivial` the median of those pairs' ratios "
-        "(this machine's rates move between levels from one run to the next).",
+        "after one of the trivial endpoint, and `vs trivial` the median of those pairs' ratios; "
+        "wrk reads every answer but hands none to Lua (bench/wrk.lua).",
         "",
         "| endpoint | req/s | vs trivial | p50 ms | p95 ms | p99 ms | statuses |",
         "| --- | --- | --- | --- | --- | --- | --- |",

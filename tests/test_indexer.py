@@ -241,10 +241,11 @@ def test_a_sync_in_batches_indexes_what_one_batch_does(
     """A large catalog is loaded, validated and written a batch of templates at a time;
     the index it makes is the one a single batch makes, problems and times included."""
     from catalog_server.catalogs import CatalogSource
-    from catalog_server.indexer import plan
+    from catalog_server.indexer import loading, plan
     from catalog_server.scheduler import sync_one
     from catalog_server.sources import GitSnapshot
 
+    monkeypatch.setattr(loading, "PARALLEL_BATCHES", 10**9)  # in this process: counted below
     repo = make_catalog_repo(fixture="survey-catalog")
     repo.copy("api-catalog")
     repo.commit("more templates")
@@ -271,6 +272,56 @@ def test_a_sync_in_batches_indexes_what_one_batch_does(
     one, many = catalog_state(app, "whole"), catalog_state(app, "batched")
     assert one["problems"], "the fixture catalogs have problems to record"
     assert many == one
+
+
+@pytest.mark.parametrize("dies", [False, True], ids=["workers", "a-worker-dies"])
+def test_batches_loaded_by_worker_processes_index_what_one_process_does(
+    app, settings, make_catalog_repo, monkeypatch, caplog, dies
+):
+    """A sync of many batches loads them in forked worker processes; the index is the one
+    a sync loading everything itself makes. When a worker dies, the sync loads the rest
+    itself and makes the same index."""
+    import os
+
+    from catalog_server.catalogs import CatalogSource
+    from catalog_server.indexer import loading, plan
+    from catalog_server.scheduler import sync_one
+
+    repo = make_catalog_repo(fixture="survey-catalog")
+    repo.copy("api-catalog")
+    repo.commit("more templates")
+    monkeypatch.setattr(plan, "BATCH_FILES", 1)  # every template a batch of its own
+    with app.app_context():
+        monkeypatch.setattr(loading, "PARALLEL_BATCHES", 10**9)
+        alone = sync_one(db.session, settings, CatalogSource(name="alone", url=str(repo.path)))
+        monkeypatch.setattr(loading, "PARALLEL_BATCHES", 2)
+        monkeypatch.setattr(loading.os, "cpu_count", lambda: 2)
+        submitted: list[int] = []
+
+        class Counting(loading.ProcessPoolExecutor):
+            def submit(self, fn, *args, **kwargs):
+                submitted.append(args[0])
+                return super().submit(fn, *args, **kwargs)
+
+        monkeypatch.setattr(loading, "ProcessPoolExecutor", Counting)
+        parent, real = os.getpid(), loading._load
+
+        def dying(snapshot, batch, paths):
+            if dies and os.getpid() != parent and submitted and batch is not None:
+                os._exit(3)  # the worker's first batch: the pool breaks
+            return real(snapshot, batch, paths)
+
+        monkeypatch.setattr(loading, "_load", dying)
+        shared = sync_one(db.session, settings, CatalogSource(name="shared", url=str(repo.path)))
+    assert alone.status == shared.status == "updated"
+    assert len(submitted) >= 3, "the workers loaded the batches"
+    fell_back = "templates are loaded in the sync process" in caplog.text
+    assert fell_back == dies
+    assert shared.templates_reloaded == alone.templates_reloaded > 10
+    assert shared.reloaded == alone.reloaded  # written in the same order
+    one, other = catalog_state(app, "alone"), catalog_state(app, "shared")
+    assert one["problems"], "the fixture catalogs have problems to record"
+    assert other == one
 
 
 @pytest.mark.parametrize("few", [200, 0], ids=["walk-of-the-folders", "walk-of-everything"])

@@ -43,9 +43,9 @@ from catalog_server import search
 from catalog_server.catalogs import CatalogSource, scrub
 from catalog_server.indexer.bookkeeping import SyncSummary, catalog_row, fill_counts, settle
 from catalog_server.indexer.early import Reused, publish_charts, withdraw_draft, withdraw_rows
+from catalog_server.indexer.loading import loaded_batches
 from catalog_server.indexer.plan import (
     SyncPlan,
-    batches,
     plan_sync,
     run_validators,
     version_folders,
@@ -62,7 +62,6 @@ from catalog_server.indexer.write import (
     remove_templates,
     write_template,
 )
-from catalog_server.loaders import load_template
 from catalog_server.loaders.detect import snapshot_templates
 from catalog_server.loaders.model import LoadedTemplate
 from catalog_server.loaders.repository import artifacthub_repo
@@ -306,10 +305,7 @@ def index_catalog(
     clear_problems(session, catalog.id, [r.id for r in to_load] + removed + plan.vanished)
     insert_problems(session, catalog.id, catalog_problems)
     reloaded: list[str] = []
-    for batch, paths in batches(snapshot, to_load):
-        # Read the batch's files in one bulk pass rather than a request per file.
-        snapshot.prefetch(paths)
-        loaded = [load_template(snapshot, root) for root in batch]
+    for loaded in loaded_batches(snapshot, to_load):
         index_batch(
             session, catalog, opened, plan, loaded, checks, change_times, summary, generation,
             packaged,

@@ -50,6 +50,7 @@ from catalog_server.helmrepo import (
     version_entry,
 )
 from catalog_server.helmrepo.stored import ListedChart, served_charts
+from catalog_server.indexer.forked import start_worker
 from catalog_server.loaders.detect import TemplateRoot
 from catalog_server.loaders.folder import snapshot_entries_under
 from catalog_server.loaders.helm import CHART, load_helm_template
@@ -244,7 +245,9 @@ def packaged_charts(
             yield from map(_load, tasks)
             return
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_reopen) as pool:
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=start_worker, initargs=(snapshot, os.getpid())
+        ) as pool:
             yield from pool.map(_load, tasks)
     finally:
         _SHARED = None
@@ -261,14 +264,6 @@ def _tasks(snapshot: Snapshot, roots: list[TemplateRoot]) -> Iterator[list[Templ
             task, size = [], 0
     if task:
         yield task
-
-
-def _reopen() -> None:
-    """A worker's first step: git processes of its own (the parent's stay the parent's)."""
-    assert _SHARED is not None
-    reopen = getattr(_SHARED[0], "reopen", None)
-    if reopen is not None:
-        reopen()
 
 
 def _load(roots: list[TemplateRoot]) -> list[EarlyChart]:
