@@ -192,9 +192,7 @@ def index_batch(
     previous = previous_images(session, catalog.id, [t.id for t in loaded if t.id in existing])
     # Digests, and the images of the chart versions whose archive changed (they read the
     # same archive), before validation: policy reads the images.
-    stamps = version_stamps(
-        opened, loaded, previous, checks.render_images, change_times, packaged or {}
-    )
+    stamps = version_stamps(opened, loaded, previous, checks.render_images, change_times, packaged)
     for template in loaded:
         run_validators(template, opened.snapshot, checks.validators)
     for template in loaded:
