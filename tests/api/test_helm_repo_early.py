@@ -241,7 +241,7 @@ def test_a_file_name_two_new_templates_give_is_the_first_templates(
     repo.commit("app-classic gives app 1.0.0 too")
     monkeypatch.setattr(early, "TASK_VERSIONS", 1)
     tasks = early._tasks
-    monkeypatch.setattr(early, "_tasks", lambda *args: reversed(list(tasks(*args))))
+    monkeypatch.setattr(early, "_tasks", lambda *args: list(reversed(tasks(*args))))
     seen = during_the_sync(
         monkeypatch, lambda: (get(client, "/helm/shared/index.yaml").data, served(client, "shared"))
     )
