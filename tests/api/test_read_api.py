@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from sqlalchemy import event
 
@@ -277,45 +279,47 @@ def test_repeated_reads_are_kept_and_sent_gzipped_to_who_takes_it(indexed, clien
     assert "sandbox" in second.headers["Content-Security-Policy"]
 
 
-def test_a_sync_is_served_within_the_state_ttl(make_catalog_repo, settings, tmp_path):
-    """With a grace period, a process trusts its last read of the state that long, then
-    serves the new catalog."""
-    import time
+@contextlib.contextmanager
+def app_with_ttl(settings, ttl: float):
+    """An app (in its context) that trusts its last read of the served state ``ttl`` s."""
     from dataclasses import replace
 
     from flask_migrate import upgrade
 
     from catalog_server.app import create_app
-    from catalog_server.indexer import sync_catalog
 
-    app = create_app({"TESTING": True}, settings=replace(settings, state_ttl=0.5))
+    app = create_app({"TESTING": True}, settings=replace(settings, state_ttl=ttl))
     with app.app_context():
         upgrade()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_a_sync_is_served_within_the_state_ttl(make_catalog_repo, settings, tmp_path):
+    """With a grace period, a process trusts its last read of the state that long, then
+    serves the new catalog."""
+    import time
+
+    from catalog_server.indexer import sync_catalog
+
+    with app_with_ttl(settings, 0.5) as app:
         repo = make_catalog_repo(fixture="api-catalog")
         client = app.test_client()
         assert client.get("/api/v1/templates").json["total"] == 0
         sync_catalog(db.session, repo.source("lib"), cache_dir=settings.cache_dir)
         time.sleep(0.6)
         assert client.get("/api/v1/templates").json["total"] == 5
-        db.session.remove()
-        db.engine.dispose()
 
 
 def test_a_commit_to_sqlite_is_served_at_the_next_request(make_catalog_repo, settings):
     """On SQLite a process sees another connection's commit at once (the database's own
     change counter), however long the grace period: no wait after a sync."""
-    from dataclasses import replace
-
-    from flask_migrate import upgrade
-
-    from catalog_server.app import create_app
     from catalog_server.indexer import sync_catalog
 
     if not settings.database_url.startswith("sqlite"):
         pytest.skip("PostgreSQL has no such counter: a sync shows within the grace period")
-    app = create_app({"TESTING": True}, settings=replace(settings, state_ttl=3600))
-    with app.app_context():
-        upgrade()
+    with app_with_ttl(settings, 3600) as app:
         repo = make_catalog_repo(fixture="api-catalog")
         client = app.test_client()
         assert client.get("/api/v1/templates").json["total"] == 0
@@ -323,8 +327,6 @@ def test_a_commit_to_sqlite_is_served_at_the_next_request(make_catalog_repo, set
         sync_catalog(db.session, repo.source("lib"), cache_dir=settings.cache_dir)
         assert client.get("/api/v1/templates").json["total"] == 5
         assert client.get("/helm/lib/index.yaml").status_code == 200
-        db.session.remove()
-        db.engine.dispose()
 
 
 def test_repeats_and_revalidations_are_answered_without_the_database(make_catalog_repo, settings):
