@@ -93,9 +93,12 @@ def chart_version_count(snapshot: Snapshot, roots: Iterable[TemplateRoot]) -> in
     for root in roots:
         if root.kind != "helm":
             continue
-        below = snapshot_entries_under(snapshot, root.folder)
-        count += sum(1 for rel in below if rel == CHART or rel.endswith(f"/{CHART}"))
+        count += _chart_files(snapshot_entries_under(snapshot, root.folder))
     return count
+
+
+def _chart_files(below: Iterable[str]) -> int:
+    return sum(1 for rel in below if rel == CHART or rel.endswith(f"/{CHART}"))
 
 
 def publish_charts(
@@ -268,7 +271,7 @@ def _tasks(snapshot: Snapshot, roots: list[TemplateRoot], workers: int) -> list[
     costs = []
     for root in roots:
         below = snapshot_entries_under(snapshot, root.folder)
-        versions = sum(1 for rel in below if rel == CHART or rel.endswith(f"/{CHART}"))
+        versions = _chart_files(below)
         costs.append(
             (root, versions, sum(e.size for e in below.values()) + versions * VERSION_COST)
         )
