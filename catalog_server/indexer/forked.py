@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import signal
 
@@ -10,9 +11,12 @@ _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def start_worker(snapshot: object, parent: int) -> None:
-    """A worker's first step: end with the sync process (a sync killed half-way leaves no
-    worker behind, holding its pipes and working on), and read through git processes of
-    its own (the sync process's stay its own)."""
+    """A worker's first step: leave what it inherited to the sync process (the garbage
+    collector never looks at it here: no object of the sync process, a database
+    connection's say, is finalized in a worker, and its pages stay shared), end with the
+    sync process (a sync killed half-way leaves no worker behind, holding its pipes and
+    working on), and read through git processes of its own."""
+    gc.freeze()
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
