@@ -422,7 +422,7 @@ def paired(base_port: int, port: int, paths: list[str], headers: dict) -> dict:
     each ratio is taken of two neighbouring runs (the machine's load drifts), and the
     median of those is the endpoint's ratio. (The rates that jumped between two levels
     from run to run were wrk's two connections landing on one gunicorn worker half the
-    time; the worker now spreads them, catalog_server.serving.)"""
+    time: a run's rate depends on where its connections landed.)"""
     wrk(base_port, ["/"], 1, headers)
     wrk(port, paths, 1, headers)
     pairs = [

@@ -23,16 +23,6 @@ The rest is gunicorn's ``gthread`` worker as it is (gunicorn 27: the worker buil
 ``TConn``, ``enqueue_req`` and the parser's ``take_buffered``, hence the pinned range). In
 production a buffering reverse proxy (nginx, a cloud load balancer) in front is still the
 first line: see the deployment docs.
-
-It also spreads connections over the workers. Every worker waits on the same listening
-socket and the kernel wakes them all; whichever runs first takes the connection, and a
-kept-alive connection stays with the worker that took it. Left alone, two clients that
-keep their connections (a proxy's pool, a load generator) land on one worker half the
-time, and that worker's one interpreter serves both while the other idles (a third of
-the throughput, measured). So a worker that already holds connections waits
-``ACCEPT_DEFER`` per connection (at most ``ACCEPT_DEFER_MAX``) before it takes a new one,
-and a less busy worker takes it first; when every worker is busy, the connection waits
-that long at most.
 """
 
 from __future__ import annotations
@@ -48,8 +38,6 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 
 MAX_HEAD = 64 * 1024  # bytes of request line and headers (gunicorn refuses larger ones)
 MAX_BUFFERED_BODY = 2 * 1024 * 1024  # the application accepts 1 MiB
-ACCEPT_DEFER = 0.001  # seconds per connection the worker holds
-ACCEPT_DEFER_MAX = 0.01
 _CONTENT_LENGTH = re.compile(rb"^content-length[ \t]*:[ \t]*(\d+)[ \t]*$", re.I | re.M)
 _CHUNKED = re.compile(rb"^transfer-encoding[ \t]*:.*chunked", re.I | re.M)
 _EXPECT_CONTINUE = re.compile(rb"^expect[ \t]*:[ \t]*100-continue", re.I | re.M)
@@ -112,7 +100,6 @@ class BufferedThreadWorker(ThreadWorker):
         settings = Settings.from_env()
         self.header_timeout, self.body_timeout = settings.header_timeout, settings.body_timeout
         self.reading: dict[int, TConn] = {}  # fd -> connection still sending its request
-        self.accept_paused_until = 0.0  # monotonic time; 0 when not deferring
         super().init_process()
 
     # Every way into a thread goes through enqueue_req: a new connection, a kept-alive one
@@ -124,34 +111,7 @@ class BufferedThreadWorker(ThreadWorker):
             return
         self._start_reading(conn)
 
-    # Connections go to the least busy worker (see the module docstring).
-    def set_accept_enabled(self, enabled):
-        super().set_accept_enabled(enabled and not self.accept_paused_until)
-
-    def wait_for_and_dispatch_events(self, timeout):
-        if self.accept_paused_until:
-            left = self.accept_paused_until - time.monotonic()
-            if not self.alive:  # stopping: nothing more to take
-                self.accept_paused_until = 0.0
-            elif left > 0:
-                timeout = min(timeout, left)
-            else:
-                self.accept_paused_until = 0.0
-                self.set_accept_enabled(self.nr_conns < self.worker_connections)
-                if self._accepting:  # a connection no other worker took is taken now
-                    for listener in self.sockets:
-                        self._take(listener)
-        super().wait_for_and_dispatch_events(timeout)
-
     def accept(self, listener):
-        if self.nr_conns and self.cfg.workers > 1:
-            defer = min(ACCEPT_DEFER * self.nr_conns, ACCEPT_DEFER_MAX)
-            self.set_accept_enabled(False)
-            self.accept_paused_until = time.monotonic() + defer
-            return
-        self._take(listener)
-
-    def _take(self, listener) -> None:
         try:
             client_sock, client_addr = listener.accept()
         except OSError as exc:

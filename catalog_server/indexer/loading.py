@@ -82,10 +82,10 @@ def _in_workers(
         pending: deque[Future] = deque()
         submitted = 0
         for _ in planned:
-            while submitted < len(planned) and len(pending) < workers + AHEAD:
-                pending.append(pool.submit(_work, submitted))
-                submitted += 1
             try:
+                while submitted < len(planned) and len(pending) < workers + AHEAD:
+                    pending.append(pool.submit(_work, submitted))
+                    submitted += 1
                 loaded = pending.popleft().result()
             except (OSError, BrokenProcessPool) as exc:  # no processes, or one died
                 log.warning("templates are loaded in the sync process: %s", exc)
