@@ -18,7 +18,7 @@ Generates (once, cached under bench/out/) synthetic git catalogs, then measures:
    right after one of the trivial endpoint (ratios of neighbouring runs);
 5. manifest rendering latency (POST .../manifest), compose and Helm;
 6. peak memory: server workers (RSS after the load runs) and the cold sync process;
-7. every response of the load runs counted; anything but 200/304 is a failure;
+7. every response of the load runs counted; an answer of status 400 or more is a failure;
 8. the web site (bench/site_bench.py): the full build, and the time from a commit that
    changes one template to its changed page being served. `--only site` runs these alone.
 9. uncached reads (bench/search_bench.py) on a fresh server: a fixed, seeded list of 400
