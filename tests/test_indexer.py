@@ -274,14 +274,17 @@ def test_a_sync_in_batches_indexes_what_one_batch_does(
     assert many == one
 
 
-@pytest.mark.parametrize("dies", [False, True], ids=["workers", "a-worker-dies"])
+@pytest.mark.parametrize(
+    "dies_at", [None, 0, 5], ids=["workers", "a-worker-dies-at-once", "a-worker-dies-later"]
+)
 def test_batches_loaded_by_worker_processes_index_what_one_process_does(
-    app, settings, make_catalog_repo, monkeypatch, caplog, dies
+    app, settings, make_catalog_repo, monkeypatch, caplog, dies_at
 ):
     """A sync of many batches loads them in forked worker processes; the index is the one
-    a sync loading everything itself makes. When a worker dies, the sync loads the rest
-    itself and makes the same index."""
+    a sync loading everything itself makes. When a worker dies, on the first batch or
+    after the sync wrote some, the sync loads the rest itself and makes the same index."""
     import os
+    from collections import Counter
 
     from catalog_server.catalogs import CatalogSource
     from catalog_server.indexer import loading, plan
@@ -305,10 +308,13 @@ def test_batches_loaded_by_worker_processes_index_what_one_process_does(
 
         monkeypatch.setattr(loading, "ProcessPoolExecutor", Counting)
         parent, real = os.getpid(), loading._load
+        loads: Counter[int] = Counter()  # batches loaded, by process (each has its own copy)
+        fatal = None if dies_at is None else alone.reloaded[dies_at]  # a template a batch
 
         def dying(snapshot, batch, paths):
-            if dies and os.getpid() != parent and submitted and batch is not None:
-                os._exit(3)  # the worker's first batch: the pool breaks
+            loads[os.getpid()] += 1
+            if os.getpid() != parent and batch[0].id == fatal:
+                os._exit(3)  # the pool breaks
             return real(snapshot, batch, paths)
 
         monkeypatch.setattr(loading, "_load", dying)
@@ -316,7 +322,15 @@ def test_batches_loaded_by_worker_processes_index_what_one_process_does(
     assert alone.status == shared.status == "updated"
     assert len(submitted) >= 3, "the workers loaded the batches"
     fell_back = "templates are loaded in the sync process" in caplog.text
-    assert fell_back == dies
+    assert fell_back == (dies_at is not None)
+    batches = alone.templates_reloaded
+    if dies_at is None:
+        assert loads[parent] == 0
+    elif dies_at == 0:
+        assert loads[parent] == batches  # no worker's batch came back: the sync loaded all
+    else:
+        # Batch 5 is sent to a worker once batch 2 came back (3 in flight): 0-2 were written.
+        assert 0 < loads[parent] <= batches - 3
     assert shared.templates_reloaded == alone.templates_reloaded > 10
     assert shared.reloaded == alone.reloaded  # written in the same order
     one, other = catalog_state(app, "alone"), catalog_state(app, "shared")

@@ -141,7 +141,12 @@ def test_two_syncs_at_once_index_once(app, make_catalog_repo, cli_env, tmp_path)
     assert counts["template_versions"] == 60
 
 
-def test_readers_see_a_whole_catalog_during_a_sync(app, client, make_catalog_repo, sync):
+def test_readers_see_a_whole_catalog_during_a_sync(
+    app, client, make_catalog_repo, sync, monkeypatch
+):
+    from catalog_server.indexer import plan
+
+    monkeypatch.setattr(plan, "BATCH_FILES", 1)  # a batch a template: many writes to see
     repo = make_catalog_repo(files=many(80, "old"))
     sync(repo.source("lib"))
     repo.write(many(80, "new"))
@@ -152,7 +157,10 @@ def test_readers_see_a_whole_catalog_during_a_sync(app, client, make_catalog_rep
     def poll():
         reader = app.test_client()
         while not done.is_set():
-            items = reader.get("/api/v1/templates?per_page=100").json["items"]
+            # A URL of its own for each read: a kept answer would hide what the database
+            # holds between the sync's commits.
+            read = f"/api/v1/templates?per_page=100&read={len(seen)}"
+            items = reader.get(read).json["items"]
             seen.append({t["description"] for t in items})
             # A pause between reads: a thread that never waits would hold the GIL whenever
             # the sync thread gives it up for I/O (5 ms each time), and slow the sync 80x.
