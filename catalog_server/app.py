@@ -62,7 +62,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     init_metrics(app)
     from catalog_server.responsecache import init_cache
 
-    init_cache(app, settings.state_ttl, settings.database_url)
+    init_cache(app, settings.state_ttl, app.config["SQLALCHEMY_DATABASE_URI"])
     return app
 
 

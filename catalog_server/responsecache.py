@@ -21,6 +21,7 @@ import time
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from flask import Flask, Response, current_app, g, request
 from werkzeug.http import parse_accept_header, parse_etags
@@ -62,7 +63,7 @@ class CommitSignal:
         with self._lock:
             try:
                 if self._conn is None or self._pid != os.getpid():  # never across a fork
-                    uri = "file:" + os.path.abspath(self.path) + "?mode=ro"
+                    uri = f"file:{quote(os.path.abspath(self.path))}?mode=ro"
                     self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
                     self._pid = os.getpid()
                 return self._conn.execute("PRAGMA data_version").fetchone()[0]

@@ -280,15 +280,19 @@ def test_repeated_reads_are_kept_and_sent_gzipped_to_who_takes_it(indexed, clien
 
 
 @contextlib.contextmanager
-def app_with_ttl(settings, ttl: float):
-    """An app (in its context) that trusts its last read of the served state ``ttl`` s."""
+def app_with_ttl(settings, ttl: float, database_url: str | None = None):
+    """An app (in its context) that trusts its last read of the served state ``ttl`` s
+    (on ``database_url``, given as Flask's setting, when there is one)."""
     from dataclasses import replace
 
     from flask_migrate import upgrade
 
     from catalog_server.app import create_app
 
-    app = create_app({"TESTING": True}, settings=replace(settings, state_ttl=ttl))
+    config = {"TESTING": True}
+    if database_url:
+        config["SQLALCHEMY_DATABASE_URI"] = database_url
+    app = create_app(config, settings=replace(settings, state_ttl=ttl))
     with app.app_context():
         upgrade()
         yield app
@@ -312,14 +316,25 @@ def test_a_sync_is_served_within_the_state_ttl(make_catalog_repo, settings, tmp_
         assert client.get("/api/v1/templates").json["total"] == 5
 
 
-def test_a_commit_to_sqlite_is_served_at_the_next_request(make_catalog_repo, settings):
+@pytest.mark.parametrize("where", ["settings", "flask-config"])
+def test_a_commit_to_sqlite_is_served_at_the_next_request(
+    make_catalog_repo, settings, tmp_path, where
+):
     """On SQLite a process sees another connection's commit at once (the database's own
-    change counter), however long the grace period: no wait after a sync."""
+    change counter), however long the grace period: no wait after a sync. So too for a
+    database given in Flask's own setting, at a path that means something in a URI."""
     from catalog_server.indexer import sync_catalog
 
     if not settings.database_url.startswith("sqlite"):
         pytest.skip("PostgreSQL has no such counter: a sync shows within the grace period")
-    with app_with_ttl(settings, 3600) as app:
+    url = None
+    if where == "flask-config":
+        folder = tmp_path / "odd #1 100%"
+        folder.mkdir()
+        url = f"sqlite:///{folder / 'catalog.db'}"
+    with app_with_ttl(settings, 3600, url) as app:
+        if url:
+            assert (folder / "catalog.db").exists()
         repo = make_catalog_repo(fixture="api-catalog")
         client = app.test_client()
         assert client.get("/api/v1/templates").json["total"] == 0
