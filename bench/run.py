@@ -1,6 +1,6 @@
 """`make bench`: the catalog server's performance figures and their targets (issue #8).
 
-    .venv/bin/python bench/run.py [--quick] [--only site | helm | search [--size huge]]
+    .venv/bin/python bench/run.py [--quick] [--only site | helm | http | search [--size huge]]
     BENCH_PG_URL=postgresql://... (a database the bench may wipe): PostgreSQL as well
 
 Generates (once, cached under bench/out/) synthetic git catalogs, then measures:
@@ -15,7 +15,8 @@ Generates (once, cached under bench/out/) synthetic git catalogs, then measures:
    ahead of the rest of its work); the whole sync and a first GET after it beside;
 4. HTTP throughput and latency under gunicorn (`catalog-server run --workers 2`) with wrk,
    against a trivial Flask endpoint under the same gunicorn settings, each run of an endpoint
-   right after one of the trivial endpoint (ratios of neighbouring runs);
+   right after one of the trivial endpoint (ratios of neighbouring runs), every run with
+   both workers serving (a run whose connections all landed on one worker is run again);
 5. manifest rendering latency (POST .../manifest), compose and Helm;
 6. peak memory: server workers (RSS after the load runs) and the cold sync process;
 7. every response of the load runs counted; an answer of status 400 or more is a failure;
@@ -65,7 +66,8 @@ import site_bench  # noqa: E402
 QUICK = "--quick" in sys.argv
 # `--only site` runs the web site's figures alone (bench/site_bench.py); `--only search`
 # the uncached reads and relevance (bench/search_bench.py) after a cold sync; `--only helm`
-# the Helm chart repository's figures (commit -> served index.yaml against helm repo index).
+# the Helm chart repository's figures (commit -> served index.yaml against helm repo index);
+# `--only http` the load runs (after a cold sync of the large catalog).
 ONLY = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
 ONLY_SITE = ONLY == "site"
 # PostgreSQL for the uncached reads too: a database that the bench may wipe.
@@ -81,6 +83,12 @@ RENDER_RUNS = 5
 LOAD_RUNS = 1 if QUICK else 3
 LOAD_SECONDS = int(os.environ.get("BENCH_LOAD_SECONDS", "3"))
 LOAD_CONNECTIONS = 2  # one per gunicorn worker: latency is service time, not queueing
+# wrk opens its connections at once and keeps them; on two cores the worker that wakes
+# first often accepts them all, and the run then measures one worker of two. A run in which
+# a worker did less than this share of the workers' CPU work is stopped and started again.
+MIN_WORKER_SHARE = 0.2
+PLACEMENT_PROBE = 0.3  # seconds into a run when its placement is read
+PLACEMENT_TRIES = 20
 MANIFEST_RUNS = 20
 ANSWERED, REFUSED = "status < 400", "status >= 400"  # how load runs count answers
 WORKERS = 2
@@ -328,16 +336,17 @@ class Server:
         self.stop()
         raise RuntimeError(f"server on {port} did not become ready")
 
+    def worker_pids(self) -> list[int]:
+        pids = []
+        for pid in os.listdir("/proc"):
+            if pid.isdigit() and _proc_stat(int(pid))[1:2] == [str(self.proc.pid)]:
+                pids.append(int(pid))
+        return sorted(pids)
+
     def worker_rss_mib(self) -> list[float]:
         rss = []
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
+        for pid in self.worker_pids():
             try:
-                with open(f"/proc/{pid}/stat") as fh:
-                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-                if ppid != self.proc.pid:
-                    continue
                 with open(f"/proc/{pid}/status") as fh:
                     for line in fh:
                         if line.startswith("VmRSS:"):
@@ -345,6 +354,14 @@ class Server:
             except (OSError, ValueError, IndexError):
                 continue
         return rss
+
+    def worker_cpu_ticks(self) -> list[int]:
+        """Each worker's CPU time so far (user + system, every thread), in clock ticks."""
+        ticks = []
+        for pid in self.worker_pids():
+            fields = _proc_stat(pid)
+            ticks.append(int(fields[11]) + int(fields[12]) if len(fields) > 12 else 0)
+        return ticks
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -355,6 +372,16 @@ class Server:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         self.log.close()
+
+
+def _proc_stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (state, ppid, ...); [] when
+    the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
 
 
 def request(port: int, method: str, path: str, body: bytes | None = None,
@@ -368,40 +395,85 @@ def request(port: int, method: str, path: str, body: bytes | None = None,
         conn.close()
 
 
-def wrk(port: int, paths: list[str], seconds: int, headers: dict | None = None) -> dict:
+def wrk(port: int, paths: list[str], seconds: int, headers: dict | None = None,
+        placed: Server | None = None) -> dict:  # fmt: skip
+    """One wrk run. With ``placed`` (the server's workers), the run is stopped after
+    PLACEMENT_PROBE seconds when a worker did under MIN_WORKER_SHARE of the workers' CPU
+    work by then (``one_sided``), and ``worker_shares`` gives each worker's share over the
+    whole run."""
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as fh:
         fh.write("\n".join(paths) + "\n")
     env = dict(os.environ, BENCH_PATHS=fh.name,
                BENCH_HEADERS="|".join(f"{k}: {v}" for k, v in (headers or {}).items()))  # fmt: skip
+    one_sided = False
     try:
-        done = subprocess.run(
+        started = placed.worker_cpu_ticks() if placed else []
+        proc = subprocess.Popen(
             ["wrk", "-t1", f"-c{LOAD_CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s",
              "-s", str(BENCH / "wrk.lua"), f"http://127.0.0.1:{port}"],
-            capture_output=True, text=True, env=env, timeout=seconds + 60,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         )  # fmt: skip
+        if placed:
+            time.sleep(PLACEMENT_PROBE)
+            one_sided = not _spread(started, placed.worker_cpu_ticks())
+            if one_sided:
+                proc.send_signal(signal.SIGINT)  # wrk stops and still reports what it saw
+        try:
+            out, err = proc.communicate(timeout=seconds + 60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
     finally:
         os.unlink(fh.name)
-    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCHJSON ")), None)
+    line = next((ln for ln in out.splitlines() if ln.startswith("BENCHJSON ")), None)
     if line is None:
-        raise RuntimeError(f"wrk gave no result:\n{done.stdout}\n{done.stderr}")
+        raise RuntimeError(f"wrk gave no result:\n{out}\n{err}")
     r = json.loads(line.split(" ", 1)[1])
     r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
     # wrk tells answers of status 400 or more from the rest (wrk.lua says why no more).
     r["statuses"] = {ANSWERED: r["requests"] - r["status_errors"]}
     if r["status_errors"]:
         r["statuses"][REFUSED] = r["status_errors"]
+    if placed:
+        used = [b - a for a, b in zip(started, placed.worker_cpu_ticks(), strict=False)]
+        r["worker_shares"] = [u / max(sum(used), 1) for u in used]
+        r["one_sided"] = one_sided
     return r
 
 
-def load(port: int, paths: list[str], headers: dict | None = None) -> dict:
+def _spread(before: list[int], after: list[int]) -> bool:
+    """Whether every worker did at least MIN_WORKER_SHARE of the CPU work between two
+    readings of the workers' CPU ticks."""
+    used = [b - a for a, b in zip(before, after, strict=False)]
+    return len(used) == WORKERS and min(used) >= MIN_WORKER_SHARE * max(sum(used), 1)
+
+
+def spread_wrk(server: Server, paths: list[str], headers: dict | None = None) -> dict:
+    """A wrk run of LOAD_SECONDS in which every worker of ``server`` served. A run whose
+    connections all landed on one worker is stopped early (`wrk`) and started again, up to
+    PLACEMENT_TRIES times; the run kept says how many were (``one_sided``), and ``tried``
+    holds them all: their answers and failures are counted with it."""
+    tried = []
+    for _ in range(PLACEMENT_TRIES):
+        run = wrk(server.port, paths, LOAD_SECONDS, headers, placed=server)
+        tried.append(run)
+        if not run["one_sided"]:
+            break
+    return dict(tried[-1], tried=tried, one_sided=sum(r["one_sided"] for r in tried),
+                spread=not tried[-1]["one_sided"])  # fmt: skip
+
+
+def load(server: Server, paths: list[str], headers: dict | None = None) -> dict:
     """Warm up, then LOAD_RUNS runs of LOAD_SECONDS; medians, and every status counted."""
-    wrk(port, paths, 1, headers)  # warm-up: caches, connections (counted below as well)
-    return summary([wrk(port, paths, LOAD_SECONDS, headers) for _ in range(LOAD_RUNS)])
+    wrk(server.port, paths, 1, headers)  # warm-up: caches, connections
+    return summary([spread_wrk(server, paths, headers) for _ in range(LOAD_RUNS)])
 
 
 def summary(runs: list[dict]) -> dict:
+    """Medians of the kept runs; answers, statuses and errors of every run tried."""
+    every = [t for r in runs for t in r.get("tried", [r])]
     statuses: dict[str, int] = {}
-    for r in runs:
+    for r in every:
         for code, n in r["statuses"].items():
             statuses[code] = statuses.get(code, 0) + n
     return {
@@ -411,22 +483,24 @@ def summary(runs: list[dict]) -> dict:
         "p50_ms": statistics.median(r["p50"] for r in runs) / 1000,
         "p95_ms": statistics.median(r["p95"] for r in runs) / 1000,
         "p99_ms": statistics.median(r["p99"] for r in runs) / 1000,
-        "requests": sum(r["requests"] for r in runs),
+        "requests": sum(r["requests"] for r in every),
         "statuses": statuses,
-        "socket_errors": sum(r["socket_errors"] for r in runs),
+        "socket_errors": sum(r["socket_errors"] for r in every),
+        "one_sided": sum(r.get("one_sided", 0) for r in runs),
+        "spread": all(r.get("spread", True) for r in runs),
+        "worker_shares": [[round(x, 2) for x in r.get("worker_shares", [])] for r in runs],
     }
 
 
-def paired(base_port: int, port: int, paths: list[str], headers: dict) -> dict:
+def paired(base: Server, server: Server, paths: list[str], headers: dict) -> dict:
     """An endpoint's load runs, each right after a run of the trivial endpoint, so that
     each ratio is taken of two neighbouring runs (the machine's load drifts), and the
-    median of those is the endpoint's ratio. (The rates that jumped between two levels
-    from run to run were wrk's two connections landing on one gunicorn worker half the
-    time: a run's rate depends on where its connections landed.)"""
-    wrk(base_port, ["/"], 1, headers)
-    wrk(port, paths, 1, headers)
+    median of those is the endpoint's ratio. Each run has every worker serving
+    (`spread_wrk`): a run on one worker of two is no measure of either endpoint."""
+    wrk(base.port, ["/"], 1, headers)
+    wrk(server.port, paths, 1, headers)
     pairs = [
-        (wrk(base_port, ["/"], LOAD_SECONDS, headers), wrk(port, paths, LOAD_SECONDS, headers))
+        (spread_wrk(base, ["/"], headers), spread_wrk(server, paths, headers))
         for _ in range(LOAD_RUNS)
     ]
     out = summary([run for _, run in pairs])
@@ -459,17 +533,17 @@ def measure_http(db: Path) -> None:
                    f"127.0.0.1:{port}", "--access-logfile", "-", "--chdir", str(BENCH),
                    "trivial_app:app"], port, dict(os.environ), "/")  # fmt: skip
     try:
-        baseline = load(port, ["/"], headers)
+        baseline = load(base, ["/"], headers)
         log(
             f"    baseline (trivial Flask): {baseline['rps']:.0f} req/s, "
             f"p50 {baseline['p50_ms']:.2f} ms"
         )
-        base_port, port = port, free_port()
+        port = free_port()
         server = Server([str(BIN / "catalog-server"), "run", "--host", "127.0.0.1", "--port",
                          str(port), "--workers", str(WORKERS)], port, server_env(db),
                         "/api/v1/readyz")  # fmt: skip
         try:
-            runs = http_runs(base_port, port, headers)
+            runs = http_runs(base, server, headers)
             manifests = manifest_runs(port)
             rss = server.worker_rss_mib()
         finally:
@@ -506,12 +580,20 @@ def measure_http(db: Path) -> None:
     total = sum(r["requests"] for r in [baseline, *runs.values(), *pairs])
     results["errors"] = {"failed": failed, "by_run": bad, "socket_errors": sockets,
                          "requests": total + manifests["requests"]}  # fmt: skip
+    measured = [baseline, *runs.values(), *pairs]
+    redone = sum(r["one_sided"] for r in measured)
+    spread = all(r["spread"] for r in measured)
+    results["placement"] = {"one_sided_runs_redone": redone, "every_run_spread": spread}
+    target(f"every load run kept had each of the {WORKERS} workers serving",
+           f"{'yes' if spread else 'NO'}; {redone} run(s) on one worker run again "
+           f"(a worker under {MIN_WORKER_SHARE:.0%} of the workers' CPU)", spread)  # fmt: skip
     target("no failed request in the load runs",
            f"{failed} failed, {sockets} socket errors in {total + manifests['requests']} requests"
            + (f" {bad}" if failed else ""), failed == 0 and sockets == 0)  # fmt: skip
 
 
-def http_runs(base_port: int, port: int, headers: dict) -> dict:
+def http_runs(base: Server, server: Server, headers: dict) -> dict:
+    port = server.port
     status, _, body = request(port, "GET", "/api/v1/templates?catalog=large&per_page=100")
     first = json.loads(body)
     slugs = [t["id"] if "id" in t else t["slug"] for t in first["items"]]
@@ -546,12 +628,14 @@ def http_runs(base_port: int, port: int, headers: dict) -> dict:
         ("revalidate (304)", [etag_path], {"If-None-Match": etag}),
     ]
     for name, paths, extra in plan:
-        out[name] = paired(base_port, port, paths, {**headers, **extra})
+        out[name] = paired(base, server, paths, {**headers, **extra})
         r = out[name]
         log(f"    {name}: {r['rps']:.0f} req/s ({r['ratio']:.0%} of the trivial endpoint's "
             f"{r['baseline_rps']:.0f} beside it), p50 {r['p50_ms']:.2f} ms, p95 "
             f"{r['p95_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, "
-            f"{r['bytes_per_answer']:.0f} bytes an answer, {r['statuses']}")  # fmt: skip
+            f"{r['bytes_per_answer']:.0f} bytes an answer, {r['statuses']}; workers' CPU "
+            f"shares {r['worker_shares']}, {r['one_sided'] + r['baseline']['one_sided']} "
+            "one-sided run(s) run again")  # fmt: skip
     results["catalog_size_served"] = total
     return out
 
@@ -693,7 +777,10 @@ def report(info: dict) -> str:
         f"threads), wrk 1 thread {LOAD_CONNECTIONS} connections, "
         f"median of {LOAD_RUNS} x {LOAD_SECONDS} s runs after a 1 s warm-up; each run right "
         "after one of the trivial endpoint, and `vs trivial` the median of those pairs' ratios; "
-        "wrk reads every answer but hands none to Lua (bench/wrk.lua).",
+        "wrk reads every answer but hands none to Lua (bench/wrk.lua). A run in which one "
+        f"worker did under {MIN_WORKER_SHARE:.0%} of the workers' CPU work (wrk's connections "
+        "all on the other) is run again: "
+        f"{results['placement']['one_sided_runs_redone']} were; statuses count every run.",
         "",
         "| endpoint | req/s | vs trivial | p50 ms | p95 ms | p99 ms | statuses |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -808,6 +895,13 @@ def main() -> int:
             measure_huge_syncs(db, repo, r)
         measure_search_both(db, SIZE)
         return finish(info, search_report(info), started)
+    if ONLY == "http":
+        repo = catalog_gen.ensure_repo(OUT, "large")
+        db = fresh_db("large")
+        r = child_sync(db, "large", repo)
+        results["memory"] = {"sync_maxrss_mib": r["maxrss_kb"] / 1024}
+        measure_http(db)
+        return finish(info, "\n".join(verdict_table()), started)
     if ONLY == "helm":
         catalog_gen.ensure_repo(OUT, "helm-large")
         catalog_gen.packaged(OUT, "large")
