@@ -13,13 +13,19 @@ indexing. Templates are written only in the transaction that bumps their catalog
 generation (a sync's swap, a re-signing, a preview's seed), so the same state means the
 same templates. A match the kept list lacks (a sync that committed between the read of
 the state and the match) has the list read again.
+
+The Kubernetes and Rancher version ranges of the versions, which a list filtered by
+``kube_version`` or ``rancher_version`` tests (what Rancher's UI asks with every list),
+are kept the same way (:func:`version_ranges`): each distinct set of ranges once, with the
+templates that have a version of it. Versions of a template mostly share their ranges, so
+a filter tests a few hundred sets, not every version of the catalog (100,000).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -27,10 +33,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from catalog_server import search
-from catalog_server.models import Catalog, Template
+from catalog_server.models import Catalog, Template, TemplateVersion
 
 # Listings kept at once, one per database (a process serves one; tests open many).
 KEPT_DATABASES = 2
+# Answers to version filters kept per served state (a cluster asks for its own versions).
+KEPT_FITS = 64
 
 
 class ListedTemplate(NamedTuple):
@@ -57,6 +65,85 @@ class Listing:
 
 _kept: OrderedDict[str, Listing] = OrderedDict()
 _lock = threading.Lock()
+
+
+class RangeSet(NamedTuple):
+    """The ranges a version filter tests, as one version has them."""
+
+    kind: str  # the template's
+    kube_version: str | None
+    chart_kube_version: str | None
+    rancher_version: str | None
+    minimum_rancher_version: str | None
+    maximum_rancher_version: str | None
+
+
+class VersionRanges:
+    """Every distinct RangeSet of one served state's versions, with the ids of the
+    templates that have a version of it; and the answers to the filters asked so far."""
+
+    def __init__(self, state: tuple[tuple[Any, ...], ...], sets: dict[RangeSet, list[int]]):
+        self.state = state
+        self.sets = sets
+        self._fits: OrderedDict[Hashable, frozenset[int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def fitting(self, key: Hashable, fits: Callable[[RangeSet], bool]) -> frozenset[int]:
+        """The templates with a version whose ranges ``fits`` keeps; kept under ``key``
+        (what the filter asked) for the next request of this state."""
+        with self._lock:
+            found = self._fits.get(key)
+            if found is not None:
+                self._fits.move_to_end(key)
+                return found
+        found = frozenset(i for ranges, ids in self.sets.items() if fits(ranges) for i in ids)
+        with self._lock:
+            self._fits[key] = found
+            while len(self._fits) > KEPT_FITS:
+                self._fits.popitem(last=False)
+        return found
+
+
+_kept_ranges: OrderedDict[str, VersionRanges] = OrderedDict()
+
+
+def version_ranges(session: Session) -> VersionRanges:
+    """The version ranges of the served state this transaction sees."""
+    database = str(session.get_bind().url)
+    state = listing_key(session)
+    kept = _kept_ranges.get(database)
+    if kept is not None and kept.state == state:
+        return kept
+    with _lock:
+        kept = _kept_ranges.get(database)
+        if kept is not None and kept.state == state:
+            return kept
+        kept = VersionRanges(state, _read_ranges(session))
+        _kept_ranges[database] = kept
+        _kept_ranges.move_to_end(database)
+        while len(_kept_ranges) > KEPT_DATABASES:
+            _kept_ranges.popitem(last=False)
+        return kept
+
+
+def _read_ranges(session: Session) -> dict[RangeSet, list[int]]:
+    rows = session.execute(
+        select(
+            TemplateVersion.template_id,
+            Template.kind,
+            TemplateVersion.kube_version,
+            TemplateVersion.chart_kube_version,
+            TemplateVersion.rancher_version,
+            TemplateVersion.minimum_rancher_version,
+            TemplateVersion.maximum_rancher_version,
+        )
+        .join(Template, TemplateVersion.template_id == Template.id)
+        .distinct()
+    )
+    sets: dict[RangeSet, list[int]] = {}
+    for row in rows:
+        sets.setdefault(RangeSet(*row[1:]), []).append(row[0])
+    return sets
 
 
 def listing_key(session: Session) -> tuple[tuple[Any, ...], ...]:

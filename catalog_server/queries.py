@@ -137,8 +137,8 @@ def _in_range(range_text: str | None, version: Version) -> bool:
         return False
 
 
-def _fits(f: TemplateFilter, row: Any) -> bool:
-    """Whether one version (a row of _VERSION_RANGES) fits the filter's versions."""
+def _fits(f: TemplateFilter, row: listing.RangeSet) -> bool:
+    """Whether a version with these ranges fits the filter's versions."""
     if f.kube_version is not None:
         kube = parse_version(f.kube_version)
         if row.kind != "helm" or not all(
@@ -158,17 +158,6 @@ def _fits(f: TemplateFilter, row: Any) -> bool:
     return True
 
 
-_VERSION_RANGES = (
-    TemplateVersion.template_id,
-    Template.kind,
-    TemplateVersion.kube_version,
-    TemplateVersion.chart_kube_version,
-    TemplateVersion.rancher_version,
-    TemplateVersion.minimum_rancher_version,
-    TemplateVersion.maximum_rancher_version,
-)
-
-
 def _matched(session: Session, f: TemplateFilter, scored: bool = False):
     """(the templates that match ``f.q`` with their scores, the clause that keeps them);
     (None, None) without a query. The match runs once per query and session."""
@@ -183,36 +172,35 @@ def _matched(session: Session, f: TemplateFilter, scored: bool = False):
     return matched, search.session_index(session).id_in(Template.id, list(matched))
 
 
-def _fitting(session: Session, f: TemplateFilter, matched=None) -> set[int] | None:
-    """Ids of the templates with a version that fits the filter's Kubernetes and Rancher
-    versions; None when it names neither. Raises ConstraintError for a version that does
-    not parse."""
+def _fitting(session: Session, f: TemplateFilter) -> frozenset[int] | None:
+    """Ids of the templates, of any catalog, with a version that fits the filter's
+    Kubernetes and Rancher versions; None when it names neither. From the process's kept
+    ranges (:func:`catalog_server.listing.version_ranges`). Raises ConstraintError for a
+    version that does not parse."""
     if f.kube_version is None and f.rancher_version is None:
         return None
-    stmt = (
-        select(*_VERSION_RANGES)
-        .join(Template, TemplateVersion.template_id == Template.id)
-        .join(Catalog, Template.catalog_id == Catalog.id)
-    )
-    plain = TemplateFilter(
-        f.q, f.catalog, f.kind, f.category, f.include_hidden, include_previews=f.include_previews
-    )
-    return {
-        row.template_id
-        for row in session.execute(_filtered(stmt, plain, matched=matched))
-        if _fits(f, row)
-    }
+    ranges = listing.version_ranges(session)
+    return ranges.fitting((f.kube_version, f.rancher_version), lambda r: _fits(f, r))
+
+
+def _fitting_clause(session: Session, f: TemplateFilter) -> Any:
+    """The clause that keeps the templates `_fitting` gives (any number of them, as one
+    bound value); None when the filter names no version."""
+    fitting = _fitting(session, f)
+    if fitting is None:
+        return None
+    return search.session_index(session).id_in(Template.id, sorted(fitting))
 
 
 def _filtered(
     stmt: Select,
     f: TemplateFilter,
     skip: str | None = None,
-    fitting: set[int] | None = None,
+    fitting: Any = None,
     matched=None,
 ) -> Select:
-    if fitting is not None:
-        stmt = stmt.where(Template.id.in_(sorted(fitting)))
+    if fitting is not None:  # _fitting_clause's
+        stmt = stmt.where(fitting)
     stmt = _no_previews(stmt, f.include_previews, f.catalog if skip != "catalog" else None)
     if not f.include_hidden:
         stmt = stmt.where(Template.hidden.is_(False))
@@ -293,7 +281,7 @@ def search_templates(
         }
         return Page([found[i] for i in page_ids if i in found], len(kept), page, per_page)
     _, matched = _matched(session, f)
-    fitting = _fitting(session, f, matched)
+    fitting = _fitting_clause(session, f)
     order = (_updated().desc(), *by_name) if sort == "updated" else by_name
     base = select(Template, Catalog.name).join(Catalog, Template.catalog_id == Catalog.id)
     stmt = _filtered(base, f, fitting=fitting, matched=matched)
@@ -362,9 +350,7 @@ def _search_rows(session: Session, f: TemplateFilter) -> list[Match]:
         scores = search.find(session, query, scored=True)
         # The Kubernetes and Rancher version filters are read from the versions of the
         # matches (by ids).
-        fitting = None
-        if broad.kube_version is not None or broad.rancher_version is not None:
-            fitting = _fitting(session, broad, _matched(session, broad)[1])
+        fitting = _fitting(session, broad)
         templates = listing.listing(session, scores).templates
         known[key] = [
             (template_id, t, score)
@@ -401,7 +387,7 @@ def template_facets(session: Session, f: TemplateFilter) -> dict[str, dict[str, 
         names = Counter(c for t in rows if _kind_fits(f, t) for c in dict.fromkeys(t.categories))
         return {"category": dict(sorted(names.items())), "kind": dict(sorted(kinds.items()))}
     _, matched = _matched(session, f)
-    fitting = _fitting(session, f, matched)
+    fitting = _fitting_clause(session, f)
     by_category = session.execute(
         _filtered(
             select(TemplateCategory.name, func.count())

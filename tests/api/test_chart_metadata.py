@@ -165,6 +165,21 @@ def test_kube_and_rancher_filters_are_exact(indexed, client, query, expected):
     assert total == len(expected.split())
 
 
+def test_version_filters_follow_a_sync(indexed, client, sync):
+    """The ranges a version filter tests are kept between requests; a sync that changes a
+    version's range changes what the same filter answers."""
+    before = "bare kube-any kube-helm legacy"
+    for _ in range(2):  # the second time from what the first kept
+        assert ids(client, "kube_version=1.31.0") == [f"charts*{n}" for n in before.split()]
+    chart = indexed.path / "charts/kube-range/2.0.0/Chart.yaml"
+    chart.write_text(chart.read_text().replace("< 1.30.0-0", "< 1.32.0-0"))
+    indexed.commit("kube-range fits Kubernetes 1.31")
+    assert sync(indexed.source("lib")).status == "updated"
+    after = "bare kube-any kube-helm kube-range legacy"
+    assert ids(client, "kube_version=1.31.0") == [f"charts*{n}" for n in after.split()]
+    assert client.get(f"{T}?kube_version=1.31.0").json["facets"]["kind"] == {"helm": 5}
+
+
 @pytest.mark.parametrize(
     "query", ["kube_version=latest", "rancher_version=2.x.y", "include_hidden=maybe"]
 )
