@@ -446,7 +446,7 @@ class PostgresIndex:
         return {row[0]: (row[1], row[2] or "") for row in rows}
 
     def id_in(self, column: Any, ids: list[int]) -> ColumnElement[bool]:
-        return column == any_(bindparam("search_ids", ids, type_=ARRAY(Integer)))
+        return column == any_(bindparam("search_ids", ids, type_=ARRAY(Integer), unique=True))
 
 
 def fill_from_templates(index: SearchIndex, conn: Connection) -> None:

@@ -155,6 +155,8 @@ def test_hidden_charts_install_by_id(indexed, client):
         # A search keeps what the same filters keep.
         ("q=kube&kube_version=1.29.3", "kube-any kube-helm kube-range"),
         ("q=kube&rancher_version=2.8.4", "kube-any kube-helm kube-range"),
+        ("q=kube&kube_version=1.29.3&sort=name", "kube-any kube-helm kube-range"),
+        ("q=kube&rancher_version=2.8.4&sort=updated", "kube-any kube-helm kube-range"),
         ("q=tool", "annotated"),
         ("q=tool&include_hidden=true", "annotated hidden-tool"),
     ],
