@@ -23,12 +23,13 @@ Generates (once, cached under bench/out/) synthetic git catalogs, then measures:
 8. the web site (bench/site_bench.py): the full build, and the time from a commit that
    changes one template to its changed page being served. `--only site` runs these alone.
 9. uncached reads (bench/search_bench.py) on a fresh server: a fixed, seeded list of 400
-   distinct searches, template and version details over distinct ids, manifests over
-   distinct versions, with the answer cache's hit rate; and relevance: the rank of every
-   template when searching its exact name, and a fixed list of queries expected in the top
-   5. On SQLite, and on PostgreSQL too with BENCH_PG_URL. `--only search` runs these alone
-   after a cold sync; `--size huge` does so on the 100,000-version catalog (generated once,
-   about 10 minutes), with its floor, incremental sync, index.yaml and memory figures.
+   distinct searches, 100 distinct lists filtered by Kubernetes and Rancher versions,
+   template and version details over distinct ids, manifests over distinct versions, with
+   the answer cache's hit rate; and relevance: the rank of every template when searching
+   its exact name, and a fixed list of queries expected in the top 5. On SQLite, and on
+   PostgreSQL too with BENCH_PG_URL. `--only search` runs these alone after a cold sync;
+   `--size huge` does so on the 100,000-version catalog (generated once, about 7 minutes),
+   with its floor, incremental sync, index.yaml and memory figures.
 
 Prints a table with the machine, date and commit, and PASS/FAIL per target. Writes the
 same report to bench/out/report.md and the raw figures to bench/out/results.json.
@@ -654,8 +655,9 @@ def measure_uncached(db: Path | str, label: str, name: str = "large") -> None:
     """search_bench on a fresh server over ``db``: uncached reads and relevance."""
     limit = 50 if name == "huge" else 20
     log(f"[search] {label}: {search_bench.SEARCHES} distinct searches, "
-        f"{search_bench.DETAILS} template and version details, {search_bench.MANIFESTS} "
-        "manifests, each once; relevance of every template's exact name")  # fmt: skip
+        f"{search_bench.FILTERED} lists filtered by versions, {search_bench.DETAILS} template "
+        f"and version details, {search_bench.MANIFESTS} manifests, each once; relevance of "
+        "every template's exact name")  # fmt: skip
     metrics_dir = Path(tempfile.mkdtemp(prefix="bench-metrics-"))
     port = free_port()
     env = server_env(db, name) | {"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}

@@ -2,10 +2,11 @@
 
 The repeated-URL load runs of bench/run.py measure the answer cache. Here every URL is
 asked once, of a server started fresh: search with a fixed, seeded list of distinct
-queries, template details over distinct templates, version details over distinct versions
-and manifests over distinct versions. The server's own `catalog_answer_cache_total`
-(summed over its workers through PROMETHEUS_MULTIPROC_DIR) says how many of them the
-answer cache served: the hit rate reported beside the figures.
+queries, lists filtered by a Kubernetes and a Rancher version (as Rancher's UI asks for
+them; half of them searches), template details over distinct templates, version details
+over distinct versions and manifests over distinct versions. The server's own
+`catalog_answer_cache_total` (summed over its workers through PROMETHEUS_MULTIPROC_DIR)
+says how many of them the answer cache served: the hit rate reported beside the figures.
 
 Relevance: for every template of the catalog, the rank of that template when searching
 its exact name; and for a fixed list of queries, whether the expected template is in the
@@ -26,6 +27,7 @@ SEED = 15
 SEARCHES = 400
 DETAILS = 300
 MANIFESTS = 40
+FILTERED = 100
 RELEVANCE_PAGE = 10
 
 
@@ -163,6 +165,13 @@ def uncached_reads(port: int, catalog: str, vocabulary: list[str]) -> dict:
     after = cache_counts(client)
     out["search"] = _percentiles(times) | _rate(before, after) | {"queries": queries[:12]}
 
+    lists = filtered_lists(queries)
+    before = cache_counts(client)
+    times = _timed(client, lists, statuses)
+    out["filtered"] = (
+        _percentiles(times) | _rate(before, cache_counts(client)) | {"lists": lists[:4]}
+    )
+
     picked = rng.sample(templates, min(DETAILS, len(templates)))
     paths = [f"/api/v1/templates/{t['catalog']}/{quote(t['id'])}" for t in picked]
     before = cache_counts(client)
@@ -198,6 +207,24 @@ def uncached_reads(port: int, catalog: str, vocabulary: list[str]) -> dict:
     }
     out["statuses"] = statuses
     return out
+
+
+def filtered_lists(queries: list[str]) -> list[str]:
+    """FILTERED distinct list URLs, each filtered by a Kubernetes and a Rancher version
+    (seeded), on one of the first three pages; every other one a search of ``queries``."""
+    rng = random.Random(SEED + 1)
+    paths: dict[str, None] = {}
+    while len(paths) < FILTERED:
+        i = len(paths)
+        params = {
+            "kube_version": f"1.{rng.randint(20, 31)}.{rng.randint(0, 15)}",
+            "rancher_version": f"2.{rng.randint(5, 10)}.{rng.randint(0, 9)}",
+            "page": str(1 + i % 3),
+        }
+        if i % 2:
+            params["q"] = queries[i % len(queries)]
+        paths[f"/api/v1/templates?{urlencode(params)}"] = None
+    return list(paths)
 
 
 def _rate(before: dict, after: dict) -> dict:
@@ -324,6 +351,7 @@ def verdicts(label: str, reads: dict, rel: dict, limit_ms: float) -> list[tuple[
 def report_lines(label: str, reads: dict, rel: dict) -> list[str]:
     rows = [
         ("search, distinct queries", reads["search"]),
+        ("list filtered by Kubernetes and Rancher versions, distinct", reads["filtered"]),
         ("template detail, distinct templates", reads["template_detail"]),
         ("version detail, distinct versions", reads["version_detail"]),
     ]

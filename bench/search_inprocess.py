@@ -1,11 +1,13 @@
 """The uncached searches of bench/search_bench.py, timed in process (no HTTP, no server).
 
     python bench/search_inprocess.py DATABASE_URL CATALOG [--rounds N] [--compare REV]
-        [--extra "&kind=helm"]
+        [--extra "&kind=helm"] [--filtered]
 
 Asks ``/api/v1/templates?q=...`` of the app through Flask's test client for each of the
-400 seeded queries of ``search_bench.distinct_queries``, the answer cache emptied before
-each request, and prints the p50, p95 and max latency and the slowest queries. The
+400 seeded queries of ``search_bench.distinct_queries`` (with ``--filtered``, the 100 lists
+filtered by Kubernetes and Rancher versions of ``search_bench.filtered_lists`` instead),
+the answer cache emptied before each request, and prints the p50, p95 and max latency and
+the slowest queries. The
 database must hold the catalog already (bench/sync_child.py).
 
 ``--compare REV`` also times the search of the code at git revision REV in the same
@@ -63,6 +65,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--compare")
     parser.add_argument("--extra", default="", help="appended to every query string")
+    parser.add_argument("--filtered", action="store_true", help="version-filtered lists")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-search-"))
     os.environ.update(CATALOG_DATABASE_URL=args.url, CATALOG_INSTANCE_DIR=str(work),
@@ -96,6 +99,8 @@ def main() -> None:
         page += 1
     queries_asked = search_bench.distinct_queries(templates, catalog_gen.WORDS)
     paths = [f"/api/v1/templates?{urlencode({'q': q})}{args.extra}" for q in queries_asked]
+    if args.filtered:
+        paths = [path + args.extra for path in search_bench.filtered_lists(queries_asked)]
     times: dict[str, list[float]] = {name: [] for name in variants}
     by_path: dict[str, dict[str, list[float]]] = {}
     differ = 0
