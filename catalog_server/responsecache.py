@@ -146,6 +146,9 @@ class ServedState:
 SHARED_FILE_BYTES = 128 * 1024
 
 
+_COPY_BYTES = 1024 * 1024
+
+
 class SharedBody:
     """Bytes in an anonymous in-memory file (Linux memfd), closed when no answer being
     sent holds it any more. Only read at explicit offsets (pread, sendfile), so any
@@ -155,6 +158,21 @@ class SharedBody:
         self.size = 0
         self.fd = os.memfd_create("catalog-answer", os.MFD_CLOEXEC)
         self.append(data)
+
+    @classmethod
+    def of_file(cls, path: str | os.PathLike) -> SharedBody:
+        """A file's bytes as they are, read-only (a file that other processes send too).
+        Raises OSError."""
+        body = cls.__new__(cls)
+        body.fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        body.size = os.fstat(body.fd).st_size
+        return body
+
+    def copy_to(self, path: str | os.PathLike) -> None:
+        """Write the bytes to a new file at ``path``."""
+        with open(path, "wb") as out:
+            for start in range(0, self.size, _COPY_BYTES):
+                out.write(os.pread(self.fd, min(_COPY_BYTES, self.size - start), start))
 
     def append(self, data: bytes | bytearray) -> None:
         """Add bytes at the end: only while the answer is being written, before anything

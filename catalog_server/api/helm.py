@@ -16,10 +16,23 @@ generation: it is the hot endpoint, and a sync bumps the generation. It is writt
 by entry, as the rows are read, straight into the answer the cache keeps (its bytes and
 their gzip form; a large one in shared memory files, see :mod:`catalog_server.responsecache`),
 never as one string: the index of 50,000 chart versions is 40 MB of text.
+
+A large index is built once per server, not once per worker process (one of 50,000 chart
+versions takes seconds): the first worker to need it writes it to the cache folder
+(``CATALOG_CACHE_DIR/helm-index``: the text, its gzip form and the archive names, the
+names last, as the sign that the rest is there), and the others, waiting on a lock file
+meanwhile, send those files; the page cache holds them once for every worker. Files of a
+catalog's earlier states are deleted as newer ones are written. Where the folder cannot be
+written, each worker builds its own, as before.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,6 +52,7 @@ from catalog_server.queries import template_icon
 from catalog_server.responsecache import (
     AnswerWriter,
     CachedAnswer,
+    SharedBody,
     answer_from_cache,
     helm_etag,
     keep,
@@ -151,13 +165,94 @@ def repo_index(catalog: str) -> RepoIndex:
             found = cache.get(key)  # built while this request waited
         if found is not None:
             return found
-        built = build_index(catalog)
+        built = _shared_or_built(catalog, key)
         release_free_memory()  # what the build read and wrote: megabytes for a large catalog
         with _cache_lock:
             for stale in [k for k in cache if k[0] == catalog]:
                 del cache[stale]
             cache[key] = built
     return built
+
+
+# The cache folder's subfolder for indexes shared by the workers of a server.
+SHARED_FOLDER = "helm-index"
+
+
+def _shared_stem(catalog: str, key: tuple[str, str | None, int]) -> str | None:
+    """Where the files of this index go (a path without its suffixes): one name per
+    database and catalog, then per served state; None when the folder cannot be made."""
+    folder = current_app.extensions["catalog_settings"].cache_dir / SHARED_FOLDER
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    owner = hashlib.sha256(f"{db.engine.url}\0{catalog}".encode()).hexdigest()[:16]
+    state = hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+    return str(folder / f"{owner}-{state}")
+
+
+def _shared_or_built(catalog: str, key: tuple[str, str | None, int]) -> RepoIndex:
+    """The index another worker of this server wrote for this state, else built here
+    (and written for the others when it is large)."""
+    stem = _shared_stem(catalog, key)
+    if stem is None:
+        return build_index(catalog)
+    try:
+        lock = open(f"{stem}.lock", "ab")  # noqa: SIM115 (closed below: that unlocks)
+    except OSError:
+        return build_index(catalog)
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another worker building it: wait for its files
+        found = _read_shared(stem)
+        if found is not None:
+            return found
+        built = build_index(catalog)
+        if built.draft or built.answer.body_file is None:  # cheap to build again
+            return built
+        try:
+            _write_shared(stem, built)
+        except OSError as exc:
+            current_app.logger.warning("helm repo %s: index not shared: %s", catalog, exc)
+            return built
+        return _read_shared(stem) or built  # the files, not this process's own copy
+
+
+def _read_shared(stem: str) -> RepoIndex | None:
+    try:
+        with open(f"{stem}.json", "rb") as fh:
+            names = json.load(fh)
+        body = SharedBody.of_file(f"{stem}.yaml")
+        packed = SharedBody.of_file(f"{stem}.yaml.gz") if names["gzip"] else None
+    except (OSError, ValueError, KeyError):
+        return None
+    answer = CachedAnswer(b"", INDEX_TYPE, (), None if packed is None else b"", body, packed)
+    charts = {filename: (found[0], found[1]) for filename, found in names["charts"].items()}
+    return RepoIndex(answer, charts)
+
+
+def _write_shared(stem: str, built: RepoIndex) -> None:
+    """The index's files, each written whole under a temporary name, then renamed; the
+    archive names last. Then the catalog's files of other states go."""
+    answer = built.answer
+    parts = [(".yaml", answer.body_file, answer.body)]
+    if answer.gzipped is not None:
+        parts.append((".yaml.gz", answer.gzipped_file, answer.gzipped))
+    names = {"gzip": answer.gzipped is not None, "charts": built.charts}
+    parts.append((".json", None, json.dumps(names).encode()))
+    for suffix, shared, data in parts:
+        temporary = f"{stem}{suffix}.{os.getpid()}.tmp"
+        if shared is not None:
+            shared.copy_to(temporary)
+        else:
+            with open(temporary, "wb") as out:
+                out.write(data)
+        os.replace(temporary, f"{stem}{suffix}")
+    folder, name = os.path.split(stem)
+    owner = name.split("-")[0]
+    for other in os.listdir(folder):
+        if other.startswith(f"{owner}-") and not other.startswith(name):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(folder, other))
 
 
 @helm.get("/<catalog>/index.yaml")

@@ -221,6 +221,81 @@ def test_the_bundled_index_is_the_same_in_every_form(
         assert get(client, url, 304, headers={"If-None-Match": etag}).headers["ETag"] == etag
 
 
+@pytest.fixture
+def other_worker(settings):
+    """An app on the same database and cache folder: what another worker process of the
+    same server is (its own in-process caches)."""
+    from catalog_server.app import create_app
+    from catalog_server.db import db
+
+    app = create_app({"TESTING": True}, settings=settings)
+    yield app.test_client()
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def counted_builds(monkeypatch):
+    from catalog_server.api import helm as helm_api
+
+    builds: list[str] = []
+    real = helm_api.build_index
+
+    def counting(catalog):
+        builds.append(catalog)
+        return real(catalog)
+
+    monkeypatch.setattr(helm_api, "build_index", counting)
+    # The fixture's index (1 kB) as a large one: in files, and with a gzip form.
+    monkeypatch.setattr(responsecache, "SHARED_FILE_BYTES", 256)
+    monkeypatch.setattr(responsecache, "GZIP_MIN_BYTES", 256)
+    return builds
+
+
+def test_a_large_index_is_built_once_for_every_worker(
+    indexed, client, other_worker, settings, sync, counted_builds
+):
+    """The first worker to need a large index builds it and writes it to the cache folder;
+    another worker sends those files (plain, gzip, and the archives the index names). A
+    sync's new index is built once again, and the files of the old one go."""
+    url = "/helm/lib/index.yaml"
+    other = other_worker
+    built = get(client, url)
+    assert len(built.data) > 256
+    shared = get(other, url)
+    assert shared.data == built.data and shared.headers["ETag"] == built.headers["ETag"]
+    packed = get(other, url, headers={"Accept-Encoding": "gzip"})
+    assert gzip.decompress(packed.data) == built.data
+    index = yaml.safe_load(shared.data)
+    for entry in index["entries"]["app"]:
+        archive = get(other, f"/helm/lib/{entry['urls'][0]}").data
+        assert hashlib.sha256(archive).hexdigest() == entry["digest"]
+    assert counted_builds == ["lib"]
+    folder = settings.cache_dir / "helm-index"
+    first_state = {p.name for p in folder.iterdir()}
+    assert {Path(n).suffix for n in first_state} == {".yaml", ".gz", ".json", ".lock"}
+
+    chart = indexed.path / "charts/app/1.1.0/Chart.yaml"
+    chart.write_text(chart.read_text().replace("description:", "description: Changed."))
+    indexed.commit("a new description")
+    assert sync(indexed.source("lib")).status == "updated"
+    after = [get(c, url).data for c in (other, client)]
+    assert after[0] == after[1] != built.data and b"Changed." in after[0]
+    assert counted_builds == ["lib", "lib"]
+    assert not first_state & {p.name for p in folder.iterdir()}, "the old state's files go"
+
+
+def test_workers_build_their_own_index_when_the_cache_folder_cannot_be_written(
+    indexed, client, other_worker, settings, counted_builds
+):
+    settings.cache_dir.mkdir(parents=True, exist_ok=True)
+    (settings.cache_dir / "helm-index").write_text("a file where the folder would be")
+    url = "/helm/lib/index.yaml"
+    answers = [get(c, url).data for c in (client, other_worker)]
+    assert answers[0] == answers[1]
+    assert counted_builds == ["lib", "lib"]
+
+
 @needs_helm
 def test_a_real_helm_client_reads_the_repository(indexed, app, tmp_path, monkeypatch, http_server):
     for variable in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
