@@ -90,6 +90,7 @@ LOAD_CONNECTIONS = 2  # one per gunicorn worker: latency is service time, not qu
 MIN_WORKER_SHARE = 0.2
 PLACEMENT_PROBE = 0.3  # seconds into a run when its placement is read
 PLACEMENT_TRIES = 20
+MIN_PROBE_TICKS = 5  # CPU ticks (1/100 s) of the workers in a probe: below, no verdict
 MANIFEST_RUNS = 20
 ANSWERED, REFUSED = "status < 400", "status >= 400"  # how load runs count answers
 WORKERS = 2
@@ -356,12 +357,13 @@ class Server:
                 continue
         return rss
 
-    def worker_cpu_ticks(self) -> list[int]:
+    def worker_cpu_ticks(self) -> dict[int, int]:
         """Each worker's CPU time so far (user + system, every thread), in clock ticks."""
-        ticks = []
+        ticks = {}
         for pid in self.worker_pids():
             fields = _proc_stat(pid)
-            ticks.append(int(fields[11]) + int(fields[12]) if len(fields) > 12 else 0)
+            if len(fields) > 12:
+                ticks[pid] = int(fields[11]) + int(fields[12])
         return ticks
 
     def stop(self) -> None:
@@ -408,7 +410,7 @@ def wrk(port: int, paths: list[str], seconds: int, headers: dict | None = None,
                BENCH_HEADERS="|".join(f"{k}: {v}" for k, v in (headers or {}).items()))  # fmt: skip
     one_sided = False
     try:
-        started = placed.worker_cpu_ticks() if placed else []
+        started = placed.worker_cpu_ticks() if placed else {}
         proc = subprocess.Popen(
             ["wrk", "-t1", f"-c{LOAD_CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s",
              "-s", str(BENCH / "wrk.lua"), f"http://127.0.0.1:{port}"],
@@ -436,17 +438,24 @@ def wrk(port: int, paths: list[str], seconds: int, headers: dict | None = None,
     if r["status_errors"]:
         r["statuses"][REFUSED] = r["status_errors"]
     if placed:
-        used = [b - a for a, b in zip(started, placed.worker_cpu_ticks(), strict=False)]
+        used = _used(started, placed.worker_cpu_ticks())
         r["worker_shares"] = [u / max(sum(used), 1) for u in used]
         r["one_sided"] = one_sided
     return r
 
 
-def _spread(before: list[int], after: list[int]) -> bool:
+def _used(before: dict[int, int], after: dict[int, int]) -> list[int]:
+    """Each worker's CPU ticks between two readings (workers present in both)."""
+    return [after[pid] - ticks for pid, ticks in before.items() if pid in after]
+
+
+def _spread(before: dict[int, int], after: dict[int, int]) -> bool:
     """Whether every worker did at least MIN_WORKER_SHARE of the CPU work between two
-    readings of the workers' CPU ticks."""
-    used = [b - a for a, b in zip(before, after, strict=False)]
-    return len(used) == WORKERS and min(used) >= MIN_WORKER_SHARE * max(sum(used), 1)
+    readings of the workers' CPU ticks (too few ticks to tell count as spread)."""
+    used = _used(before, after)
+    if sum(used) < MIN_PROBE_TICKS:
+        return True
+    return len(used) == WORKERS and min(used) >= MIN_WORKER_SHARE * sum(used)
 
 
 def spread_wrk(server: Server, paths: list[str], headers: dict | None = None) -> dict:
@@ -571,12 +580,12 @@ def measure_http(db: Path) -> None:
     bad = {name: {c: n for c, n in r["statuses"].items() if c != ANSWERED}
            for name, r in [("baseline", baseline), *runs.items()]}  # fmt: skip
     bad["manifest"] = {c: n for c, n in manifests["statuses"].items() if c != "200"}
-    failed = sum(n for codes in bad.values() for n in codes.values())
     pairs = [r["baseline"] for r in runs.values()]
     for name, r in runs.items():
         bad[f"baseline beside {name}"] = {
             c: n for c, n in r["baseline"]["statuses"].items() if c != ANSWERED
         }
+    failed = sum(n for codes in bad.values() for n in codes.values())
     sockets = sum(r["socket_errors"] for r in [baseline, *runs.values(), *pairs])
     total = sum(r["requests"] for r in [baseline, *runs.values(), *pairs])
     results["errors"] = {"failed": failed, "by_run": bad, "socket_errors": sockets,

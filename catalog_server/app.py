@@ -62,7 +62,9 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     init_metrics(app)
     from catalog_server.responsecache import init_cache
 
-    init_cache(app, settings.state_ttl, app.config["SQLALCHEMY_DATABASE_URI"])
+    with app.app_context():  # the engine's URL: a relative SQLite path resolved as Flask does
+        database_url = db.engine.url.render_as_string(hide_password=False)
+    init_cache(app, settings.state_ttl, database_url)
     return app
 
 

@@ -86,6 +86,8 @@ class VersionRanges:
         self.state = state
         self.sets = sets
         self._fits: OrderedDict[Hashable, frozenset[int]] = OrderedDict()
+        # Most filters give one of a few answers: each kept once, however many ask it.
+        self._answers: dict[frozenset[int], frozenset[int]] = {}
         self._lock = threading.Lock()
 
     def fitting(self, key: Hashable, fits: Callable[[RangeSet], bool]) -> frozenset[int]:
@@ -98,9 +100,12 @@ class VersionRanges:
                 return found
         found = frozenset(i for ranges, ids in self.sets.items() if fits(ranges) for i in ids)
         with self._lock:
+            found = self._answers.setdefault(found, found)
             self._fits[key] = found
-            while len(self._fits) > KEPT_FITS:
-                self._fits.popitem(last=False)
+            if len(self._fits) > KEPT_FITS:
+                while len(self._fits) > KEPT_FITS:
+                    self._fits.popitem(last=False)
+                self._answers = {kept: kept for kept in self._fits.values()}
         return found
 
 

@@ -80,7 +80,9 @@ class Page:
 
 def catalog_state(session: Session) -> list[tuple[Any, ...]]:
     """What every cached answer depends on, one row per catalog: name, revision and
-    generation (the content served), then the sync bookkeeping the catalog answers show."""
+    generation (the content served), then the sync bookkeeping the catalog answers show,
+    then the catalog's id and time of indexing (a catalog removed and added again at the
+    same commit is served from new rows: its answers are not the old ones')."""
     return [
         tuple(row)
         for row in session.execute(
@@ -95,6 +97,8 @@ def catalog_state(session: Session) -> list[tuple[Any, ...]]:
                 Catalog.refresh_interval,
                 Catalog.url,
                 Catalog.branch,
+                Catalog.id,
+                Catalog.indexed_at,
             ).order_by(Catalog.name)
         )
     ]

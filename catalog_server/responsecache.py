@@ -21,6 +21,7 @@ import time
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from flask import Flask, Response, current_app, g, request
@@ -72,6 +73,11 @@ class CommitSignal:
                 return None
 
 
+# What one catalog's served content depends on: revision, generation, and which catalog
+# row (its id and time of indexing) serves them.
+CatalogState = tuple[str | None, int, tuple[Any, ...]]
+
+
 class ServedState:
     def __init__(self, ttl: float, signal: CommitSignal | None = None):
         self.ttl = ttl
@@ -79,7 +85,7 @@ class ServedState:
         self._lock = threading.Lock()
         self._read_at = float("-inf")
         self._read_version: int | None = None
-        self._catalogs: dict[str, tuple[str | None, int]] = {}
+        self._catalogs: dict[str, CatalogState] = {}
         self._token = ""
         self._site_read_at = float("-inf")
         self._site_version: int | None = None
@@ -104,7 +110,7 @@ class ServedState:
         now, version = time.monotonic(), self._version()
         rows = catalog_state(db.session)
         with self._lock:
-            self._catalogs = {row[0]: (row[1], row[2]) for row in rows}
+            self._catalogs = {row[0]: (row[1], row[2], (row[-2], row[-1])) for row in rows}
             self._token = hashlib.sha256(repr(rows).encode()).hexdigest()[:24]
             self._read_at, self._read_version = now, version
 
@@ -114,7 +120,7 @@ class ServedState:
             return self._token
         return None
 
-    def fresh_catalog(self, name: str) -> tuple[str | None, int] | None:
+    def fresh_catalog(self, name: str) -> CatalogState | None:
         if self._holds(self._read_at, self._read_version):
             return self._catalogs.get(name)
         return None
@@ -124,8 +130,9 @@ class ServedState:
         self._refresh()
         return self._token
 
-    def catalog(self, name: str) -> tuple[str | None, int] | None:
-        """(revision, generation) of one catalog, or None when there is no such catalog."""
+    def catalog(self, name: str) -> CatalogState | None:
+        """(revision, generation, (id, time of indexing)) of one catalog, or None when there
+        is no such catalog."""
         self._refresh()
         return self._catalogs.get(name)
 
@@ -393,7 +400,7 @@ def api_etag(token: str, full_path: str) -> str:
     return hashlib.sha256(f"{token} {full_path}".encode()).hexdigest()[:32]
 
 
-def helm_etag(catalog: str, state: tuple[str | None, int], path: str) -> str:
+def helm_etag(catalog: str, state: CatalogState, path: str) -> str:
     """The ETag of a chart repository read: that catalog's state only, and the path."""
     return hashlib.sha256(repr((catalog, state, path)).encode()).hexdigest()[:32]
 

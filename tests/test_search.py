@@ -362,3 +362,26 @@ def test_the_first_of_a_page_are_those_a_full_sort_gives():
         ordered = sorted(matches, key=place)
         for count in (1, 20, 100, 599, 600, 1000):
             assert queries._first_by_relevance(query, matches, count) == ordered[:count]
+
+
+def test_version_filter_answers_are_kept_bounded_and_shared():
+    """Each filter asked is kept (KEPT_FITS of them at most), and filters that keep the
+    same templates share one answer: a client asking for many versions costs little."""
+    from catalog_server.listing import KEPT_FITS, RangeSet, VersionRanges
+
+    helm = RangeSet("helm", ">=1.25.0-0", None, None, None, None)
+    compose = RangeSet("compose", None, None, None, "v1.6.0", None)
+    ranges = VersionRanges((), {helm: [1, 2, 3], compose: [4]})
+    asked = []
+
+    def only_helm(r):
+        asked.append(r)
+        return r.kind == "helm"
+
+    answers = [ranges.fitting(f"1.{n}.0", only_helm) for n in range(3 * KEPT_FITS)]
+    assert all(answer == {1, 2, 3} for answer in answers)
+    assert len({id(answer) for answer in answers}) == 1
+    assert len(asked) == 2 * 3 * KEPT_FITS  # each filter tested each set of ranges once
+    again = ranges.fitting(f"1.{3 * KEPT_FITS - 1}.0", lambda r: pytest.fail("kept"))
+    assert again is answers[-1]
+    assert ranges.fitting("everything", lambda r: True) == {1, 2, 3, 4}

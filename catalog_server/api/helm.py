@@ -21,9 +21,10 @@ A large index is built once per server, not once per worker process (one of 50,0
 versions takes seconds): the first worker to need it writes it to the cache folder
 (``CATALOG_CACHE_DIR/helm-index``: the text, its gzip form and the archive names, the
 names last, as the sign that the rest is there), and the others, waiting on a lock file
-meanwhile, send those files; the page cache holds them once for every worker. Files of a
-catalog's earlier states are deleted as newer ones are written. Where the folder cannot be
-written, each worker builds its own, as before.
+meanwhile, send those files; the page cache holds them once for every worker. A worker's
+build also deletes the catalog's files of other states left untouched for ten minutes, and
+any file left unread for a week (a removed catalog's). Where the folder cannot be written or
+locked, each worker builds its own.
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ import hashlib
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy import select
@@ -52,6 +55,7 @@ from catalog_server.queries import template_icon
 from catalog_server.responsecache import (
     AnswerWriter,
     CachedAnswer,
+    CatalogState,
     SharedBody,
     answer_from_cache,
     helm_etag,
@@ -77,7 +81,7 @@ class RepoIndex:
 _cache_lock = threading.Lock()
 
 
-def _cache() -> dict[tuple[str, str | None, int], RepoIndex]:
+def _cache() -> dict[tuple[Any, ...], RepoIndex]:
     """This app's cache: apps on different databases may share catalog names and commits."""
     return current_app.extensions.setdefault("helm_repo_index_cache", {})
 
@@ -91,7 +95,7 @@ def _build_lock(catalog: str) -> threading.Lock:
         return locks.setdefault(catalog, threading.Lock())
 
 
-def _state(catalog: str) -> tuple[str | None, int]:
+def _state(catalog: str) -> CatalogState:
     found = served_state().catalog(catalog)
     if found is None:
         raise TemplateNotFound(f"catalog {catalog!r} not found")
@@ -153,8 +157,7 @@ def build_index(catalog_name: str) -> RepoIndex:
 
 def repo_index(catalog: str) -> RepoIndex:
     """The cached index of ``catalog`` at its current generation."""
-    revision, generation = g.get("helm_state") or _state(catalog)
-    key = (catalog, revision, generation)
+    key = (catalog, *(g.get("helm_state") or _state(catalog)))
     cache = _cache()
     with _cache_lock:
         found = cache.get(key)
@@ -176,11 +179,16 @@ def repo_index(catalog: str) -> RepoIndex:
 
 # The cache folder's subfolder for indexes shared by the workers of a server.
 SHARED_FOLDER = "helm-index"
+# Files of another state of the same catalog, untouched this long, are no longer read.
+STALE_SECONDS = 600
+# Files of any catalog, unread this long (a removed catalog's), are deleted.
+ABANDONED_SECONDS = 7 * 24 * 3600
 
 
-def _shared_stem(catalog: str, key: tuple[str, str | None, int]) -> str | None:
+def _shared_stem(catalog: str, key: tuple[Any, ...]) -> str | None:
     """Where the files of this index go (a path without its suffixes): one name per
-    database and catalog, then per served state; None when the folder cannot be made."""
+    database and catalog, then per served state (which includes the catalog row's id and
+    time of indexing); None when the folder cannot be made."""
     folder = current_app.extensions["catalog_settings"].cache_dir / SHARED_FOLDER
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -191,7 +199,7 @@ def _shared_stem(catalog: str, key: tuple[str, str | None, int]) -> str | None:
     return str(folder / f"{owner}-{state}")
 
 
-def _shared_or_built(catalog: str, key: tuple[str, str | None, int]) -> RepoIndex:
+def _shared_or_built(catalog: str, key: tuple[Any, ...]) -> RepoIndex:
     """The index another worker of this server wrote for this state, else built here
     (and written for the others when it is large)."""
     stem = _shared_stem(catalog, key)
@@ -202,11 +210,15 @@ def _shared_or_built(catalog: str, key: tuple[str, str | None, int]) -> RepoInde
     except OSError:
         return build_index(catalog)
     with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another worker building it: wait for its files
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # another worker building it: wait for it
+        except OSError:  # a file system without locks: each worker builds its own
+            return build_index(catalog)
         found = _read_shared(stem)
         if found is not None:
             return found
         built = build_index(catalog)
+        _clean(stem)
         if built.draft or built.answer.body_file is None:  # cheap to build again
             return built
         try:
@@ -218,41 +230,72 @@ def _shared_or_built(catalog: str, key: tuple[str, str | None, int]) -> RepoInde
 
 
 def _read_shared(stem: str) -> RepoIndex | None:
+    """The index in these files, when all of them are there, whole (the sizes written
+    with the archive names); None otherwise."""
+    body = packed = None
     try:
         with open(f"{stem}.json", "rb") as fh:
             names = json.load(fh)
         body = SharedBody.of_file(f"{stem}.yaml")
-        packed = SharedBody.of_file(f"{stem}.yaml.gz") if names["gzip"] else None
-    except (OSError, ValueError, KeyError):
+        if names["gzip"] is not None:
+            packed = SharedBody.of_file(f"{stem}.yaml.gz")
+        if [body.size, packed and packed.size] != [names["size"], names["gzip"]]:
+            return None  # cut short (a crash before the data reached the disk)
+        charts = {filename: (int(v[0]), str(v[1])) for filename, v in names["charts"].items()}
+        os.utime(f"{stem}.json")  # read: not abandoned
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
         return None
     answer = CachedAnswer(b"", INDEX_TYPE, (), None if packed is None else b"", body, packed)
-    charts = {filename: (found[0], found[1]) for filename, found in names["charts"].items()}
     return RepoIndex(answer, charts)
 
 
 def _write_shared(stem: str, built: RepoIndex) -> None:
     """The index's files, each written whole under a temporary name, then renamed; the
-    archive names last. Then the catalog's files of other states go."""
+    archive names (with the files' sizes) last."""
     answer = built.answer
+    size = answer.body_file.size if answer.body_file is not None else len(answer.body)
     parts = [(".yaml", answer.body_file, answer.body)]
+    packed = None
     if answer.gzipped is not None:
         parts.append((".yaml.gz", answer.gzipped_file, answer.gzipped))
-    names = {"gzip": answer.gzipped is not None, "charts": built.charts}
+        packed = answer.gzipped_file.size if answer.gzipped_file else len(answer.gzipped)
+    names = {"size": size, "gzip": packed, "charts": built.charts}
     parts.append((".json", None, json.dumps(names).encode()))
     for suffix, shared, data in parts:
         temporary = f"{stem}{suffix}.{os.getpid()}.tmp"
-        if shared is not None:
-            shared.copy_to(temporary)
-        else:
-            with open(temporary, "wb") as out:
-                out.write(data)
-        os.replace(temporary, f"{stem}{suffix}")
+        try:
+            if shared is not None:
+                shared.copy_to(temporary)
+            else:
+                with open(temporary, "wb") as out:
+                    out.write(data)
+            os.replace(temporary, f"{stem}{suffix}")
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+
+
+def _clean(stem: str) -> None:
+    """Delete the catalog's files of other states untouched for STALE_SECONDS (a worker
+    still on the state before a sync may be reading them), and any file untouched for
+    ABANDONED_SECONDS (a removed catalog's). Never this state's own."""
     folder, name = os.path.split(stem)
     owner = name.split("-")[0]
-    for other in os.listdir(folder):
-        if other.startswith(f"{owner}-") and not other.startswith(name):
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith(f"{name}."):
+            continue
+        try:
+            age = now - entry.stat().st_mtime
+        except OSError:
+            continue
+        if age > ABANDONED_SECONDS or (entry.name.startswith(f"{owner}-") and age > STALE_SECONDS):
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(os.path.join(folder, other))
+                os.unlink(entry.path)
 
 
 @helm.get("/<catalog>/index.yaml")

@@ -257,7 +257,12 @@ def test_a_large_index_is_built_once_for_every_worker(
 ):
     """The first worker to need a large index builds it and writes it to the cache folder;
     another worker sends those files (plain, gzip, and the archives the index names). A
-    sync's new index is built once again, and the files of the old one go."""
+    sync's new index is built once again; the files of a state before it go once no
+    worker can be reading them any more."""
+    import os
+
+    from catalog_server.api import helm as helm_api
+
     url = "/helm/lib/index.yaml"
     other = other_worker
     built = get(client, url)
@@ -275,14 +280,66 @@ def test_a_large_index_is_built_once_for_every_worker(
     first_state = {p.name for p in folder.iterdir()}
     assert {Path(n).suffix for n in first_state} == {".yaml", ".gz", ".json", ".lock"}
 
-    chart = indexed.path / "charts/app/1.1.0/Chart.yaml"
-    chart.write_text(chart.read_text().replace("description:", "description: Changed."))
-    indexed.commit("a new description")
-    assert sync(indexed.source("lib")).status == "updated"
-    after = [get(c, url).data for c in (other, client)]
-    assert after[0] == after[1] != built.data and b"Changed." in after[0]
+    def change(text: str) -> bytes:
+        chart = indexed.path / "charts/app/1.1.0/Chart.yaml"
+        chart.write_text(chart.read_text().replace("description:", f"description: {text}"))
+        indexed.commit(text)
+        assert sync(indexed.source("lib")).status == "updated"
+        after = [get(c, url).data for c in (other, client)]
+        assert after[0] == after[1] and text.encode() in after[0]
+        return after[0]
+
+    assert change("Changed.") != built.data
     assert counted_builds == ["lib", "lib"]
-    assert not first_state & {p.name for p in folder.iterdir()}, "the old state's files go"
+    files = {p.name for p in folder.iterdir()}
+    assert first_state < files, "a worker may still be reading the state before the sync"
+    long_ago = time.time() - helm_api.STALE_SECONDS - 1
+    for name in first_state:
+        os.utime(folder / name, (long_ago, long_ago))
+    change("Again.")
+    assert counted_builds == ["lib", "lib", "lib"]
+    left = {p.name for p in folder.iterdir()}
+    assert not first_state & left, "the old state's files go"
+    assert len({name.split(".")[0] for name in left}) == 2  # the last two states
+
+
+def test_a_cut_short_shared_index_is_built_again(
+    indexed, client, other_worker, settings, counted_builds
+):
+    """Files that a crash left shorter than written are not served: the next worker
+    builds the index again."""
+    url = "/helm/lib/index.yaml"
+    built = get(client, url).data
+    (text,) = (settings.cache_dir / "helm-index").glob("*.yaml")
+    text.write_bytes(text.read_bytes()[:100])
+    assert get(other_worker, url).data == built
+    assert counted_builds == ["lib", "lib"]
+
+
+def test_a_catalog_added_again_at_the_same_commit_serves_its_own_archives(
+    indexed, client, app, other_worker, settings, sync, counted_builds
+):
+    """A catalog removed and added again at the commit it had is new rows: a worker does
+    not read the index files (and archive names) of the old ones."""
+    from sqlalchemy import select
+
+    from catalog_server.db import db
+    from catalog_server.models import Catalog
+
+    url = "/helm/lib/index.yaml"
+    get(client, url)
+    with app.app_context():
+        db.session.delete(db.session.scalar(select(Catalog).where(Catalog.name == "lib")))
+        db.session.commit()
+    get(client, url, 404)
+    assert sync(indexed.source("other")).status == "updated"  # takes the freed row ids
+    assert sync(indexed.source("lib")).status == "updated"
+    for worker in (other_worker, client):  # one that read the files, one that built them
+        index = yaml.safe_load(get(worker, url).data)
+        for entry in index["entries"]["app"]:
+            archive = get(worker, f"/helm/lib/{entry['urls'][0]}").data
+            assert hashlib.sha256(archive).hexdigest() == entry["digest"]
+    assert counted_builds == ["lib", "lib"]
 
 
 def test_workers_build_their_own_index_when_the_cache_folder_cannot_be_written(

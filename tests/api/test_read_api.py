@@ -316,25 +316,29 @@ def test_a_sync_is_served_within_the_state_ttl(make_catalog_repo, settings, tmp_
         assert client.get("/api/v1/templates").json["total"] == 5
 
 
-@pytest.mark.parametrize("where", ["settings", "flask-config"])
+@pytest.mark.parametrize("where", ["settings", "flask-config", "relative-path"])
 def test_a_commit_to_sqlite_is_served_at_the_next_request(
-    make_catalog_repo, settings, tmp_path, where
+    make_catalog_repo, settings, tmp_path, monkeypatch, where
 ):
     """On SQLite a process sees another connection's commit at once (the database's own
     change counter), however long the grace period: no wait after a sync. So too for a
-    database given in Flask's own setting, at a path that means something in a URI."""
+    database given in Flask's own setting, at a path that means something in a URI, or
+    relative (Flask puts it in the instance folder)."""
     from catalog_server.indexer import sync_catalog
 
     if not settings.database_url.startswith("sqlite"):
         pytest.skip("PostgreSQL has no such counter: a sync shows within the grace period")
-    url = None
+    url, expected = None, None
     if where == "flask-config":
         folder = tmp_path / "odd #1 100%"
         folder.mkdir()
-        url = f"sqlite:///{folder / 'catalog.db'}"
+        url, expected = f"sqlite:///{folder / 'catalog.db'}", folder / "catalog.db"
+    elif where == "relative-path":
+        monkeypatch.chdir(tmp_path)  # not where the file goes
+        url, expected = "sqlite:///relative.db", settings.instance_dir / "relative.db"
     with app_with_ttl(settings, 3600, url) as app:
-        if url:
-            assert (folder / "catalog.db").exists()
+        if expected:
+            assert expected.exists()
         repo = make_catalog_repo(fixture="api-catalog")
         client = app.test_client()
         assert client.get("/api/v1/templates").json["total"] == 0
