@@ -123,12 +123,7 @@ def version_ranges(session: Session) -> VersionRanges:
         kept = _kept_ranges.get(database)
         if kept is not None and kept.state == state:
             return kept
-        kept = VersionRanges(state, _read_ranges(session))
-        _kept_ranges[database] = kept
-        _kept_ranges.move_to_end(database)
-        while len(_kept_ranges) > KEPT_DATABASES:
-            _kept_ranges.popitem(last=False)
-        return kept
+        return _keep(_kept_ranges, database, VersionRanges(state, _read_ranges(session)))
 
 
 def _read_ranges(session: Session) -> dict[RangeSet, list[int]]:
@@ -192,12 +187,16 @@ def listing(session: Session, ids: Iterable[int] = ()) -> Listing:
         kept = current()
         if kept is not None:
             return kept
-        kept = Listing(state, _read(session))
-        _kept[database] = kept
-        _kept.move_to_end(database)
-        while len(_kept) > KEPT_DATABASES:
-            _kept.popitem(last=False)
-        return kept
+        return _keep(_kept, database, Listing(state, _read(session)))
+
+
+def _keep(kept: OrderedDict[str, Any], database: str, value: Any) -> Any:
+    """Keep ``value`` as the database's, with at most KEPT_DATABASES databases kept."""
+    kept[database] = value
+    kept.move_to_end(database)
+    while len(kept) > KEPT_DATABASES:
+        kept.popitem(last=False)
+    return value
 
 
 def _read(session: Session) -> dict[int, ListedTemplate]:
