@@ -232,7 +232,7 @@ def _shared_or_built(catalog: str, key: tuple[Any, ...]) -> RepoIndex:
 def _read_shared(stem: str) -> RepoIndex | None:
     """The index in these files, when all of them are there, whole (the sizes written
     with the archive names); None otherwise."""
-    body = packed = None
+    packed = None
     try:
         with open(f"{stem}.json", "rb") as fh:
             names = json.load(fh)
